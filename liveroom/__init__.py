@@ -1,0 +1,96 @@
+"""Liveroom: a self-hosted live-classroom portal for schools."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, Response, abort, redirect, request, send_from_directory, url_for
+from flask_login import current_user
+
+from liveroom.config import load_config
+from liveroom.extensions import csrf, db, htmx, login
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Front-end libraries installed by npm at pinned versions (package.json), served by
+# the app itself: no CDN, no copy in the repository.
+VENDOR_FILES = {
+    "htmx.min.js": "htmx.org/dist/htmx.min.js",
+    "sse.js": "htmx-ext-sse/dist/sse.min.js",
+}
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "media-src 'self' blob:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str(PROJECT_ROOT / "instance"),
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    if test_config and "INSTANCE_PATH" in test_config:
+        app.instance_path = test_config["INSTANCE_PATH"]
+    app.config.from_mapping(load_config(app.instance_path))
+    app.config["NODE_MODULES"] = str(PROJECT_ROOT / "node_modules")
+    if test_config:
+        app.config.update(test_config)
+
+    db.init_app(app)
+    login.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+
+    from liveroom import errors, templating
+    from liveroom.admin.routes import bp as admin_bp
+    from liveroom.auth.routes import bp as auth_bp
+    from liveroom.channels.routes import bp as channels_bp
+    from liveroom.cli import register_cli
+    from liveroom.rooms.routes import bp as rooms_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(channels_bp)
+    app.register_blueprint(rooms_bp)
+    app.register_blueprint(admin_bp)
+    errors.register(app)
+    templating.register(app)
+    register_cli(app)
+
+    @app.get("/")
+    def index() -> Response:
+        if current_user.is_authenticated:
+            return redirect(url_for("channels.index"))
+        return redirect(url_for("auth.login_page"))
+
+    @app.get("/vendor/<path:name>")
+    def vendor(name: str) -> Response:
+        if name not in VENDOR_FILES:
+            abort(404)
+        return send_from_directory(app.config["NODE_MODULES"], VENDOR_FILES[name], max_age=3600)
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        # Fragments and full pages share URLs, so caches must key on HX-Request.
+        response.vary.add("HX-Request")
+        if request.endpoint != "static" and request.endpoint != "vendor":
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return app

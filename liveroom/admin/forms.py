@@ -1,0 +1,14 @@
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, SelectField
+
+from liveroom.settings import MINIMUM_ROLE_CHOICES
+
+
+class SettingsForm(FlaskForm):
+    live_room_enabled = BooleanField("Live Room module (liveRoomEnabled)")
+    private_rooms_enabled = BooleanField("Private live rooms (enableUserPrivateLiveRoom)")
+    private_room_minimum_role = SelectField(
+        "Lowest role that gets My Rooms (privateRoomMinimumRole)",
+        choices=[(role.value, role.label) for role in MINIMUM_ROLE_CHOICES],
+    )
+    open_in_new_tab = BooleanField("Open rooms in a new tab (openInNewTab)")

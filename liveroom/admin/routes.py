@@ -1,0 +1,65 @@
+"""Admin: the Live Room settings."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from liveroom.admin.forms import SettingsForm
+from liveroom.extensions import db
+from liveroom.models import AuditEntry
+from liveroom.settings import set_setting, stored_values
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+# Form field -> setting key.
+FIELDS = {
+    "live_room_enabled": "liveRoomEnabled",
+    "private_rooms_enabled": "enableUserPrivateLiveRoom",
+    "private_room_minimum_role": "privateRoomMinimumRole",
+    "open_in_new_tab": "openInNewTab",
+}
+
+
+@bp.before_request
+@login_required
+def require_admin() -> None:
+    if not current_user.role.is_admin:
+        abort(403, "Only administrators can change Liveroom's settings.")
+
+
+def record_changes(changes: dict[str, tuple[str, str]]) -> None:
+    for key, (old, new) in changes.items():
+        db.session.add(
+            AuditEntry(
+                actor_id=current_user.id, action="setting_changed", detail=f"{key}: {old} → {new}"
+            )
+        )
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+def settings() -> Response | tuple[str, int] | str:
+    values = stored_values()
+    form = SettingsForm(
+        data={
+            field: (values[key] == "true" if key != "privateRoomMinimumRole" else values[key])
+            for field, key in FIELDS.items()
+        }
+    )
+    if form.validate_on_submit():
+        changes = {}
+        for field, key in FIELDS.items():
+            raw = form[field].data
+            new = set_setting(key, raw if isinstance(raw, str) else str(bool(raw)).lower())
+            if new != values[key]:
+                changes[key] = (values[key], new)
+        record_changes(changes)
+        db.session.commit()
+        flash("Settings saved." if changes else "Nothing changed.", "success")
+        return redirect(url_for("admin.settings"), 303)
+    history = list(
+        db.session.scalars(sa.select(AuditEntry).order_by(AuditEntry.id.desc()).limit(10))
+    )
+    status = 422 if form.is_submitted() else 200
+    return render_template("admin/settings.html", form=form, history=history), status

@@ -1,0 +1,221 @@
+"""Command line for admins: ``flask --app liveroom COMMAND``.
+
+Bad input prints one line on stderr and exits 1, with nothing changed.
+"""
+
+from __future__ import annotations
+
+import click
+import sqlalchemy as sa
+from flask import Flask
+from flask.cli import AppGroup
+
+from liveroom.extensions import db
+from liveroom.models import AuditEntry, Channel, Membership, User
+from liveroom.roles import AppRole, ChannelRole
+from liveroom.rooms import service as room_service
+from liveroom.settings import set_setting, stored_values
+
+users_cli = AppGroup("users", help="Manage user accounts.")
+channels_cli = AppGroup("channels", help="Manage channels and their members.")
+settings_cli = AppGroup("settings", help="Show and change site settings.")
+
+
+def fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+def find_user(username: str) -> User:
+    user = db.session.scalar(sa.select(User).where(User.username == username.strip().lower()))
+    if user is None:
+        fail(f"no user named '{username}'")
+    return user
+
+
+def find_channel(name: str) -> Channel:
+    channel = db.session.scalar(sa.select(Channel).where(Channel.name == name.strip()))
+    if channel is None:
+        fail(f"no channel named '{name}'")
+    return channel
+
+
+def clean_username(raw: str) -> str:
+    username = raw.strip().lower()
+    if not username or len(username) > 64 or any(c.isspace() for c in username):
+        fail("usernames are 1 to 64 characters without spaces")
+    return username
+
+
+def create_user(username: str, password: str, role: AppRole, display_name: str) -> User:
+    user = User(username=username, display_name=display_name, role=role)
+    user.set_password(password)
+    db.session.add(user)
+    return user
+
+
+def add_member(channel: Channel, user: User, role: ChannelRole) -> Membership:
+    membership = db.session.scalar(
+        sa.select(Membership).where(
+            Membership.channel_id == channel.id, Membership.user_id == user.id
+        )
+    )
+    if membership is None:
+        membership = Membership(channel=channel, user=user, role=role)
+        db.session.add(membership)
+    else:
+        membership.role = role
+    return membership
+
+
+@click.command("init-db")
+def init_db_command() -> None:
+    """Create the database tables (existing data is kept)."""
+    db.create_all()
+    click.echo("Database ready.")
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--role", "role_key", default=AppRole.VIEWER.value, show_default=True)
+@click.option("--display-name", default=None, help="Name shown to others.")
+def create_user_command(
+    username: str, password: str, role_key: str, display_name: str | None
+) -> None:
+    """Create a user account with an application role key."""
+    username = clean_username(username)
+    try:
+        role = AppRole.from_key(role_key)
+    except ValueError as error:
+        fail(str(error))
+    if len(password) < 8:
+        fail("passwords need at least 8 characters")
+    name = " ".join((display_name or username).split())
+    if not name or len(name) > 100:
+        fail("display names are 1 to 100 characters")
+    if db.session.scalar(sa.select(User.id).where(User.username == username)):
+        fail(f"a user named '{username}' already exists")
+    create_user(username, password, role, name)
+    db.session.commit()
+    click.echo(f"Created {username} ({role.label}).")
+
+
+@channels_cli.command("create")
+@click.argument("name")
+@click.option("--description", default="")
+def create_channel_command(name: str, description: str) -> None:
+    """Create a channel (its live room comes with it)."""
+    name = " ".join(name.split())
+    if not name or len(name) > 100:
+        fail("channel names are 1 to 100 characters")
+    if db.session.scalar(sa.select(Channel.id).where(Channel.name == name)):
+        fail(f"a channel named '{name}' already exists")
+    channel = Channel(name=name, description=description.strip())
+    db.session.add(channel)
+    db.session.commit()
+    room_service.channel_room(channel)
+    click.echo(f"Created channel {name}.")
+
+
+@channels_cli.command("add-member")
+@click.argument("channel_name")
+@click.argument("username")
+@click.option("--role", "role_key", required=True, help="manager|moderator|contributor|member")
+def add_member_command(channel_name: str, username: str, role_key: str) -> None:
+    """Add a user to a channel, or change their channel role."""
+    try:
+        role = ChannelRole.from_key(role_key)
+    except ValueError as error:
+        fail(str(error))
+    channel = find_channel(channel_name)
+    user = find_user(username)
+    add_member(channel, user, role)
+    db.session.commit()
+    click.echo(f"{user.username} is now {role.label} of {channel.name}.")
+
+
+@settings_cli.command("set")
+@click.argument("key")
+@click.argument("value")
+def set_setting_command(key: str, value: str) -> None:
+    """Change a site setting (true/false, or a role key)."""
+    before = stored_values()
+    try:
+        stored = set_setting(key, value)
+    except ValueError as error:
+        fail(str(error))
+    if stored != before[key]:
+        db.session.add(
+            AuditEntry(action="setting_changed", detail=f"{key}: {before[key]} → {stored} (CLI)")
+        )
+    db.session.commit()
+    click.echo(f"{key} = {stored}")
+
+
+@settings_cli.command("show")
+def show_settings_command() -> None:
+    """Print every site setting."""
+    for key, value in stored_values().items():
+        click.echo(f"{key} = {value}")
+
+
+DEMO_PASSWORDS = {
+    "admin": "liveroom-admin",
+    "teacher": "liveroom-teacher",
+    "student1": "liveroom-student",
+    "student2": "liveroom-student",
+}
+
+
+@click.command("demo")
+def demo_command() -> None:
+    """Load demo data (safe to run again) and print the logins."""
+    db.create_all()
+    people = [
+        ("admin", "Alex Admin", AppRole.ADMIN),
+        ("teacher", "Maria Rivera", AppRole.PRIVATE_ONLY),
+        ("student1", "Sam Lee", AppRole.VIEWER),
+        ("student2", "Priya Patel", AppRole.VIEWER),
+    ]
+    users = {}
+    for username, name, role in people:
+        user = db.session.scalar(sa.select(User).where(User.username == username))
+        users[username] = user or create_user(username, DEMO_PASSWORDS[username], role, name)
+    channels = {}
+    for name, description in [
+        ("Biology 101", "Cells, genetics and ecosystems. Live lessons on Tuesdays and Thursdays."),
+        ("Chemistry 202", "Reactions, bonding and lab safety."),
+    ]:
+        channel = db.session.scalar(sa.select(Channel).where(Channel.name == name))
+        if channel is None:
+            channel = Channel(name=name, description=description)
+            db.session.add(channel)
+        channels[name] = channel
+    db.session.flush()
+    memberships = [
+        ("Biology 101", "teacher", ChannelRole.MANAGER),
+        ("Biology 101", "student1", ChannelRole.MEMBER),
+        ("Biology 101", "student2", ChannelRole.MEMBER),
+        ("Chemistry 202", "teacher", ChannelRole.MODERATOR),
+        ("Chemistry 202", "student1", ChannelRole.CONTRIBUTOR),
+    ]
+    for channel_name, username, role in memberships:
+        add_member(channels[channel_name], users[username], role)
+    set_setting("liveRoomEnabled", "true")
+    set_setting("enableUserPrivateLiveRoom", "true")
+    db.session.commit()
+    for channel in channels.values():
+        room_service.channel_room(channel)
+    if not room_service.private_rooms_of(users["teacher"]):
+        room_service.create_private_room(users["teacher"], "Office hours")
+    click.echo("Demo data ready. Log in as:")
+    for username, name, role in people:
+        click.echo(f"  {username:<9} / {DEMO_PASSWORDS[username]:<17} {name} ({role.label})")
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(init_db_command)
+    app.cli.add_command(users_cli)
+    app.cli.add_command(channels_cli)
+    app.cli.add_command(settings_cli)
+    app.cli.add_command(demo_command)

@@ -1,0 +1,50 @@
+"""Configuration: every setting comes from a ``LIVEROOM_*`` environment variable.
+
+The instance folder holds what the app generates for itself: the SQLite database
+and, when ``LIVEROOM_SECRET_KEY`` is not set, a random secret key created once.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def _secret_key(instance_path: Path) -> str:
+    configured = os.environ.get("LIVEROOM_SECRET_KEY")
+    if configured:
+        return configured
+    key_file = instance_path / "secret_key"
+    if not key_file.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        # Write-then-rename so two workers starting together never read half a key.
+        tmp = key_file.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(secrets.token_hex(32))
+        tmp.chmod(0o600)
+        if not key_file.exists():
+            tmp.replace(key_file)
+        else:
+            tmp.unlink()
+    return key_file.read_text().strip()
+
+
+def load_config(instance_path: str) -> dict:
+    """Build the Flask config mapping from the environment."""
+    instance = Path(instance_path)
+    database_url = os.environ.get(
+        "LIVEROOM_DATABASE_URL", f"sqlite:///{instance / 'liveroom.sqlite'}"
+    )
+    return {
+        "SECRET_KEY": _secret_key(instance),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": os.environ.get("LIVEROOM_SECURE_COOKIES", "") == "1",
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,
+        # Seconds between the browser's presence heartbeats, and how long a silent
+        # participant stays listed before they count as gone.
+        "LIVEROOM_POLL_SECONDS": float(os.environ.get("LIVEROOM_POLL_SECONDS", "2")),
+        "LIVEROOM_PRESENCE_TIMEOUT": int(os.environ.get("LIVEROOM_PRESENCE_TIMEOUT", "30")),
+    }

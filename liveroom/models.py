@@ -1,0 +1,200 @@
+"""What Liveroom stores. Rules about who may do what live in the policy modules."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask_login import UserMixin
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from liveroom.extensions import db
+from liveroom.roles import AppRole, ChannelRole, RoomRole
+
+
+def utcnow() -> datetime:
+    """Naive UTC, the same on SQLite and PostgreSQL."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _enum(enum_cls: type) -> sa.Enum:
+    # Store the readable key ("viewerRole", "manager"), not the Python member name.
+    return sa.Enum(
+        enum_cls,
+        values_callable=lambda members: [m.value for m in members],
+        native_enum=False,
+        length=32,
+        validate_strings=True,
+    )
+
+
+class User(UserMixin, db.Model):
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    username: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    display_name: so.Mapped[str] = so.mapped_column(sa.String(100))
+    password_hash: so.Mapped[str] = so.mapped_column(sa.String(256))
+    role: so.Mapped[AppRole] = so.mapped_column(_enum(AppRole), default=AppRole.VIEWER)
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+    memberships: so.Mapped[list[Membership]] = so.relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def __repr__(self) -> str:
+        return f"<User {self.username} {self.role.value}>"
+
+
+class Channel(db.Model):
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(100), unique=True)
+    description: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+    memberships: so.Mapped[list[Membership]] = so.relationship(
+        back_populates="channel", cascade="all, delete-orphan"
+    )
+    room: so.Mapped[Room | None] = so.relationship(back_populates="channel", uselist=False)
+
+    def __repr__(self) -> str:
+        return f"<Channel {self.name}>"
+
+
+class Membership(db.Model):
+    __table_args__ = (sa.UniqueConstraint("channel_id", "user_id"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    channel_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("channel.id"), index=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id"), index=True)
+    role: so.Mapped[ChannelRole] = so.mapped_column(_enum(ChannelRole))
+
+    channel: so.Mapped[Channel] = so.relationship(back_populates="memberships")
+    user: so.Mapped[User] = so.relationship(back_populates="memberships")
+
+
+def new_public_id() -> str:
+    """An unguessable room id: a private room's link is how its owner invites people."""
+    return secrets.token_urlsafe(9)
+
+
+class Room(db.Model):
+    """A channel's room, or a private room with an owner (exactly one of the two)."""
+
+    __table_args__ = (
+        sa.CheckConstraint("(channel_id IS NULL) <> (owner_id IS NULL)", name="channel_or_owner"),
+        sa.UniqueConstraint("owner_id", "name_key", name="uq_room_owner_name"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    public_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True, default=new_public_id)
+    name: so.Mapped[str] = so.mapped_column(sa.String(100))
+    # Case-folded name, so "Algebra" and "algebra" count as the same room name.
+    name_key: so.Mapped[str] = so.mapped_column(sa.String(100))
+    channel_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("channel.id"), unique=True)
+    owner_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"), index=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+    channel: so.Mapped[Channel | None] = so.relationship(back_populates="room")
+    owner: so.Mapped[User | None] = so.relationship()
+
+    @property
+    def is_private(self) -> bool:
+        return self.owner_id is not None
+
+    def __repr__(self) -> str:
+        return f"<Room {self.public_id} {self.name}>"
+
+
+class LiveSession(db.Model):
+    """A room's meeting between Start Meeting and its end."""
+
+    __table_args__ = (
+        # At most one live session per room, even when two instructors click at once.
+        sa.Index(
+            "uq_live_session_room_live",
+            "room_id",
+            unique=True,
+            sqlite_where=sa.text("ended_at IS NULL"),
+            postgresql_where=sa.text("ended_at IS NULL"),
+        ),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    room_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("room.id"), index=True)
+    started_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    started_by_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id"))
+    ended_at: so.Mapped[datetime | None]
+    ended_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"))
+
+    room: so.Mapped[Room] = so.relationship()
+    started_by: so.Mapped[User] = so.relationship(foreign_keys=[started_by_id])
+
+    @property
+    def is_live(self) -> bool:
+        return self.ended_at is None
+
+
+class Participation(db.Model):
+    """One stay of one person in one session: their room role and attendance times."""
+
+    __table_args__ = (
+        sa.Index(
+            "uq_participation_present",
+            "session_id",
+            "user_id",
+            unique=True,
+            sqlite_where=sa.text("left_at IS NULL"),
+            postgresql_where=sa.text("left_at IS NULL"),
+        ),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    session_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("live_session.id"), index=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id"), index=True)
+    room_role: so.Mapped[RoomRole] = so.mapped_column(_enum(RoomRole))
+    joined_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    last_seen_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    left_at: so.Mapped[datetime | None]
+    # Set when the browser said goodbye (tab closed, page left): unless a heartbeat
+    # follows within a few seconds (a reload), the stay ends at this moment.
+    goodbye_at: so.Mapped[datetime | None]
+
+    session: so.Mapped[LiveSession] = so.relationship()
+    user: so.Mapped[User] = so.relationship()
+
+
+class Event(db.Model):
+    """The room event log: what happened, in order. Ids are the replay cursor."""
+
+    __table_args__ = (sa.Index("ix_event_room_id_id", "room_id", "id"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    room_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("room.id"))
+    session_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("live_session.id"))
+    kind: so.Mapped[str] = so.mapped_column(sa.String(40))
+    data: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+
+class Setting(db.Model):
+    key: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
+    value: so.Mapped[str] = so.mapped_column(sa.String(200))
+
+
+class AuditEntry(db.Model):
+    """Who changed what, for the admin's record."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    actor_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"))
+    action: so.Mapped[str] = so.mapped_column(sa.String(64))
+    detail: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+
+    actor: so.Mapped[User | None] = so.relationship()

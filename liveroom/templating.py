@@ -1,0 +1,30 @@
+"""Rendering helpers shared by the blueprints."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template, request
+from flask_login import current_user
+
+from liveroom.rooms.policy import may_see_my_rooms
+from liveroom.settings import get_settings
+
+
+def wants_fragment() -> bool:
+    """HTMX asked for a piece of a page (a history restore wants the whole page)."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def page_or_fragment(page: str, fragment: str, **context: object) -> str:
+    """The fragment for HTMX, the full page (which includes the fragment) otherwise."""
+    return render_template(fragment if wants_fragment() else page, **context)
+
+
+def register(app: Flask) -> None:
+    @app.context_processor
+    def menu_flags() -> dict:
+        if not current_user.is_authenticated:
+            return {"show_my_rooms": False, "show_admin": False}
+        return {
+            "show_my_rooms": may_see_my_rooms(current_user, get_settings()),
+            "show_admin": current_user.role.is_admin,
+        }

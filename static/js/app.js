@@ -1,0 +1,77 @@
+// Liveroom's small page behaviours that HTMX does not cover. No inline scripts: this
+// file is loaded by every page, so the Content-Security-Policy can forbid them.
+(function () {
+  "use strict";
+
+  // A connection problem is shown once, and cleared by the next answer that gets through.
+  var statusBox = null;
+  function showConnectionProblem(text) {
+    statusBox = statusBox || document.getElementById("connection-status");
+    if (!statusBox) return;
+    statusBox.textContent = text;
+    statusBox.hidden = false;
+  }
+  function clearConnectionProblem() {
+    if (statusBox && !statusBox.hidden) statusBox.hidden = true;
+  }
+  document.addEventListener("htmx:sendError", function () {
+    showConnectionProblem("Connection lost. Trying again…");
+  });
+  document.addEventListener("htmx:responseError", function (event) {
+    if (event.detail.xhr.status >= 500) showConnectionProblem("The server had a problem. Trying again…");
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail.successful) clearConnectionProblem();
+  });
+
+  // When a swap removed the element that had focus (the Start button, say), put focus
+  // on the new content's heading instead of dropping it to the top of the page.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var target = event.detail.target;
+    if (!target || target.id !== "meeting") return;
+    var active = document.activeElement;
+    if (active && active !== document.body && document.contains(active)) return;
+    var heading = target.querySelector("[tabindex='-1']");
+    if (heading) heading.focus();
+  });
+
+  // Copy a room link: the Clipboard API where the page is secure, selection otherwise.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy-target]");
+    if (!button) return;
+    var field = document.getElementById(button.getAttribute("data-copy-target"));
+    if (!field) return;
+    var done = function () {
+      var label = button.firstChild;
+      var original = label.textContent;
+      label.textContent = "Copied";
+      announce("Link copied to the clipboard.");
+      setTimeout(function () { label.textContent = original; }, 2000);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(done, function () { selectField(field); });
+    } else {
+      selectField(field);
+      try { if (document.execCommand("copy")) done(); } catch (e) { /* selected: the person can copy */ }
+    }
+  });
+  function selectField(field) { field.focus(); field.select(); }
+  function announce(text) {
+    var region = document.getElementById("meeting-announcer");
+    if (region) region.textContent = text;
+  }
+
+  // Say goodbye when the page goes away, so the others see us leave within seconds.
+  // A reload sends it too; the server waits a moment for the reloaded page's heartbeat.
+  window.addEventListener("pagehide", function () {
+    var panel = document.querySelector(".room-panel[data-leave-url]");
+    if (!panel || !navigator.sendBeacon) return;
+    var form = new FormData();
+    form.append("csrf_token", csrfToken());
+    navigator.sendBeacon(panel.getAttribute("data-leave-url"), form);
+  });
+  function csrfToken() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRFToken"]; }
+    catch (e) { return ""; }
+  }
+})();

@@ -1,0 +1,147 @@
+"""Fixtures: a real app on a real SQLite file, a test client, the CLI, and log-in help."""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from liveroom import create_app
+from liveroom.extensions import db
+from liveroom.models import Channel, Room, User
+from liveroom.roles import AppRole, ChannelRole
+from liveroom.rooms import service
+from liveroom.settings import set_setting
+
+PASSWORD = "correct horse battery"
+
+
+def make_app(tmp_path: Path, **config: object) -> Flask:
+    app = create_app(
+        {
+            "TESTING": True,
+            "INSTANCE_PATH": str(tmp_path),
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite'}",
+            "SECRET_KEY": "test-secret",
+            "WTF_CSRF_ENABLED": False,
+            **config,
+        }
+    )
+    with app.app_context():
+        db.create_all()
+    return app
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    """The app with CSRF checks off; tests/test_security.py turns them back on."""
+    yield make_app(tmp_path)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+class World:
+    """Builds people, channels and settings in the real database, one line each."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def user(self, username: str, role: AppRole = AppRole.VIEWER, name: str | None = None) -> int:
+        with self.app.app_context():
+            user = User(username=username, display_name=name or username.title(), role=role)
+            user.set_password(PASSWORD)
+            db.session.add(user)
+            db.session.commit()
+            return user.id
+
+    def channel(self, name: str = "Biology 101", **members: ChannelRole) -> int:
+        with self.app.app_context():
+            channel = Channel(name=name)
+            db.session.add(channel)
+            db.session.flush()
+            for username, role in members.items():
+                user = db.session.scalar(sa.select(User).where(User.username == username))
+                channel.memberships.append(_membership(user, role))
+            db.session.commit()
+            service.channel_room(channel)
+            return channel.id
+
+    def room_of(self, channel_id: int) -> str:
+        with self.app.app_context():
+            return db.session.get(Channel, channel_id).room.public_id
+
+    def private_room(self, username: str, name: str) -> str:
+        with self.app.app_context():
+            owner = db.session.scalar(sa.select(User).where(User.username == username))
+            return service.create_private_room(owner, name).public_id
+
+    def settings(self, **values: str) -> None:
+        with self.app.app_context():
+            for key, value in values.items():
+                set_setting(key, value)
+            db.session.commit()
+
+    def enable(self, private: bool = True) -> None:
+        self.settings(liveRoomEnabled="true", enableUserPrivateLiveRoom=str(private).lower())
+
+    def room(self, public_id: str) -> Room:
+        return db.session.scalar(sa.select(Room).where(Room.public_id == public_id))
+
+
+def _membership(user: User, role: ChannelRole):
+    from liveroom.models import Membership
+
+    return Membership(user=user, role=role)
+
+
+@pytest.fixture
+def world(app: Flask) -> World:
+    return World(app)
+
+
+class AuthActions:
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def login(self, username: str, password: str = PASSWORD):
+        return self.client.post("/login", data={"username": username, "password": password})
+
+    def logout(self):
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> AuthActions:
+    return AuthActions(client)
+
+
+HTMX = {"HX-Request": "true"}
+
+
+def text_of(response) -> str:
+    """The response's visible text, tags stripped and spaces folded."""
+    html = response.get_data(as_text=True)
+    html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
+    return " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+def participants_of(response) -> str:
+    """The visible text of the room panel's participant list only."""
+    html = response.get_data(as_text=True)
+    match = re.search(r'<section class="participants".*?</section>', html, flags=re.S)
+    assert match, "the response has no participant list"
+    return " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", match.group(0))).split())
