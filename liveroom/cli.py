@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 import sqlalchemy as sa
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from liveroom.extensions import db
 from liveroom.models import AuditEntry, Channel, Membership, User
@@ -68,6 +68,7 @@ def add_member(channel: Channel, user: User, role: ChannelRole) -> Membership:
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db_command() -> None:
     """Create the database tables (existing data is kept)."""
     db.create_all()
@@ -168,6 +169,7 @@ DEMO_PASSWORDS = {
 
 
 @click.command("demo")
+@with_appcontext
 def demo_command() -> None:
     """Load demo data (safe to run again) and print the logins."""
     db.create_all()

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from werkzeug.security import generate_password_hash
 
 from liveroom import create_app
 from liveroom.extensions import db
@@ -20,6 +21,9 @@ from liveroom.rooms import service
 from liveroom.settings import set_setting
 
 PASSWORD = "correct horse battery"
+# The production hash (scrypt) is slow on purpose. Tests that are not about hashing
+# share one cheap hash of PASSWORD so that hundreds of log-ins stay fast.
+FAST_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
 
 
 def make_app(tmp_path: Path, **config: object) -> Flask:
@@ -62,8 +66,12 @@ class World:
 
     def user(self, username: str, role: AppRole = AppRole.VIEWER, name: str | None = None) -> int:
         with self.app.app_context():
-            user = User(username=username, display_name=name or username.title(), role=role)
-            user.set_password(PASSWORD)
+            user = User(
+                username=username,
+                display_name=name or username.title(),
+                role=role,
+                password_hash=FAST_HASH,
+            )
             db.session.add(user)
             db.session.commit()
             return user.id

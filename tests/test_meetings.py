@@ -55,7 +55,9 @@ def live_session_id(app):
 
 def presence(client, room, session_id, since=0):
     return client.post(
-        f"/rooms/{room}/presence", headers=HTMX, query_string={"session": session_id, "since": since}
+        f"/rooms/{room}/presence",
+        headers=HTMX,
+        query_string={"session": session_id, "since": since},
     )
 
 
@@ -224,9 +226,10 @@ def test_instructor_ends_and_every_panel_says_so(app, biology):
     assert "This meeting has ended" in page
     assert "Join Meeting" in page, "they can join the next meeting from here"
     with app.app_context():
-        assert db.session.scalar(
-            sa.select(sa.func.count()).where(Participation.left_at.is_(None))
-        ) == 0
+        assert (
+            db.session.scalar(sa.select(sa.func.count()).where(Participation.left_at.is_(None)))
+            == 0
+        )
 
 
 def test_participant_cannot_end_the_meeting(app, biology):

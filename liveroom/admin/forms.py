@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField
+from wtforms import BooleanField, SelectChoice, SelectField
 
 from liveroom.settings import MINIMUM_ROLE_CHOICES
 
@@ -9,6 +9,6 @@ class SettingsForm(FlaskForm):
     private_rooms_enabled = BooleanField("Private live rooms (enableUserPrivateLiveRoom)")
     private_room_minimum_role = SelectField(
         "Lowest role that gets My Rooms (privateRoomMinimumRole)",
-        choices=[(role.value, role.label) for role in MINIMUM_ROLE_CHOICES],
+        choices=[SelectChoice(role.value, role.label) for role in MINIMUM_ROLE_CHOICES],
     )
     open_in_new_tab = BooleanField("Open rooms in a new tab (openInNewTab)")

@@ -1,0 +1,45 @@
+"""The admin settings page."""
+
+from liveroom.roles import AppRole
+from tests.conftest import PASSWORD, text_of
+
+
+def as_user(app, username):
+    client = app.test_client()
+    client.post("/login", data={"username": username, "password": PASSWORD})
+    return client
+
+
+def test_admin_turns_the_module_on_and_the_change_is_recorded(app, world):
+    world.user("admin", AppRole.ADMIN, name="Alex Admin")
+    admin = as_user(app, "admin")
+    page = text_of(admin.get("/admin/settings"))
+    assert "Live Room module (liveRoomEnabled)" in page
+    response = admin.post(
+        "/admin/settings",
+        data={"live_room_enabled": "y", "private_room_minimum_role": "privateOnlyRole"},
+        follow_redirects=True,
+    )
+    page = text_of(response)
+    assert "Settings saved." in page
+    assert "Alex Admin: liveRoomEnabled: false → true" in page
+    assert 'href="/my-rooms"' not in response.get_data(as_text=True), "private rooms still off"
+
+
+def test_settings_page_rejects_an_unknown_role(app, world):
+    world.user("admin", AppRole.ADMIN)
+    response = as_user(app, "admin").post(
+        "/admin/settings", data={"private_room_minimum_role": "bossRole"}
+    )
+    assert response.status_code == 422
+    assert "Not a valid choice" in text_of(response)
+    assert "liveRoomEnabled: false → true" not in text_of(response)
+
+
+def test_teachers_cannot_open_admin_settings(app, world):
+    world.user("teacher", AppRole.PRIVATE_ONLY)
+    teacher = as_user(app, "teacher")
+    response = teacher.get("/admin/settings")
+    assert response.status_code == 403
+    assert "Only administrators" in text_of(response)
+    assert teacher.post("/admin/settings", data={"live_room_enabled": "y"}).status_code == 403

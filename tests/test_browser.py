@@ -1,0 +1,136 @@
+"""Real browsers: Debian's Chromium driven by Playwright, against a real server."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, serve
+
+pytestmark = pytest.mark.browser
+
+# The issue's promise: the page changes by itself within 3 seconds.
+WITHIN_3_SECONDS = 3000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Browser:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def base_url(tmp_path):
+    with serve(demo_app(tmp_path)) as url:
+        yield url
+
+
+def log_in(browser: Browser, base_url: str, username: str, password: str) -> Page:
+    page = browser.new_context(base_url=base_url).new_page()
+    page.goto("/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="My channels")).to_be_visible()
+    return page
+
+
+def test_teacher_starts_student_waiting_enters_both_see_each_other_then_it_ends(browser, base_url):
+    student = log_in(browser, base_url, "student1", "liveroom-student")
+    student.get_by_role("link", name="Biology 101").click()
+    student.get_by_role("button", name="Join Meeting").click()
+    expect(
+        student.get_by_role("heading", name="Waiting for the instructor to start this meeting")
+    ).to_be_visible()
+    student_url = student.url
+
+    teacher = log_in(browser, base_url, "teacher", "liveroom-teacher")
+    teacher.get_by_role("link", name="Biology 101").click()
+    channel_url = teacher.url
+    teacher.get_by_role("button", name="Start Meeting").click()
+    expect(teacher.get_by_text("You are an instructor")).to_be_visible()
+    assert teacher.url == channel_url, "the room opens within the page"
+
+    # The student's waiting state turns into the room without a reload.
+    expect(student.get_by_text("You are a participant")).to_be_visible(timeout=WITHIN_3_SECONDS)
+    assert student.url == student_url
+    student_list = student.get_by_role("region", name=re.compile("In the room"))
+    expect(student_list.get_by_text("Maria Rivera")).to_be_visible()
+    expect(student_list.get_by_text("Sam Lee")).to_be_visible()
+    teacher_list = teacher.get_by_role("region", name=re.compile("In the room"))
+    expect(teacher_list.get_by_text("Sam Lee")).to_be_visible(timeout=WITHIN_3_SECONDS)
+
+    teacher.once("dialog", lambda dialog: dialog.accept())
+    teacher.get_by_role("button", name="End meeting for everyone").click()
+    expect(teacher.get_by_role("heading", name="This meeting has ended")).to_be_visible()
+    expect(student.get_by_role("heading", name="This meeting has ended")).to_be_visible(
+        timeout=WITHIN_3_SECONDS
+    )
+
+
+def test_channel_button_turns_live_by_itself(browser, base_url):
+    student = log_in(browser, base_url, "student2", "liveroom-student")
+    student.get_by_role("link", name="Biology 101").click()
+    expect(student.get_by_role("heading", name="No meeting right now")).to_be_visible()
+    teacher = log_in(browser, base_url, "teacher", "liveroom-teacher")
+    teacher.get_by_role("link", name="Biology 101").click()
+    teacher.get_by_role("button", name="Start Meeting").click()
+    expect(teacher.get_by_text("You are an instructor")).to_be_visible()
+    expect(student.get_by_role("heading", name="A meeting is in progress")).to_be_visible(
+        timeout=WITHIN_3_SECONDS
+    )
+
+
+def test_my_rooms_by_keyboard_new_room_and_launch_within_the_page(browser, base_url):
+    teacher = log_in(browser, base_url, "teacher", "liveroom-teacher")
+    # The user drop-down opens from the keyboard.
+    teacher.locator("summary", has_text="open user menu").focus()
+    teacher.keyboard.press("Enter")
+    teacher.keyboard.press("Tab")
+    expect(teacher.get_by_role("link", name="My Rooms")).to_be_focused()
+    teacher.keyboard.press("Enter")
+    expect(teacher.get_by_role("heading", name="My Rooms")).to_be_visible()
+
+    teacher.get_by_role("link", name="+ New Room").click()
+    name = teacher.get_by_label("Room name")
+    expect(name).to_be_focused()
+    teacher.get_by_role("button", name="Create room").click()
+    expect(teacher.get_by_text("Enter a name for the room.")).to_be_visible()
+    name.fill("Algebra catch-up")
+    name.press("Enter")
+    room_button = teacher.get_by_role("button", name="Algebra catch-up", exact=True)
+    expect(room_button).to_be_visible()
+    my_rooms_url = teacher.url
+
+    room_button.click()
+    expect(teacher.get_by_text("You are an instructor")).to_be_visible()
+    expect(teacher.get_by_role("heading", name="Algebra catch-up", level=2)).to_be_visible()
+    assert re.search(r"/rooms/[\w-]+$", teacher.url), "the room's own URL, to share"
+    assert teacher.url != my_rooms_url
+    share_link = teacher.get_by_label("Invite people with this link").input_value()
+    assert share_link == teacher.url
+
+    # Anyone signed in who opens the link joins as a participant.
+    student = log_in(browser, base_url, "student1", "liveroom-student")
+    student.goto(share_link)
+    expect(student.get_by_text("You are a participant")).to_be_visible()
+    teacher_list = teacher.get_by_role("region", name=re.compile("In the room"))
+    expect(teacher_list.get_by_text("Sam Lee")).to_be_visible(timeout=WITHIN_3_SECONDS)
+
+
+def test_pages_load_no_resource_from_outside_and_break_no_csp(browser, base_url):
+    page = log_in(browser, base_url, "teacher", "liveroom-teacher")
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    page.on(
+        "request",
+        lambda req: problems.append(req.url) if not req.url.startswith(base_url) else None,
+    )
+    for path in ["/channels/", "/channels/1", "/my-rooms", "/my-rooms/new"]:
+        page.goto(path)
+        page.wait_for_load_state("networkidle")
+    assert problems == []
