@@ -1,0 +1,102 @@
+"""Screenshots of every page and meeting state, at desktop and phone width.
+
+    .venv/bin/python scripts/screenshots.py [OUT_DIR]
+
+Runs a throwaway server with the demo data and writes PNGs (default:
+test-artifacts/screenshots). Also refreshes docs/screenshot-room.png for the README.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from playwright.sync_api import Page, expect, sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, serve  # noqa: E402
+
+SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+
+
+def main() -> None:
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "test-artifacts" / "screenshots"
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp, serve(demo_app(Path(tmp))) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for size_name, viewport in SIZES.items():
+            def shot(page: Page, name: str) -> None:
+                page.screenshot(path=out / f"{name}-{size_name}.png", full_page=True)
+
+            def login(username: str, password: str) -> Page:
+                page = browser.new_context(base_url=base, viewport=viewport).new_page()
+                page.goto("/login")
+                page.get_by_label("Username").fill(username)
+                page.get_by_label("Password").fill(password)
+                page.get_by_role("button", name="Log in").click()
+                page.wait_for_url("**/channels/")
+                return page
+
+            anon = browser.new_context(base_url=base, viewport=viewport).new_page()
+            anon.goto("/login")
+            shot(anon, "01-login")
+            anon.get_by_label("Username").fill("teacher")
+            anon.get_by_label("Password").fill("wrong")
+            anon.get_by_role("button", name="Log in").click()
+            shot(anon, "02-login-error")
+
+            teacher = login("teacher", "liveroom-teacher")
+            shot(teacher, "03-channels")
+            teacher.locator("summary", has_text="open user menu").click()
+            shot(teacher, "04-user-menu")
+            teacher.keyboard.press("Escape")
+            student = login("student1", "liveroom-student")
+            student.get_by_role("link", name="Biology 101").click()
+            shot(student, "05-channel-member-idle")
+            student.get_by_role("button", name="Join Meeting").click()
+            expect(student.get_by_role("heading", name="Waiting for the instructor to start this meeting")).to_be_visible()
+            shot(student, "06-waiting")
+
+            teacher.goto("/channels/1")
+            shot(teacher, "07-channel-manager-idle")
+            teacher.get_by_role("button", name="Start Meeting").click()
+            expect(teacher.get_by_text("You are an instructor")).to_be_visible()
+            expect(student.get_by_text("You are a participant")).to_be_visible(timeout=4000)
+            teacher.wait_for_timeout(2500)
+            shot(teacher, "08-panel-instructor")
+            if size_name == "desktop":
+                teacher.locator("#meeting").screenshot(path=ROOT / "docs" / "screenshot-room.png")
+            shot(student, "09-panel-participant")
+            teacher.once("dialog", lambda d: d.accept())
+            teacher.get_by_role("button", name="End meeting for everyone").click()
+            expect(student.get_by_role("heading", name="This meeting has ended")).to_be_visible(timeout=4000)
+            shot(student, "10-ended")
+
+            teacher.goto("/my-rooms")
+            shot(teacher, "11-my-rooms")
+            teacher.get_by_role("link", name="+ New Room").click()
+            teacher.get_by_role("button", name="Create room").click()
+            shot(teacher, "12-new-room-error")
+            teacher.get_by_label("Room name").fill(f"Algebra catch-up {size_name}")
+            teacher.get_by_role("button", name="Create room").click()
+            shot(teacher, "13-room-created")
+            teacher.get_by_role("button", name="Office hours", exact=True).click()
+            expect(teacher.get_by_text("You are an instructor")).to_be_visible()
+            shot(teacher, "14-private-room-launched")
+
+            admin = login("admin", "liveroom-admin")
+            admin.goto("/admin/settings")
+            shot(admin, "15-admin-settings")
+            student.goto("/channels/2")
+            shot(student, "16-channel-contributor")
+            student.goto("/admin/settings")
+            shot(student, "17-forbidden")
+        browser.close()
+    print(f"Screenshots in {out}")
+
+
+if __name__ == "__main__":
+    main()
