@@ -25,3 +25,16 @@ db = SQLAlchemy(model_class=Base)
 login = LoginManager()
 csrf = CSRFProtect()
 htmx = Htmx()
+
+
+@sa.event.listens_for(sa.engine.Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:  # noqa: ANN001
+    """SQLite shared by several gunicorn workers: readers never block the writer (WAL),
+    a writer waits for the lock instead of failing, and foreign keys are enforced."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()

@@ -25,9 +25,14 @@ SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "hei
 def main() -> None:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "test-artifacts" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp, serve(demo_app(Path(tmp))) as base, sync_playwright() as pw:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        serve(demo_app(Path(tmp))) as base,
+        sync_playwright() as pw,
+    ):
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for size_name, viewport in SIZES.items():
+
             def shot(page: Page, name: str) -> None:
                 page.screenshot(path=out / f"{name}-{size_name}.png", full_page=True)
 
@@ -57,7 +62,11 @@ def main() -> None:
             student.get_by_role("link", name="Biology 101").click()
             shot(student, "05-channel-member-idle")
             student.get_by_role("button", name="Join Meeting").click()
-            expect(student.get_by_role("heading", name="Waiting for the instructor to start this meeting")).to_be_visible()
+            expect(
+                student.get_by_role(
+                    "heading", name="Waiting for the instructor to start this meeting"
+                )
+            ).to_be_visible()
             shot(student, "06-waiting")
 
             teacher.goto("/channels/1")
@@ -72,7 +81,9 @@ def main() -> None:
             shot(student, "09-panel-participant")
             teacher.once("dialog", lambda d: d.accept())
             teacher.get_by_role("button", name="End meeting for everyone").click()
-            expect(student.get_by_role("heading", name="This meeting has ended")).to_be_visible(timeout=4000)
+            expect(student.get_by_role("heading", name="This meeting has ended")).to_be_visible(
+                timeout=4000
+            )
             shot(student, "10-ended")
 
             teacher.goto("/my-rooms")

@@ -305,3 +305,9 @@ def test_anonymous_role_accounts_take_part_in_nothing(app, world, biology):
         assert db.session.get(Channel, biology["channel"])
     response = as_user(app, "guest").post(f"/rooms/{biology['room']}/join")
     assert response.status_code == 403
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys_for_several_workers(app):
+    with app.app_context():
+        assert db.session.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
+        assert db.session.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
