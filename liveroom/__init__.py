@@ -60,12 +60,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     from liveroom.auth.routes import bp as auth_bp
     from liveroom.channels.routes import bp as channels_bp
     from liveroom.cli import register_cli
+    from liveroom.live import hub
+    from liveroom.live.routes import bp as live_bp
     from liveroom.rooms.routes import bp as rooms_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(channels_bp)
     app.register_blueprint(rooms_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(live_bp)
+    hub.init_app(app)
     errors.register(app)
     templating.register(app)
     register_cli(app)

@@ -35,6 +35,7 @@ def load_config(instance_path: str) -> dict:
     database_url = os.environ.get(
         "LIVEROOM_DATABASE_URL", f"sqlite:///{instance / 'liveroom.sqlite'}"
     )
+    redis_url = os.environ.get("LIVEROOM_REDIS_URL") or None
     return {
         "SECRET_KEY": _secret_key(instance),
         "SQLALCHEMY_DATABASE_URI": database_url,
@@ -47,4 +48,12 @@ def load_config(instance_path: str) -> dict:
         # participant stays listed before they count as gone.
         "LIVEROOM_POLL_SECONDS": float(os.environ.get("LIVEROOM_POLL_SECONDS", "2")),
         "LIVEROOM_PRESENCE_TIMEOUT": int(os.environ.get("LIVEROOM_PRESENCE_TIMEOUT", "30")),
+        # Redis pub/sub wakes every worker at once; without it each worker's watcher
+        # looks at the event log this often (one indexed query).
+        "LIVEROOM_REDIS_URL": redis_url,
+        "LIVEROOM_EVENT_POLL_SECONDS": float(
+            os.environ.get("LIVEROOM_EVENT_POLL_SECONDS", "1.0" if redis_url else "0.02")
+        ),
+        # Seconds between keep-alive comments on idle streams (proxies close silent ones).
+        "LIVEROOM_STREAM_HEARTBEAT": float(os.environ.get("LIVEROOM_STREAM_HEARTBEAT", "15")),
     }

@@ -8,17 +8,68 @@ HTTP or templates.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import Flask, current_app, has_app_context
 
 from liveroom.extensions import db
 from liveroom.models import Event
+
+_PENDING = "liveroom_events_pending"
+_LISTENERS = "liveroom_commit_listeners"
+
+
+def on_commit(app: Flask, listener: Callable[[], None]) -> None:
+    """Call ``listener`` after every commit of ``app`` that stored events."""
+    app.extensions.setdefault(_LISTENERS, []).append(listener)
 
 
 def append(room_id: int, kind: str, session_id: int | None = None, **data: object) -> Event:
     """Add an event to the current transaction; the caller commits."""
     event = Event(room_id=room_id, session_id=session_id, kind=kind, data=data)
     db.session.add(event)
+    db.session.info[_PENDING] = True
     return event
+
+
+@sa.event.listens_for(so.Session, "after_commit")
+def _announce_commit(session: so.Session) -> None:
+    if session.info.pop(_PENDING, False) and has_app_context():
+        for listener in current_app.extensions.get(_LISTENERS, ()):
+            listener()
+
+
+@sa.event.listens_for(so.Session, "after_rollback")
+def _forget_rollback(session: so.Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def newest_id() -> int:
+    """The newest event id of all rooms, 0 when the log is empty."""
+    return db.session.scalar(sa.select(sa.func.max(Event.id))) or 0
+
+
+def all_after(after_id: int, limit: int = 1000) -> list[Event]:
+    """Every room's events newer than ``after_id``, oldest first."""
+    return list(
+        db.session.scalars(
+            sa.select(Event).where(Event.id > after_id).order_by(Event.id).limit(limit)
+        )
+    )
+
+
+def session_after(session_id: int, after_id: int, limit: int) -> list[Event]:
+    """One session's events newer than ``after_id`` (a reconnecting client's gap)."""
+    return list(
+        db.session.scalars(
+            sa.select(Event)
+            .where(Event.session_id == session_id, Event.id > after_id)
+            .order_by(Event.id)
+            .limit(limit)
+        )
+    )
 
 
 def latest_id(room_id: int) -> int:

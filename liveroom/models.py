@@ -132,6 +132,12 @@ class LiveSession(db.Model):
     started_by_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id"))
     ended_at: so.Mapped[datetime | None]
     ended_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"))
+    # "ended" (an instructor ended it) or "no_instructor" (nobody led it for too long).
+    end_reason: so.Mapped[str | None] = so.mapped_column(sa.String(20))
+    # Locked: newcomers wait in the waiting room until an instructor admits them.
+    locked: so.Mapped[bool] = so.mapped_column(default=False)
+    # Participant chat; instructors can always write.
+    chat_enabled: so.Mapped[bool] = so.mapped_column(default=True)
 
     room: so.Mapped[Room] = so.relationship()
     started_by: so.Mapped[User] = so.relationship(foreign_keys=[started_by_id])
@@ -165,15 +171,70 @@ class Participation(db.Model):
     # Set when the browser said goodbye (tab closed, page left): unless a heartbeat
     # follows within a few seconds (a reload), the stay ends at this moment.
     goodbye_at: so.Mapped[datetime | None]
+    hand_raised_at: so.Mapped[datetime | None]
 
     session: so.Mapped[LiveSession] = so.relationship()
     user: so.Mapped[User] = so.relationship()
 
 
+class ChatMessage(db.Model):
+    """A chat message. ``thread_user_id`` marks a private message: it belongs to the
+    private thread between that participant and the room's instructors."""
+
+    __table_args__ = (sa.Index("ix_chat_message_author_recent", "session_id", "author_id", "id"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    session_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("live_session.id"), index=True)
+    author_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id"))
+    body: so.Mapped[str] = so.mapped_column(sa.Text)
+    thread_user_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    deleted_at: so.Mapped[datetime | None]
+    deleted_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"))
+
+    author: so.Mapped[User] = so.relationship(foreign_keys=[author_id])
+    thread_user: so.Mapped[User | None] = so.relationship(foreign_keys=[thread_user_id])
+
+    @property
+    def is_private(self) -> bool:
+        return self.thread_user_id is not None
+
+
+class WaitingEntry(db.Model):
+    """Someone asking to enter a locked room (or to come back after being removed)."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    session_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("live_session.id"), index=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id"))
+    asked_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    # None while waiting; then "admitted" or "denied".
+    decision: so.Mapped[str | None] = so.mapped_column(sa.String(10))
+    decided_at: so.Mapped[datetime | None]
+    decided_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"))
+
+    user: so.Mapped[User] = so.relationship(foreign_keys=[user_id])
+
+
+class Removal(db.Model):
+    """An instructor removed this person from this session; they may not rejoin it
+    unless an instructor admits them again from the waiting room."""
+
+    __table_args__ = (sa.UniqueConstraint("session_id", "user_id"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    session_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("live_session.id"))
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id"))
+    removed_by_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id"))
+    removed_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+
 class Event(db.Model):
     """The room event log: what happened, in order. Ids are the replay cursor."""
 
-    __table_args__ = (sa.Index("ix_event_room_id_id", "room_id", "id"),)
+    __table_args__ = (
+        sa.Index("ix_event_room_id_id", "room_id", "id"),
+        sa.Index("ix_event_session_id_id", "session_id", "id"),
+    )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     room_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("room.id"))

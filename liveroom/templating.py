@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from liveroom.rooms.policy import may_see_my_rooms
 from liveroom.settings import get_settings
+from liveroom.text import linkify
 
 
 def wants_fragment() -> bool:
@@ -20,6 +21,8 @@ def page_or_fragment(page: str, fragment: str, **context: object) -> str:
 
 
 def register(app: Flask) -> None:
+    app.jinja_env.filters["linkify"] = linkify
+
     @app.context_processor
     def menu_flags() -> dict:
         if not current_user.is_authenticated:

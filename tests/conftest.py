@@ -15,10 +15,12 @@ from werkzeug.security import generate_password_hash
 
 from liveroom import create_app
 from liveroom.extensions import db
+from liveroom.live.hub import hub_of
 from liveroom.models import Channel, Room, User
 from liveroom.roles import AppRole, ChannelRole
 from liveroom.rooms import service
 from liveroom.settings import set_setting
+from tests.sse import StreamReader
 
 PASSWORD = "correct horse battery"
 # The production hash (scrypt) is slow on purpose. Tests that are not about hashing
@@ -34,6 +36,7 @@ def make_app(tmp_path: Path, **config: object) -> Flask:
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite'}",
             "SECRET_KEY": "test-secret",
             "WTF_CSRF_ENABLED": False,
+            "LIVEROOM_STREAM_HEARTBEAT": 0.3,
             **config,
         }
     )
@@ -45,7 +48,28 @@ def make_app(tmp_path: Path, **config: object) -> Flask:
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
     """The app with CSRF checks off; tests/test_security.py turns them back on."""
-    yield make_app(tmp_path)
+    app = make_app(tmp_path)
+    yield app
+    hub_of(app).stop()
+
+
+def open_stream(
+    client: FlaskClient,
+    room: str,
+    session_id: int,
+    last_event_id: int = 0,
+    headers: dict | None = None,
+) -> StreamReader:
+    """A room's SSE stream, read in the background."""
+    response = client.get(
+        f"/live/rooms/{room}/stream",
+        query_string={"session": session_id, "last_event_id": last_event_id},
+        headers=headers or {},
+        buffered=False,
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "text/event-stream"
+    return StreamReader(response.response, on_close=response.close)
 
 
 @pytest.fixture

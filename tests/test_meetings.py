@@ -1,5 +1,6 @@
 """Start Meeting / Join Meeting in a channel, the waiting state, presence and the end."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -8,7 +9,7 @@ import sqlalchemy as sa
 from liveroom.extensions import db
 from liveroom.models import Participation, utcnow
 from liveroom.roles import AppRole, ChannelRole
-from tests.conftest import HTMX, PASSWORD, make_app, participants_of, text_of
+from tests.conftest import HTMX, PASSWORD, make_app, open_stream, participants_of, text_of
 
 
 @pytest.fixture
@@ -151,18 +152,30 @@ def test_meeting_button_switches_from_idle_to_live_by_itself(app, biology):
     assert "A meeting is in progress" in text_of(response)
 
 
+def latest_event(app):
+    from liveroom.events import newest_id
+
+    with app.app_context():
+        return newest_id()
+
+
+def sweep(app):
+    from liveroom.rooms import service
+
+    with app.app_context():
+        service.sweep_all(app.config["LIVEROOM_PRESENCE_TIMEOUT"])
+
+
 def test_everyone_sees_who_is_in_the_room(app, biology):
     teacher = as_user(app, "teacher")
     start(teacher, biology["room"])
-    session_id = live_session_id(app)
-    seen = presence(teacher, biology["room"], session_id, since=10**6)
-    assert seen.status_code == 204, "nothing new: the panel stays as it is"
+    stream = open_stream(teacher, biology["room"], live_session_id(app), latest_event(app))
     join(as_user(app, "student"), biology["room"])
-    update = presence(teacher, biology["room"], session_id, since=1)
-    assert update.status_code == 200
-    page = text_of(update)
-    assert "Sam Lee" in page and "Participant" in page
-    assert "In the room 2" in page
+    update = stream.wait_for_text("Sam Lee")
+    assert 'hx-swap-oob="beforeend"' in update.data, "the new person is added to the list"
+    assert '<span id="people-count" hx-swap-oob="innerHTML">2</span>' in update.data
+    assert "Sam Lee joined." in update.data, "screen readers hear who came"
+    stream.close()
 
 
 def test_a_closed_tab_leaves_after_the_heartbeat_timeout(app, biology):
@@ -170,6 +183,7 @@ def test_a_closed_tab_leaves_after_the_heartbeat_timeout(app, biology):
     start(teacher, biology["room"])
     join(as_user(app, "student"), biology["room"])
     session_id = live_session_id(app)
+    stream = open_stream(teacher, biology["room"], session_id, latest_event(app))
     with app.app_context():
         stale = utcnow() - timedelta(seconds=31)
         db.session.execute(
@@ -178,31 +192,52 @@ def test_a_closed_tab_leaves_after_the_heartbeat_timeout(app, biology):
             .values(last_seen_at=stale)
         )
         db.session.commit()
-    response = presence(teacher, biology["room"], session_id, since=0)
-    assert "Sam Lee" not in participants_of(response)
-    assert "In the room 1" in participants_of(response)
-    assert "Sam Lee left." in text_of(response), "screen readers hear who left"
+    sweep(app)
+    gone = stream.wait_for_text('hx-swap-oob="delete"')
+    assert "Sam Lee left." in gone.data
+    assert "Sam Lee" not in participants_of(teacher.get(f"/rooms/{biology['room']}"))
+    stream.close()
 
 
 def test_a_goodbye_leaves_within_seconds_unless_the_page_comes_back(app, biology):
+    from liveroom.live.hub import hub_of
+
     teacher = as_user(app, "teacher")
     student = as_user(app, "student")
     start(teacher, biology["room"])
     join(student, biology["room"])
     session_id = live_session_id(app)
+    hub = hub_of(app)
+
+    def student_is_listed():
+        return "Sam Lee" in participants_of(teacher.get(f"/rooms/{biology['room']}"))
+
+    def age_goodbyes():
+        with app.app_context():
+            db.session.execute(
+                sa.update(Participation)
+                .where(Participation.goodbye_at.is_not(None))
+                .values(goodbye_at=utcnow() - timedelta(seconds=6))
+            )
+            db.session.commit()
+
+    # A reload: the stream closes, the page says goodbye, and the new page's stream
+    # comes back before the grace period is over.
     student.post(f"/rooms/{biology['room']}/leave", query_string={"beacon": 1})
-    # A reload: the page's heartbeat arrives, so the student stays.
-    presence(student, biology["room"], session_id)
-    assert "Sam Lee" in participants_of(presence(teacher, biology["room"], session_id))
-    student.post(f"/rooms/{biology['room']}/leave", query_string={"beacon": 1})
-    with app.app_context():
-        db.session.execute(
-            sa.update(Participation)
-            .where(Participation.goodbye_at.is_not(None))
-            .values(goodbye_at=utcnow() - timedelta(seconds=6))
-        )
-        db.session.commit()
-    assert "Sam Lee" not in participants_of(presence(teacher, biology["room"], session_id))
+    reloaded = open_stream(student, biology["room"], session_id)
+    hub.keep_present()
+    age_goodbyes()
+    sweep(app)
+    assert student_is_listed()
+    # The tab really closes: its stream ends and nothing comes back.
+    reloaded.close()
+    deadline = time.monotonic() + 3
+    while hub.listener_count() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    hub.keep_present()
+    age_goodbyes()
+    sweep(app)
+    assert not student_is_listed()
 
 
 def test_leave_returns_to_the_join_button(app, biology):
@@ -219,17 +254,21 @@ def test_instructor_ends_and_every_panel_says_so(app, biology):
     start(teacher, biology["room"])
     join(student, biology["room"])
     session_id = live_session_id(app)
+    stream = open_stream(student, biology["room"], session_id, latest_event(app))
     assert "This meeting has ended" in text_of(
         teacher.post(f"/rooms/{biology['room']}/end", headers=HTMX)
     )
-    page = text_of(presence(student, biology["room"], session_id))
+    assert stream.wait_for(lambda m: m.event == "refresh")
+    # The refresh makes the page ask for its state again:
+    page = text_of(join(student, biology["room"], session=session_id, auto=1))
     assert "This meeting has ended" in page
-    assert "Join Meeting" in page, "they can join the next meeting from here"
+    assert "Join Meeting" not in page or "No meeting right now" in page
     with app.app_context():
         assert (
             db.session.scalar(sa.select(sa.func.count()).where(Participation.left_at.is_(None)))
             == 0
         )
+    stream.close()
 
 
 def test_participant_cannot_end_the_meeting(app, biology):

@@ -64,6 +64,6 @@ def show(channel_id: int) -> str:
         channel=channel,
         members=members,
         my_role=policy.channel_role(current_user, channel),
-        state="panel" if me else "button",
+        state="panel" if me else "meeting_button",
         **meeting,
     )

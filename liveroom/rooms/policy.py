@@ -7,7 +7,7 @@ module decides a permission.
 from __future__ import annotations
 
 from liveroom.channels.policy import channel_role, takes_part
-from liveroom.models import Participation, Room, User
+from liveroom.models import ChatMessage, LiveSession, Participation, Room, User
 from liveroom.roles import RoomRole
 from liveroom.settings import SiteSettings
 
@@ -59,12 +59,64 @@ def room_role_for(user: User, room: Room, settings: SiteSettings) -> RoomRole:
 def may_end(
     user: User, room: Room, participation: Participation | None, settings: SiteSettings
 ) -> bool:
-    """End the meeting for everyone: the room's instructors."""
-    if may_start(user, room, settings):
-        return True
+    """End the meeting for everyone: the instructors in the room (a Manager demoted to
+    participant in this meeting cannot); from outside it, whoever may start it."""
+    if participation is not None and participation.left_at is None:
+        return participation.room_role is RoomRole.INSTRUCTOR and may_join(user, room, settings)
+    return may_start(user, room, settings)
+
+
+# --- Inside a live session -------------------------------------------------------
+# Room rights follow the person's current room role in the session (``me``), so a
+# participant made instructor gets the controls at once, and keeps them on refresh.
+
+
+def is_instructor(me: Participation | None) -> bool:
+    return me is not None and me.left_at is None and me.room_role is RoomRole.INSTRUCTOR
+
+
+def may_moderate(me: Participation | None) -> bool:
+    """Lock, admit, lower hands, delete messages, change roles, remove people."""
+    return is_instructor(me)
+
+
+def may_chat(me: Participation | None, session: LiveSession) -> bool:
+    """Instructors can always write; participants while participant chat is on."""
+    if me is None or me.left_at is not None or session.ended_at is not None:
+        return False
+    return is_instructor(me) or session.chat_enabled
+
+
+def is_permanent_instructor(room: Room, user_id: int) -> bool:
+    """A private room's owner: nobody can demote or remove them."""
+    return room.owner_id is not None and room.owner_id == user_id
+
+
+def may_change_role(me: Participation | None, target: Participation, room: Room) -> bool:
     return (
-        participation is not None
-        and participation.left_at is None
-        and participation.room_role is RoomRole.INSTRUCTOR
-        and may_join(user, room, settings)
+        may_moderate(me)
+        and target.user_id != me.user_id
+        and not is_permanent_instructor(room, target.user_id)
+    )
+
+
+may_remove = may_change_role
+
+
+def may_view_attendance(user: User, room: Room, settings: SiteSettings) -> bool:
+    """A channel's Managers and Moderators (and admins); a private room's owner."""
+    return may_start(user, room, settings)
+
+
+def bypasses_lock(user: User, room: Room, settings: SiteSettings) -> bool:
+    """Whoever may start the room walks into it even when it is locked."""
+    return may_start(user, room, settings)
+
+
+def may_read_message(viewer_id: int, viewer_is_instructor: bool, message: ChatMessage) -> bool:
+    """Private messages are for their participant and the instructors only."""
+    return (
+        message.thread_user_id is None
+        or viewer_is_instructor
+        or message.thread_user_id == viewer_id
     )

@@ -1,40 +1,35 @@
-"""Rooms: Start Meeting, Join Meeting, the room panel, and My Rooms."""
+"""Rooms: the room page, Start Meeting, Join Meeting, Leave and End.
+
+The in-room actions (chat, hands, moderation), My Rooms and attendance live in the
+sibling modules imported at the bottom; they all belong to this one blueprint.
+"""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import (
-    Blueprint,
-    Response,
-    abort,
-    current_app,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from liveroom import events
 from liveroom.extensions import db
 from liveroom.models import LiveSession, Participation, Room
-from liveroom.rooms import policy, service
-from liveroom.rooms.forms import NewRoomForm
+from liveroom.rooms import chat, policy, service
+from liveroom.rooms.service import Entry
 from liveroom.settings import get_settings
-from liveroom.templating import page_or_fragment, wants_fragment
+from liveroom.templating import wants_fragment
 
 bp = Blueprint("rooms", __name__)
-
-
-def no_content() -> Response:
-    """HTMX leaves the page as it is on 204."""
-    return Response(status=204)
 
 
 @bp.before_request
 @login_required
 def require_login() -> None:
     """Every room URL is for signed-in people only."""
+
+
+def no_content() -> Response:
+    """HTMX leaves the page as it is on 204."""
+    return Response(status=204)
 
 
 def load_room(public_id: str) -> Room:
@@ -56,48 +51,52 @@ def button_context(room: Room) -> dict:
         "live": service.live_session(room) is not None,
         "can_start": policy.may_start(current_user, room, settings),
         "can_join": policy.may_join(current_user, room, settings),
+        "can_view_attendance": policy.may_view_attendance(current_user, room, settings),
         "new_tab": settings.open_in_new_tab,
         "enabled": policy.room_reachable(room, settings),
     }
 
 
-def panel_context(
-    room: Room, session: LiveSession, me: Participation, announcement: str = ""
-) -> dict:
+def panel_context(room: Room, session: LiveSession, me: Participation) -> dict:
+    # The cursor is read before the state, so the stream replays anything newer.
+    since = events.latest_id(room.id)
+    instructor = policy.is_instructor(me)
     return {
-        "announcement": announcement,
         "room": room,
         "session": session,
         "me": me,
+        "instructor": instructor,
+        "since": since,
         "people": service.people_present(session),
+        "hands": service.raised_hands(session),
+        "waiting": service.waiting_people(session) if instructor else [],
+        "messages": chat.recent_messages(session, me.user_id, instructor),
+        "can_chat": policy.may_chat(me, session),
         "can_end": policy.may_end(current_user, room, me, get_settings()),
-        "since": events.latest_id(room.id),
+        "can_view_attendance": policy.may_view_attendance(current_user, room, get_settings()),
         "share_url": url_for("rooms.room_page", public_id=room.public_id, _external=True)
         if room.is_private
         else None,
-        "poll_seconds": current_app.config["LIVEROOM_POLL_SECONDS"],
     }
 
 
-def room_page_response(state: str, **context: object) -> str:
-    """The whole room page with the meeting section in the given state."""
-    return render_template("rooms/room.html", state=state, **context)
-
-
-def render_panel(
-    room: Room, session: LiveSession, me: Participation, announcement: str = ""
-) -> str:
-    context = panel_context(room, session, me, announcement)
+def render_state(room: Room, state: str, **context: object) -> str:
+    """One meeting state: the fragment for HTMX, inside the whole room page otherwise."""
     if wants_fragment():
-        return render_template("rooms/_panel.html", **context)
-    return room_page_response("panel", **context)
+        return render_template(f"rooms/_{state}.html", room=room, **context)
+    return render_template("rooms/room.html", room=room, state=state, **context)
 
 
-def render_ended(room: Room) -> str:
+def render_panel(room: Room, session: LiveSession, me: Participation) -> str:
+    context = panel_context(room, session, me)
+    context.pop("room")
+    return render_state(room, "panel", **context)
+
+
+def render_ended(room: Room, session: LiveSession) -> str:
     context = button_context(room)
-    if wants_fragment():
-        return render_template("rooms/_ended.html", **context)
-    return room_page_response("ended", **context)
+    context.pop("room")
+    return render_state(room, "ended", ended_session=session, **context)
 
 
 def entered(room: Room, session: LiveSession, me: Participation) -> Response | str:
@@ -107,6 +106,15 @@ def entered(room: Room, session: LiveSession, me: Participation) -> Response | s
     return redirect(url_for("rooms.room_page", public_id=room.public_id), 303)
 
 
+def state_for(room: Room, session: LiveSession, outcome: Entry, me: Participation | None):
+    """The answer to someone asking to enter a live session."""
+    if outcome is Entry.ENTERED:
+        return entered(room, session, me)
+    if outcome is Entry.WAITING_ROOM:
+        return render_state(room, "lobby", session=session, since=events.latest_id(room.id))
+    return render_state(room, "removed", session=session)
+
+
 @bp.get("/rooms/<public_id>")
 def room_page(public_id: str) -> str:
     room = load_room(public_id)
@@ -114,12 +122,12 @@ def room_page(public_id: str) -> str:
     session = service.live_session(room)
     me = service.presence_of(session, current_user) if session else None
     if session and me:
-        return room_page_response("panel", **panel_context(room, session, me))
+        return render_template("rooms/room.html", state="panel", **panel_context(room, session, me))
     context = button_context(room)
     # Opening a room's link joins it (once the page has loaded: joining is a POST),
     # except for someone who may start it: they choose when to start.
     autojoin = session is not None or not context["can_start"]
-    return room_page_response("button", autojoin=autojoin, **context)
+    return render_template("rooms/room.html", state="meeting_button", autojoin=autojoin, **context)
 
 
 @bp.post("/rooms/<public_id>/start")
@@ -129,50 +137,56 @@ def start_meeting(public_id: str) -> Response | str:
         if room.is_private:
             abort(403, "Only the room's owner can start this room.")
         abort(403, "Only the channel's Managers and Moderators can start its meeting.")
+    session = service.live_session(room)
+    if session is not None:
+        # Already live (a second instructor, or a double click): enter like Join does,
+        # so a removal or a demotion in this meeting still holds.
+        outcome, me = service.enter_session(
+            session, current_user, policy.room_role_for(current_user, room, get_settings()), True
+        )
+        return state_for(room, session, outcome, me)
     session, me = service.start_session(room, current_user)
     return entered(room, session, me)
 
 
 @bp.post("/rooms/<public_id>/join")
 def join_meeting(public_id: str) -> Response | str:
+    """Join Meeting; also how an open page re-reads its state after a "refresh" event."""
     room = load_room(public_id)
     require_join(room)
-    settings = get_settings()
+    shown = db.session.get(LiveSession, request.args.get("session", 0, type=int))
+    if shown is not None and shown.room_id == room.id and shown.ended_at is not None:
+        return render_ended(room, shown)
     session = service.live_session(room)
     if session is None:
         if request.args.get("waiting"):
             return no_content()  # still waiting: the page keeps its waiting state
-        return page_or_fragment(
-            "rooms/room.html", "rooms/_waiting.html", room=room, state="waiting"
-        )
-    me = service.join_session(
-        session, current_user, policy.room_role_for(current_user, room, settings)
+        return render_state(room, "waiting")
+    if request.args.get("auto"):
+        entry = service.latest_waiting_entry(session, current_user.id)
+        if entry is not None and entry.decision == "denied":
+            # A page refreshing itself after a "no" shows it; asking again is a click.
+            return render_state(room, "denied", session=session)
+    outcome, me = service.enter_session(
+        session,
+        current_user,
+        policy.room_role_for(current_user, room, get_settings()),
+        policy.bypasses_lock(current_user, room, get_settings()),
     )
-    return entered(room, session, me)
+    return state_for(room, session, outcome, me)
 
 
-@bp.post("/rooms/<public_id>/presence")
-def presence(public_id: str) -> Response | str:
-    """The open panel's heartbeat: answers 204 unless the room changed since ``since``."""
+@bp.post("/rooms/<public_id>/ask")
+def ask_to_enter(public_id: str) -> Response | str:
+    """Ask again to be let in (after a "no", or after being removed)."""
     room = load_room(public_id)
     require_join(room)
-    session = db.session.get(LiveSession, request.args.get("session", type=int) or 0)
-    if session is None or session.room_id != room.id:
-        abort(400, "That meeting does not belong to this room.")
-    if session.ended_at is not None:
-        return render_ended(room)
-    me = service.presence_of(session, current_user)
-    if me is None:
-        # Their stay timed out (a sleeping laptop) but the page is open: they are back.
-        role = policy.room_role_for(current_user, room, get_settings())
-        me = service.join_session(session, current_user, role)
-    else:
-        service.heartbeat(me)
-    service.sweep_absent(session, current_app.config["LIVEROOM_PRESENCE_TIMEOUT"])
-    since = request.args.get("since", 0, type=int)
-    if events.latest_id(room.id) <= since:
-        return no_content()
-    return render_panel(room, session, me, service.describe_changes(room, since))
+    session = service.live_session(room)
+    if session is None:
+        return render_state(room, "waiting")
+    if service.presence_of(session, current_user) is None:
+        service.ask_to_enter(session, current_user)
+    return join_meeting(public_id)
 
 
 @bp.post("/rooms/<public_id>/leave")
@@ -187,6 +201,7 @@ def leave_meeting(public_id: str) -> Response | str:
         return no_content()
     if session is not None:
         service.leave_session(session, current_user)
+        service.withdraw(session, current_user)
     if wants_fragment():
         return render_template("rooms/_meeting_button.html", **button_context(room))
     return redirect(back_to(room), 303)
@@ -197,12 +212,16 @@ def end_meeting(public_id: str) -> Response | str:
     room = load_room(public_id)
     require_join(room)
     session = service.live_session(room)
-    if session is not None:
-        me = service.presence_of(session, current_user)
-        if not policy.may_end(current_user, room, me, get_settings()):
-            abort(403, "Only the room's instructors can end the meeting.")
-        service.end_session(session, current_user)
-    return render_ended(room)
+    if session is None:
+        last = service.past_sessions(room, limit=1)
+        if not last:
+            abort(409, "This room has no meeting to end.")
+        return render_ended(room, last[0])
+    me = service.presence_of(session, current_user)
+    if not policy.may_end(current_user, room, me, get_settings()):
+        abort(403, "Only the room's instructors can end the meeting.")
+    service.end_session(session, current_user)
+    return render_ended(room, session)
 
 
 @bp.get("/rooms/<public_id>/button")
@@ -227,64 +246,4 @@ def back_to(room: Room) -> str:
     return url_for("rooms.room_page", public_id=room.public_id)
 
 
-# --- My Rooms -------------------------------------------------------------------
-
-
-def require_my_rooms() -> None:
-    settings = get_settings()
-    if not (settings.live_room_enabled and settings.private_rooms_enabled):
-        abort(404)
-    if not policy.may_see_my_rooms(current_user, settings):
-        abort(403, "Your role does not include private rooms. Ask your administrator.")
-
-
-def room_list_context(form: NewRoomForm | None = None, **extra: object) -> dict:
-    rooms = service.private_rooms_of(current_user)
-    live_ids = set(
-        db.session.scalars(
-            sa.select(LiveSession.room_id).where(
-                LiveSession.room_id.in_([r.id for r in rooms]), LiveSession.ended_at.is_(None)
-            )
-        )
-    )
-    return {
-        "rooms": rooms,
-        "live_ids": live_ids,
-        "form": form,
-        "new_tab": get_settings().open_in_new_tab,
-        **extra,
-    }
-
-
-@bp.get("/my-rooms")
-def my_rooms() -> str:
-    require_my_rooms()
-    return page_or_fragment("rooms/my_rooms.html", "rooms/_room_list.html", **room_list_context())
-
-
-@bp.get("/my-rooms/new")
-def new_room() -> str:
-    require_my_rooms()
-    return page_or_fragment(
-        "rooms/my_rooms.html", "rooms/_room_list.html", **room_list_context(NewRoomForm())
-    )
-
-
-@bp.post("/my-rooms")
-def create_room() -> Response | tuple[str, int]:
-    require_my_rooms()
-    form = NewRoomForm()
-    if form.validate_on_submit():
-        try:
-            room = service.create_private_room(current_user, form.name.data or "")
-        except service.RoomNameError as error:
-            form.name.errors = [str(error)]
-        else:
-            if wants_fragment():
-                return render_template(
-                    "rooms/_room_list.html", **room_list_context(created=room)
-                ), 201
-            return redirect(url_for("rooms.my_rooms"), 303)
-    return page_or_fragment(
-        "rooms/my_rooms.html", "rooms/_room_list.html", **room_list_context(form)
-    ), 422
+from liveroom.rooms import attendance, in_room, my_rooms  # noqa: E402, F401  (routes on bp)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import enum
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -10,7 +11,16 @@ from sqlalchemy.exc import IntegrityError
 
 from liveroom import events
 from liveroom.extensions import db
-from liveroom.models import Channel, LiveSession, Participation, Room, User, utcnow
+from liveroom.models import (
+    Channel,
+    LiveSession,
+    Participation,
+    Removal,
+    Room,
+    User,
+    WaitingEntry,
+    utcnow,
+)
 from liveroom.roles import RoomRole
 
 ROOM_NAME_MAX = 100
@@ -99,15 +109,17 @@ def _enter(session: LiveSession, user: User, role: RoomRole) -> Participation:
     present = presence_of(session, user)
     if present is not None:
         present.last_seen_at = utcnow()
-        if present.room_role is not role and role is RoomRole.INSTRUCTOR:
-            # Someone made Manager while in the room gets their rights without a rejoin.
-            present.room_role = role
-            events.append(session.room_id, "role_changed", session.id, user_id=user.id)
         return present
     participation = Participation(session_id=session.id, user_id=user.id, room_role=role)
     db.session.add(participation)
+    db.session.flush()
     events.append(
-        session.room_id, "participant_joined", session.id, user_id=user.id, role=role.value
+        session.room_id,
+        "participant_joined",
+        session.id,
+        user_id=user.id,
+        participation_id=participation.id,
+        role=role.value,
     )
     return participation
 
@@ -150,23 +162,42 @@ def leave_session(session: LiveSession, user: User) -> None:
     if present is None:
         return
     present.left_at = utcnow()
-    events.append(session.room_id, "participant_left", session.id, user_id=user.id)
+    present.hand_raised_at = None
+    events.append(
+        session.room_id,
+        "participant_left",
+        session.id,
+        user_id=user.id,
+        participation_id=present.id,
+    )
     db.session.commit()
 
 
-def end_session(session: LiveSession, user: User) -> None:
+def end_session(session: LiveSession, user: User | None, reason: str = "ended") -> None:
     """End the meeting for everyone; everyone's stay closes at the same moment."""
     if session.ended_at is not None:
         return
     now = utcnow()
     session.ended_at = now
-    session.ended_by_id = user.id
+    session.ended_by_id = user.id if user else None
+    session.end_reason = reason
     db.session.execute(
         sa.update(Participation)
         .where(Participation.session_id == session.id, Participation.left_at.is_(None))
         .values(left_at=now)
     )
-    events.append(session.room_id, "session_ended", session.id, user_id=user.id)
+    db.session.execute(
+        sa.update(WaitingEntry)
+        .where(WaitingEntry.session_id == session.id, WaitingEntry.decision.is_(None))
+        .values(decision="ended", decided_at=now)
+    )
+    events.append(
+        session.room_id,
+        "session_ended",
+        session.id,
+        user_id=user.id if user else None,
+        reason=reason,
+    )
     db.session.commit()
 
 
@@ -190,12 +221,21 @@ def say_goodbye(session: LiveSession, user: User) -> None:
 
 
 def sweep_absent(session: LiveSession, timeout_seconds: int) -> int:
-    """Close the stays of people whose page stopped answering. Returns how many left."""
+    """Close the stays of people whose page stopped answering. Returns how many left.
+
+    Several processes may sweep at once: each stay is closed by a conditional update,
+    so exactly one of them writes the "left" event.
+    """
     now = utcnow()
     cutoff = now - timedelta(seconds=timeout_seconds)
-    gone = list(
-        db.session.scalars(
-            sa.select(Participation).where(
+    candidates = list(
+        db.session.execute(
+            sa.select(
+                Participation.id,
+                Participation.user_id,
+                Participation.last_seen_at,
+                Participation.goodbye_at,
+            ).where(
                 Participation.session_id == session.id,
                 Participation.left_at.is_(None),
                 sa.or_(
@@ -205,18 +245,26 @@ def sweep_absent(session: LiveSession, timeout_seconds: int) -> int:
             )
         )
     )
-    for participation in gone:
-        participation.left_at = participation.goodbye_at or participation.last_seen_at
-        events.append(
-            session.room_id,
-            "participant_left",
-            session.id,
-            user_id=participation.user_id,
-            reason="timeout",
-        )
-    if gone:
+    gone = 0
+    for row in candidates:
+        closed = db.session.execute(
+            sa.update(Participation)
+            .where(Participation.id == row.id, Participation.left_at.is_(None))
+            .values(left_at=row.goodbye_at or row.last_seen_at, hand_raised_at=None)
+        ).rowcount
+        if closed:
+            gone += 1
+            events.append(
+                session.room_id,
+                "participant_left",
+                session.id,
+                user_id=row.user_id,
+                participation_id=row.id,
+                reason="timeout",
+            )
+    if candidates:
         db.session.commit()
-    return len(gone)
+    return gone
 
 
 def live_channel_ids(channel_ids: list[int]) -> set[int]:
@@ -232,21 +280,311 @@ def live_channel_ids(channel_ids: list[int]) -> set[int]:
     )
 
 
-def describe_changes(room: Room, since: int) -> str:
-    """A short sentence for screen readers about who came and went since an event id."""
-    changes = [e for e in events.since(room.id, since, limit=50) if e.kind in _CHANGE_WORDS]
-    if not changes:
-        return ""
-    ids = {e.data.get("user_id") for e in changes}
-    rows = db.session.execute(sa.select(User.id, User.display_name).where(User.id.in_(ids)))
-    names = {row.id: row.display_name for row in rows}
-    return " ".join(
-        f"{names.get(e.data.get('user_id'), 'Someone')} {_CHANGE_WORDS[e.kind]}." for e in changes
+# --- Entering a session: locks, the waiting room, removals ---------------------------
+
+
+class Entry(enum.Enum):
+    """What happened when someone asked to enter a live session."""
+
+    ENTERED = "entered"
+    WAITING_ROOM = "waiting_room"
+    REMOVED = "removed"
+
+
+def removal_of(session: LiveSession, user_id: int) -> Removal | None:
+    return db.session.scalar(
+        sa.select(Removal).where(Removal.session_id == session.id, Removal.user_id == user_id)
     )
 
 
-_CHANGE_WORDS = {
-    "participant_joined": "joined",
-    "participant_left": "left",
-    "role_changed": "is now an instructor",
-}
+def latest_waiting_entry(session: LiveSession, user_id: int) -> WaitingEntry | None:
+    return db.session.scalar(
+        sa.select(WaitingEntry)
+        .where(WaitingEntry.session_id == session.id, WaitingEntry.user_id == user_id)
+        .order_by(WaitingEntry.id.desc())
+        .limit(1)
+    )
+
+
+def previous_role(session: LiveSession, user_id: int) -> RoomRole | None:
+    """The role someone last had in this session: a promotion survives leaving."""
+    return db.session.scalar(
+        sa.select(Participation.room_role)
+        .where(Participation.session_id == session.id, Participation.user_id == user_id)
+        .order_by(Participation.id.desc())
+        .limit(1)
+    )
+
+
+def enter_session(
+    session: LiveSession, user: User, default_role: RoomRole, bypasses_lock: bool
+) -> tuple[Entry, Participation | None]:
+    """Join Meeting inside a live session, minding removals and the room's lock."""
+    present = presence_of(session, user)
+    if present is not None:
+        return Entry.ENTERED, present
+    entry = latest_waiting_entry(session, user.id)
+    admitted = entry is not None and entry.decision == "admitted"
+    if removal_of(session, user.id) is not None and not admitted:
+        return Entry.REMOVED, None
+    role = previous_role(session, user.id)
+    if session.locked and not (bypasses_lock or admitted or role is not None):
+        ask_to_enter(session, user)
+        return Entry.WAITING_ROOM, None
+    return Entry.ENTERED, join_session(session, user, role or default_role)
+
+
+def ask_to_enter(session: LiveSession, user: User) -> WaitingEntry:
+    """Put someone in the waiting room (once: asking twice keeps their place)."""
+    entry = latest_waiting_entry(session, user.id)
+    if entry is not None and entry.decision is None:
+        return entry
+    entry = WaitingEntry(session_id=session.id, user_id=user.id)
+    db.session.add(entry)
+    db.session.flush()
+    events.append(session.room_id, "waiting_changed", session.id, user_id=user.id)
+    db.session.commit()
+    return entry
+
+
+def waiting_people(session: LiveSession) -> list[WaitingEntry]:
+    """The waiting room, in arrival order."""
+    return list(
+        db.session.scalars(
+            sa.select(WaitingEntry)
+            .where(WaitingEntry.session_id == session.id, WaitingEntry.decision.is_(None))
+            .order_by(WaitingEntry.id)
+            .options(so.joinedload(WaitingEntry.user))
+        )
+    )
+
+
+def decide(session: LiveSession, entries: list[WaitingEntry], admit: bool, actor: User) -> int:
+    """Admit or deny people in the waiting room. Returns how many were decided."""
+    now = utcnow()
+    decided = 0
+    for entry in entries:
+        if entry.decision is not None:
+            continue
+        entry.decision = "admitted" if admit else "denied"
+        entry.decided_at = now
+        entry.decided_by_id = actor.id
+        decided += 1
+        if admit:
+            # Admitting someone who had been removed lets them back in.
+            db.session.execute(
+                sa.delete(Removal).where(
+                    Removal.session_id == session.id, Removal.user_id == entry.user_id
+                )
+            )
+        events.append(
+            session.room_id,
+            "waiting_changed",
+            session.id,
+            user_id=entry.user_id,
+            decision=entry.decision,
+        )
+    db.session.commit()
+    return decided
+
+
+# --- Moderation ---------------------------------------------------------------------
+
+
+def set_locked(session: LiveSession, locked: bool, actor: User) -> None:
+    if session.locked == locked:
+        return
+    session.locked = locked
+    events.append(session.room_id, "room_locked", session.id, locked=locked, user_id=actor.id)
+    db.session.commit()
+
+
+def set_chat_enabled(session: LiveSession, enabled: bool, actor: User) -> None:
+    if session.chat_enabled == enabled:
+        return
+    session.chat_enabled = enabled
+    events.append(session.room_id, "chat_toggled", session.id, enabled=enabled, user_id=actor.id)
+    db.session.commit()
+
+
+def set_room_role(target: Participation, role: RoomRole) -> None:
+    """Make someone an instructor, or a participant again: live, no rejoin needed."""
+    if target.room_role is role:
+        return
+    target.room_role = role
+    events.append(
+        target.session.room_id,
+        "role_changed",
+        target.session_id,
+        user_id=target.user_id,
+        participation_id=target.id,
+        role=role.value,
+    )
+    db.session.commit()
+
+
+def remove_person(target: Participation, actor: User) -> None:
+    """Remove someone from the session; they stay out unless admitted again."""
+    session = target.session
+    now = utcnow()
+    target.left_at = now
+    target.hand_raised_at = None
+    if removal_of(session, target.user_id) is None:
+        db.session.add(
+            Removal(session_id=session.id, user_id=target.user_id, removed_by_id=actor.id)
+        )
+    # An earlier admission does not outlive a new removal.
+    db.session.execute(
+        sa.update(WaitingEntry)
+        .where(
+            WaitingEntry.session_id == session.id,
+            WaitingEntry.user_id == target.user_id,
+            WaitingEntry.decision == "admitted",
+        )
+        .values(decision="used")
+    )
+    events.append(
+        session.room_id,
+        "participant_removed",
+        session.id,
+        user_id=target.user_id,
+        participation_id=target.id,
+    )
+    db.session.commit()
+
+
+def set_hand(target: Participation, raised: bool) -> None:
+    if (target.hand_raised_at is not None) == raised:
+        return
+    target.hand_raised_at = utcnow() if raised else None
+    events.append(
+        target.session.room_id,
+        "hand_changed",
+        target.session_id,
+        user_id=target.user_id,
+        participation_id=target.id,
+        raised=raised,
+    )
+    db.session.commit()
+
+
+def lower_all_hands(session: LiveSession) -> int:
+    lowered = db.session.execute(
+        sa.update(Participation)
+        .where(Participation.session_id == session.id, Participation.hand_raised_at.is_not(None))
+        .values(hand_raised_at=None)
+    ).rowcount
+    if lowered:
+        events.append(session.room_id, "hands_lowered", session.id)
+    db.session.commit()
+    return lowered
+
+
+def raised_hands(session: LiveSession) -> list[Participation]:
+    """Raised hands in the order they went up."""
+    return list(
+        db.session.scalars(
+            sa.select(Participation)
+            .where(
+                Participation.session_id == session.id,
+                Participation.left_at.is_(None),
+                Participation.hand_raised_at.is_not(None),
+            )
+            .order_by(Participation.hand_raised_at, Participation.id)
+            .options(so.joinedload(Participation.user))
+        )
+    )
+
+
+# --- Keeping presence and sessions tidy ----------------------------------------------
+
+NO_INSTRUCTOR_LIMIT = timedelta(minutes=15)
+
+
+def keep_present(participation_ids: list[int]) -> None:
+    """One write for every open stream of a process: these people are still here."""
+    if not participation_ids:
+        return
+    db.session.execute(
+        sa.update(Participation)
+        .where(Participation.id.in_(participation_ids), Participation.left_at.is_(None))
+        .values(last_seen_at=utcnow(), goodbye_at=None)
+    )
+    db.session.commit()
+
+
+def say_goodbye_to(participation_id: int) -> None:
+    """A stream closed: unless it comes back within seconds, its person has left."""
+    db.session.execute(
+        sa.update(Participation)
+        .where(Participation.id == participation_id, Participation.left_at.is_(None))
+        .values(goodbye_at=utcnow())
+    )
+    db.session.commit()
+
+
+def end_sessions_without_instructor(now: datetime | None = None) -> int:
+    """End every session whose room has had no instructor for 15 minutes."""
+    now = now or utcnow()
+    ended = 0
+    for session in db.session.scalars(sa.select(LiveSession).where(LiveSession.ended_at.is_(None))):
+        instructors = db.session.execute(
+            sa.select(
+                sa.func.count().filter(Participation.left_at.is_(None)),
+                sa.func.max(Participation.left_at),
+            ).where(
+                Participation.session_id == session.id,
+                Participation.room_role == RoomRole.INSTRUCTOR,
+            )
+        ).one()
+        present, last_left = instructors
+        if present:
+            continue
+        absent_since = last_left or session.started_at
+        if now - absent_since >= NO_INSTRUCTOR_LIMIT:
+            end_session(session, None, reason="no_instructor")
+            ended += 1
+    return ended
+
+
+def sweep_all(timeout_seconds: int) -> None:
+    """Periodic upkeep, run by every process: stale stays, leaderless sessions."""
+    for session in db.session.scalars(sa.select(LiveSession).where(LiveSession.ended_at.is_(None))):
+        sweep_absent(session, timeout_seconds)
+    end_sessions_without_instructor()
+
+
+# --- Attendance -----------------------------------------------------------------------
+
+
+def past_sessions(room: Room, limit: int = 20) -> list[LiveSession]:
+    return list(
+        db.session.scalars(
+            sa.select(LiveSession)
+            .where(LiveSession.room_id == room.id)
+            .order_by(LiveSession.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def attendance(session: LiveSession) -> list[Participation]:
+    """Every stay in the session: who, in which role, from when to when."""
+    return list(
+        db.session.scalars(
+            sa.select(Participation)
+            .where(Participation.session_id == session.id)
+            .order_by(Participation.joined_at, Participation.id)
+            .options(so.joinedload(Participation.user))
+        )
+    )
+
+
+def withdraw(session: LiveSession, user: User) -> None:
+    """Someone in the waiting room gave up waiting."""
+    entry = latest_waiting_entry(session, user.id)
+    if entry is not None and entry.decision is None:
+        entry.decision = "withdrawn"
+        entry.decided_at = utcnow()
+        events.append(session.room_id, "waiting_changed", session.id, user_id=user.id)
+        db.session.commit()

@@ -1,0 +1,1 @@
+"""Real-time delivery: the per-process hub and the Server-Sent Events stream."""

@@ -1,0 +1,225 @@
+"""The per-process hub: one watcher reads the event log and feeds local streams.
+
+Every worker process runs one watcher thread (a greenlet under gevent). It wakes when
+this process commits an event, when Redis says another process did (if
+``LIVEROOM_REDIS_URL`` is set), or every ``LIVEROOM_EVENT_POLL_SECONDS`` otherwise. It
+reads new events with one query, renders each once per audience and puts the bytes on
+the queues of this process's listeners. Streams never query the database in a loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections import OrderedDict
+from datetime import timedelta
+
+from flask import Flask
+
+from liveroom import events
+from liveroom.extensions import db
+from liveroom.live.render import Listener, Plan, plan_for
+from liveroom.models import utcnow
+from liveroom.rooms import service
+
+log = logging.getLogger(__name__)
+
+# A listener whose browser reads too slowly is cut off rather than buffered without
+# end; its EventSource reconnects with Last-Event-ID and catches up from the log.
+QUEUE_LIMIT = 2000
+# How long an id gap may wait for its (slower) transaction before the watcher moves on.
+GAP_PATIENCE = timedelta(seconds=2)
+KEEP_PRESENT_EVERY = 3.0
+SWEEP_EVERY = 5.0
+
+
+class Hub:
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.poll_seconds = app.config["LIVEROOM_EVENT_POLL_SECONDS"]
+        self.lock = threading.Lock()
+        self.rooms: dict[int, set[Listener]] = {}
+        self.wake = threading.Event()
+        self.pid: int | None = None
+        self.last_id = 0
+        self.plans: OrderedDict[int, Plan] = OrderedDict()
+        self.goodbyes: list[int] = []
+        self.stopping = False
+
+    # --- listeners -------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> None:
+        self.ensure_running()
+        listener.queue = queue.Queue(maxsize=QUEUE_LIMIT)
+        with self.lock:
+            self.rooms.setdefault(listener.room_id, set()).add(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        with self.lock:
+            room = self.rooms.get(listener.room_id)
+            if room is not None:
+                room.discard(listener)
+                if not room:
+                    del self.rooms[listener.room_id]
+            still_here = listener.participation_id is not None and any(
+                other.participation_id == listener.participation_id
+                for room in self.rooms.values()
+                for other in room
+            )
+            if listener.participation_id is not None and not still_here:
+                self.goodbyes.append(listener.participation_id)
+
+    def listener_count(self) -> int:
+        with self.lock:
+            return sum(len(room) for room in self.rooms.values())
+
+    def notify(self) -> None:
+        """Something was committed: look at the log now rather than at the next tick."""
+        self.wake.set()
+
+    # --- the watcher -----------------------------------------------------------------
+
+    def ensure_running(self) -> None:
+        """Start this process's watcher (again after a fork: threads do not survive it)."""
+        if self.pid == os.getpid():
+            return
+        with self.lock:
+            if self.pid == os.getpid():
+                return
+            self.pid = os.getpid()
+            with self.app.app_context():
+                self.last_id = events.newest_id()
+                db.session.remove()
+            for target, name in ((self._watch, "watcher"), (self._upkeep, "upkeep")):
+                threading.Thread(target=target, name=f"liveroom-{name}", daemon=True).start()
+            bus = self.app.extensions.get("liveroom_bus")
+            if bus is not None:
+                bus.listen(self.notify)
+
+    def stop(self) -> None:
+        """End this hub's threads (tests start many apps in one process)."""
+        self.stopping = True
+        self.wake.set()
+        bus = self.app.extensions.get("liveroom_bus")
+        if bus is not None:
+            bus.close()
+
+    def _watch(self) -> None:
+        while not self.stopping:
+            self.wake.wait(self.poll_seconds)
+            self.wake.clear()
+            try:
+                self.dispatch_new()
+            except Exception:  # keep watching: one bad event must not stop the room
+                log.exception("live hub: dispatch failed")
+                time.sleep(0.5)
+
+    def dispatch_new(self) -> int:
+        """Deliver every committed event newer than the last one seen. Returns how many."""
+        with self.app.test_request_context("/"):
+            try:
+                batch = events.all_after(self.last_id)
+                delivered = 0
+                for event in batch:
+                    if event.id != self.last_id + 1 and utcnow() - event.created_at < GAP_PATIENCE:
+                        # An older id may still be committing (PostgreSQL sequences); wait.
+                        self.wake.set()
+                        time.sleep(0.005)
+                        break
+                    self.last_id = event.id
+                    with self.lock:
+                        listeners = list(self.rooms.get(event.room_id, ()))
+                    if listeners:
+                        self._deliver(self.plan(event), listeners)
+                    delivered += 1
+                return delivered
+            finally:
+                db.session.remove()
+
+    def plan(self, event) -> Plan:
+        """The event rendered for each audience, cached for reconnecting listeners."""
+        cached = self.plans.get(event.id)
+        if cached is None:
+            cached = plan_for(event)
+            self.plans[event.id] = cached
+            while len(self.plans) > 5000:
+                self.plans.popitem(last=False)
+        return cached
+
+    def _deliver(self, plan: Plan, listeners: list[Listener]) -> None:
+        for listener in listeners:
+            for message in plan.for_listener(listener):
+                try:
+                    listener.queue.put_nowait((plan.event_id, message))
+                except queue.Full:
+                    self._cut_off(listener)
+                    break
+
+    def _cut_off(self, listener: Listener) -> None:
+        self.unsubscribe(listener)
+        try:
+            listener.queue.get_nowait()
+            listener.queue.put_nowait(None)
+        except (queue.Empty, queue.Full):
+            pass
+
+    def replay(self, listener: Listener, after_id: int, limit: int = 5000) -> tuple[bytes, int]:
+        """What a (re)connecting listener missed since ``after_id``, bounded by its session."""
+        missed = events.session_after(listener.session_id, after_id, limit)
+        chunks = [m for event in missed for m in self.plan(event).for_listener(listener)]
+        last = missed[-1].id if missed else after_id
+        return b"".join(chunks), last
+
+    # --- upkeep: presence and tidy sessions --------------------------------------------
+
+    def _upkeep(self) -> None:
+        next_sweep = 0.0
+        while not self.stopping:
+            time.sleep(KEEP_PRESENT_EVERY)
+            try:
+                self.keep_present()
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + SWEEP_EVERY
+                    with self.app.app_context():
+                        service.sweep_all(self.app.config["LIVEROOM_PRESENCE_TIMEOUT"])
+                        db.session.remove()
+            except Exception:
+                log.exception("live hub: upkeep failed")
+
+    def keep_present(self) -> None:
+        """One write for all of this process's open streams, and their goodbyes."""
+        with self.lock:
+            ids = sorted(
+                {
+                    listener.participation_id
+                    for room in self.rooms.values()
+                    for listener in room
+                    if listener.participation_id is not None
+                }
+            )
+            goodbyes, self.goodbyes = [pid for pid in self.goodbyes if pid not in ids], []
+        with self.app.app_context():
+            service.keep_present(ids)
+            for participation_id in goodbyes:
+                service.say_goodbye_to(participation_id)
+            db.session.remove()
+
+
+def hub_of(app: Flask) -> Hub:
+    return app.extensions["liveroom_hub"]
+
+
+def init_app(app: Flask) -> None:
+    hub = Hub(app)
+    app.extensions["liveroom_hub"] = hub
+    redis_url = app.config.get("LIVEROOM_REDIS_URL")
+    if redis_url:
+        from liveroom.live.redis_bus import RedisBus
+
+        bus = RedisBus(redis_url)
+        app.extensions["liveroom_bus"] = bus
+        events.on_commit(app, bus.publish)
+    events.on_commit(app, hub.notify)

@@ -1,0 +1,296 @@
+"""Turn one room event into what each audience's browser swaps in.
+
+An event is rendered once per audience (instructors, participants, one person), not
+once per connected browser: a room of 1,000 costs two renders per chat message.
+The HTML is made of htmx out-of-band fragments, swapped by the SSE listener in the
+room panel; "refresh" asks a browser to fetch its panel again (role changed, removed,
+admitted, meeting ended).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from flask import render_template
+
+from liveroom.extensions import db
+from liveroom.models import ChatMessage, Event, LiveSession, Participation
+from liveroom.rooms import service
+
+INSTRUCTOR = "instructor"
+PARTICIPANT = "participant"
+WAITING = "waiting"
+# Joins and leaves are announced to screen readers only in small rooms.
+ANNOUNCE_UP_TO = 30
+
+
+@dataclass(eq=False)
+class Listener:
+    """One open stream: who is listening, in which role, to which session."""
+
+    room_id: int
+    session_id: int
+    user_id: int
+    role: str
+    participation_id: int | None
+    queue: object = field(default=None, repr=False)
+    last_id: int = 0
+
+
+Target = Callable[[Listener], bool]
+
+
+def everyone(listener: Listener) -> bool:
+    return True
+
+
+def instructors(listener: Listener) -> bool:
+    return listener.role == INSTRUCTOR
+
+
+def participants(listener: Listener) -> bool:
+    return listener.role == PARTICIPANT
+
+
+def present(listener: Listener) -> bool:
+    return listener.role in (INSTRUCTOR, PARTICIPANT)
+
+
+def user(user_id: int) -> Target:
+    return lambda listener: listener.user_id == user_id
+
+
+def participant_user(user_id: int) -> Target:
+    return lambda listener: listener.role == PARTICIPANT and listener.user_id == user_id
+
+
+@dataclass
+class Plan:
+    """What to send for one event: (who, SSE message bytes) pairs."""
+
+    event_id: int
+    session_id: int | None = None
+    sends: list[tuple[Target, bytes]] = field(default_factory=list)
+
+    def add(self, target: Target, html: str) -> None:
+        if html:
+            self.sends.append((target, sse_message(self.event_id, "room", html)))
+
+    def refresh(self, target: Target) -> None:
+        self.sends.append((target, sse_message(self.event_id, "refresh", "refresh")))
+
+    def for_listener(self, listener: Listener) -> list[bytes]:
+        if listener.session_id != self.session_id:
+            return []
+        return [message for target, message in self.sends if target(listener)]
+
+
+def sse_message(event_id: int, name: str, data: str) -> bytes:
+    lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
+    return f"id: {event_id}\nevent: {name}\n{lines}\n".encode()
+
+
+def oob(tag: str, element_id: str, swap: str, inner: str = "") -> str:
+    return f'<{tag} id="{element_id}" hx-swap-oob="{swap}">{inner}</{tag}>'
+
+
+def _announce(text: str) -> str:
+    return f'<span hx-swap-oob="innerHTML:#meeting-announcer">{text}</span>'
+
+
+def _person(p: Participation, viewer_instructor: bool) -> str:
+    return render_template(
+        "rooms/_person.html", person=p, viewer_instructor=viewer_instructor, room=p.session.room
+    )
+
+
+def _count(session_id: int) -> tuple[int, str]:
+    count = db.session.scalar(
+        sa.select(sa.func.count()).where(
+            Participation.session_id == session_id, Participation.left_at.is_(None)
+        )
+    )
+    return count, oob("span", "people-count", "innerHTML", str(count))
+
+
+def _hands(session: LiveSession, viewer_instructor: bool) -> str:
+    inner = render_template(
+        "rooms/_hands_list.html",
+        hands=service.raised_hands(session),
+        viewer_instructor=viewer_instructor,
+        room=session.room,
+    )
+    return oob("div", "hands-list", "innerHTML", inner)
+
+
+def _people_changed(plan: Plan, event: Event, session: LiveSession) -> None:
+    """Join, leave, removal, role or hand change: one list item, the count, hands."""
+    pid = event.data.get("participation_id")
+    p = db.session.get(Participation, pid) if pid else None
+    count, count_html = _count(session.id)
+    hands_i = _hands(session, True)
+    hands_p = _hands(session, False)
+    if event.kind == "participant_joined":
+        if p is None or p.left_at is not None:
+            return
+        item_i = oob("ul", "people-list", "beforeend", _person(p, True))
+        item_p = oob("ul", "people-list", "beforeend", _person(p, False))
+    elif event.kind in ("participant_left", "participant_removed"):
+        item_i = item_p = oob("li", f"person-{pid}", "delete")
+    else:  # role_changed, hand_changed
+        if p is None or p.left_at is not None:
+            return
+        item_i = _person(p, True).replace("<li ", '<li hx-swap-oob="outerHTML" ', 1)
+        item_p = _person(p, False).replace("<li ", '<li hx-swap-oob="outerHTML" ', 1)
+    words = {
+        "participant_joined": "joined",
+        "participant_left": "left",
+        "participant_removed": "was removed from the room",
+    }
+    announce = ""
+    if event.kind in words and count <= ANNOUNCE_UP_TO:
+        name = p.user.display_name if p else "Someone"
+        announce = _announce(f"{_escape(name)} {words[event.kind]}.")
+    plan.add(instructors, item_i + count_html + hands_i + announce)
+    plan.add(participants, item_p + count_html + hands_p + announce)
+    if event.kind == "participant_removed" or event.kind == "role_changed":
+        plan.refresh(user(event.data["user_id"]))
+    if event.kind == "hand_changed" and p is not None:
+        plan.add(participant_user(p.user_id), _my_hand(p))
+
+
+def _my_hand(p: Participation) -> str:
+    return render_template("rooms/_my_hand.html", me=p, room=p.session.room, oob=True)
+
+
+def _escape(text: str) -> str:
+    from markupsafe import escape
+
+    return str(escape(text))
+
+
+def _chat_targets(message: ChatMessage | None, data: dict) -> tuple[Target, Target]:
+    thread = data.get("thread_user_id")
+    if thread is None:
+        return instructors, participants
+    return instructors, participant_user(thread)
+
+
+def _chat_posted(plan: Plan, event: Event) -> None:
+    message = db.session.get(ChatMessage, event.data["message_id"])
+    if message is None or message.deleted_at is not None:
+        return
+    to_instructors, to_participants = _chat_targets(message, event.data)
+    for target, viewer_instructor in ((to_instructors, True), (to_participants, False)):
+        item = render_template(
+            "rooms/_chat_message.html",
+            message=message,
+            viewer_instructor=viewer_instructor,
+            room=message_room(message),
+        )
+        plan.add(target, oob("ol", "chat-log", "beforeend", item))
+
+
+def message_room(message: ChatMessage):
+    return db.session.get(LiveSession, message.session_id).room
+
+
+def _chat_deleted(plan: Plan, event: Event) -> None:
+    to_instructors, to_participants = _chat_targets(None, event.data)
+    html = oob("li", f"msg-{event.data['message_id']}", "delete")
+    plan.add(to_instructors, html)
+    plan.add(to_participants, html)
+
+
+def _session_controls(plan: Plan, event: Event, session: LiveSession) -> None:
+    if event.kind == "chat_toggled":
+        plan.add(
+            instructors,
+            render_template(
+                "rooms/_chat_toggle.html", session=session, room=session.room, oob=True
+            ),
+        )
+        plan.add(
+            participants,
+            render_template(
+                "rooms/_chat_composer.html",
+                session=session,
+                room=session.room,
+                can_chat=session.chat_enabled,
+                viewer_instructor=False,
+                oob=True,
+            ),
+        )
+        state = "on" if session.chat_enabled else "off"
+        plan.add(present, _announce(f"Participant chat is {state}."))
+    elif event.kind == "room_locked":
+        plan.add(
+            instructors,
+            render_template(
+                "rooms/_lock_toggle.html", session=session, room=session.room, oob=True
+            ),
+        )
+        plan.add(
+            present,
+            render_template("rooms/_lock_status.html", session=session, oob=True)
+            + _announce("The room is locked." if session.locked else "The room is unlocked."),
+        )
+    elif event.kind == "hands_lowered":
+        plan.add(instructors, _hands(session, True) + _all_people(session, True))
+        plan.add(
+            participants,
+            _hands(session, False)
+            + _all_people(session, False)
+            + render_template("rooms/_my_hand.html", me=None, room=session.room, oob=True)
+            + _announce("All hands were lowered."),
+        )
+
+
+def _all_people(session: LiveSession, viewer_instructor: bool) -> str:
+    people = service.people_present(session)
+    inner = "".join(_person(p, viewer_instructor) for p in people)
+    return oob("ul", "people-list", "innerHTML", inner)
+
+
+def _waiting_changed(plan: Plan, event: Event, session: LiveSession) -> None:
+    waiting = service.waiting_people(session)
+    inner = render_template("rooms/_waiting_list.html", waiting=waiting, room=session.room)
+    announce = _announce(f"{len(waiting)} waiting to be let in.") if waiting else ""
+    plan.add(
+        instructors,
+        oob("div", "waiting-list", "innerHTML", inner)
+        + oob("span", "waiting-count", "innerHTML", str(len(waiting)))
+        + announce,
+    )
+    if event.data.get("decision"):
+        plan.refresh(user(event.data["user_id"]))
+
+
+def plan_for(event: Event) -> Plan:
+    """Render ``event`` for every audience that should see it."""
+    plan = Plan(event.id, event.session_id)
+    if event.session_id is None:
+        return plan
+    session = db.session.get(LiveSession, event.session_id)
+    kind = event.kind
+    if kind == "session_ended":
+        plan.refresh(everyone)
+    elif kind in (
+        "participant_joined",
+        "participant_left",
+        "participant_removed",
+        "role_changed",
+        "hand_changed",
+    ):
+        _people_changed(plan, event, session)
+    elif kind == "chat_posted":
+        _chat_posted(plan, event)
+    elif kind == "chat_deleted":
+        _chat_deleted(plan, event)
+    elif kind in ("chat_toggled", "room_locked", "hands_lowered"):
+        _session_controls(plan, event, session)
+    elif kind == "waiting_changed":
+        _waiting_changed(plan, event, session)
+    return plan

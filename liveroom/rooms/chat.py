@@ -1,0 +1,141 @@
+"""Room chat: post, delete, turn participant chat off and on, load recent messages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from liveroom import events
+from liveroom.extensions import db
+from liveroom.models import ChatMessage, LiveSession, Participation, User, utcnow
+from liveroom.roles import RoomRole
+from liveroom.rooms import policy
+
+MAX_LENGTH = 2000
+RATE_LIMIT = 5  # messages …
+RATE_WINDOW = timedelta(seconds=5)  # … per this many seconds, per person
+HISTORY = 100
+
+
+class ChatError(ValueError):
+    """A message that cannot be posted; ``status`` is the HTTP answer."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def clean_body(raw: str) -> str:
+    body = raw.strip().replace("\r\n", "\n")
+    if not body:
+        raise ChatError("Write a message first.")
+    if len(body) > MAX_LENGTH:
+        raise ChatError(
+            f"Messages can be at most {MAX_LENGTH:,} characters (this one has {len(body):,})."
+        )
+    return body
+
+
+def thread_for(me: Participation, to_user_id: int | None) -> int | None:
+    """Which private thread a message goes to, or None for everyone.
+
+    A participant writing privately writes to the instructors (their own thread); an
+    instructor writes privately to one participant who is in the room.
+    """
+    if to_user_id is None:
+        return None
+    if me.room_role is RoomRole.PARTICIPANT:
+        return me.user_id
+    recipient = db.session.scalar(
+        sa.select(Participation).where(
+            Participation.session_id == me.session_id,
+            Participation.user_id == to_user_id,
+            Participation.left_at.is_(None),
+        )
+    )
+    if recipient is None or recipient.user_id == me.user_id:
+        raise ChatError("That person is not in the room any more.")
+    if recipient.room_role is RoomRole.INSTRUCTOR:
+        raise ChatError("Private messages go between a participant and the instructors.")
+    return recipient.user_id
+
+
+def post_message(
+    session: LiveSession, me: Participation | None, raw: str, to_user_id: int | None = None
+) -> ChatMessage:
+    if session.ended_at is not None:
+        raise ChatError("This meeting has ended.", 409)
+    if not policy.may_chat(me, session):
+        if me is None or me.left_at is not None:
+            raise ChatError("Join the meeting to chat.", 403)
+        raise ChatError("The instructor has turned chat off for participants.", 403)
+    body = clean_body(raw)
+    thread = thread_for(me, to_user_id)
+    recent = db.session.scalar(
+        sa.select(sa.func.count()).where(
+            ChatMessage.session_id == session.id,
+            ChatMessage.author_id == me.user_id,
+            ChatMessage.created_at > utcnow() - RATE_WINDOW,
+        )
+    )
+    if recent >= RATE_LIMIT:
+        raise ChatError(
+            f"You can send {RATE_LIMIT} messages every {RATE_WINDOW.seconds} seconds. "
+            "Wait a moment and send it again.",
+            429,
+        )
+    message = ChatMessage(
+        session_id=session.id, author_id=me.user_id, body=body, thread_user_id=thread
+    )
+    db.session.add(message)
+    db.session.flush()
+    events.append(
+        session.room_id,
+        "chat_posted",
+        session.id,
+        message_id=message.id,
+        thread_user_id=thread,
+    )
+    db.session.commit()
+    return message
+
+
+def delete_message(message: ChatMessage, actor: User) -> None:
+    """Remove a message for everyone."""
+    if message.deleted_at is not None:
+        return
+    message.deleted_at = utcnow()
+    message.deleted_by_id = actor.id
+    session = db.session.get(LiveSession, message.session_id)
+    events.append(
+        session.room_id,
+        "chat_deleted",
+        session.id,
+        message_id=message.id,
+        thread_user_id=message.thread_user_id,
+    )
+    db.session.commit()
+
+
+def visible_messages_query(session_id: int, viewer_id: int, viewer_is_instructor: bool):
+    query = (
+        sa.select(ChatMessage)
+        .where(ChatMessage.session_id == session_id, ChatMessage.deleted_at.is_(None))
+        .options(so.joinedload(ChatMessage.author), so.joinedload(ChatMessage.thread_user))
+    )
+    if not viewer_is_instructor:
+        query = query.where(
+            sa.or_(ChatMessage.thread_user_id.is_(None), ChatMessage.thread_user_id == viewer_id)
+        )
+    return query
+
+
+def recent_messages(
+    session: LiveSession, viewer_id: int, viewer_is_instructor: bool, limit: int = HISTORY
+) -> list[ChatMessage]:
+    """The last ``limit`` messages this person may read, oldest first."""
+    query = visible_messages_query(session.id, viewer_id, viewer_is_instructor)
+    newest = list(db.session.scalars(query.order_by(ChatMessage.id.desc()).limit(limit)))
+    return newest[::-1]

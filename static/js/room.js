@@ -1,0 +1,116 @@
+// The live room's small behaviours: the event stream's resume point, chat niceties,
+// and marking "you" in lists rendered once for everyone.
+(function () {
+  "use strict";
+
+  // If the stream has to be opened anew (not the browser's own reconnect, which sends
+  // Last-Event-ID by itself), resume after the last event this page received.
+  var lastSeen = 0;
+  document.addEventListener("htmx:sseMessage", function (event) {
+    var id = parseInt(event.detail && event.detail.lastEventId, 10);
+    if (id > lastSeen) lastSeen = id;
+  });
+  document.addEventListener("htmx:load", function () {
+    if (window.htmx && !htmx.__liveroomEventSource) {
+      htmx.__liveroomEventSource = true;
+      htmx.createEventSource = function (url) {
+        if (lastSeen) {
+          url = url.replace(/([?&]last_event_id=)(\d+)/, function (all, key, id) {
+            return key + Math.max(lastSeen, parseInt(id, 10));
+          });
+        }
+        return new EventSource(url, { withCredentials: true });
+      };
+    }
+  });
+
+  function panel() { return document.querySelector(".room-panel[data-me]"); }
+
+  // After anything changed: one element per id, "you" marked, chat scrolled, menus closed.
+  function tidy() {
+    var room = panel();
+    if (!room) return;
+    ["#people-list > li", "#chat-log > li"].forEach(function (selector) {
+      var seen = {};
+      var items = room.querySelectorAll(selector);
+      for (var i = items.length - 1; i >= 0; i--) {
+        if (seen[items[i].id]) items[i].remove(); else seen[items[i].id] = true;
+      }
+    });
+    var me = room.getAttribute("data-me");
+    room.querySelectorAll("#people-list > li").forEach(function (li) {
+      li.classList.toggle("is-me", li.getAttribute("data-user-id") === me);
+    });
+    syncRecipients(room);
+  }
+
+  // Instructors can write privately to any participant in the room.
+  function syncRecipients(room) {
+    var select = room.querySelector("select[data-private-options]");
+    if (!select) return;
+    var chosen = select.value;
+    var wanted = [];
+    room.querySelectorAll("#people-list > li[data-role='participant']").forEach(function (li) {
+      wanted.push([li.getAttribute("data-user-id"), li.getAttribute("data-name")]);
+    });
+    while (select.options.length > 1) select.remove(1);
+    wanted.forEach(function (pair) {
+      select.add(new Option("Privately to " + pair[1], pair[0]));
+    });
+    select.value = wanted.some(function (p) { return p[0] === chosen; }) ? chosen : "";
+  }
+
+  var chatLog = null;
+  var stickToBottom = true;
+  document.addEventListener("htmx:oobBeforeSwap", function () {
+    chatLog = document.getElementById("chat-log");
+    if (chatLog) stickToBottom = chatLog.scrollHeight - chatLog.scrollTop - chatLog.clientHeight < 60;
+  });
+  document.addEventListener("htmx:afterSettle", afterChange);
+  document.addEventListener("htmx:oobAfterSwap", afterChange);
+  document.addEventListener("DOMContentLoaded", function () { afterChange(); scrollChat(true); });
+  function afterChange() {
+    tidy();
+    scrollChat(stickToBottom);
+  }
+  function scrollChat(force) {
+    var log = document.getElementById("chat-log");
+    if (log && force) log.scrollTop = log.scrollHeight;
+  }
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "meeting") scrollChat(true);
+  });
+
+  // Chat: Enter sends, Shift+Enter is a new line; the form empties once it is sent.
+  document.addEventListener("keydown", function (event) {
+    var box = event.target;
+    if (box.id !== "chat-body" || event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+    event.preventDefault();
+    if (box.value.trim()) box.form.requestSubmit();
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.detail.elt;
+    if (!form.hasAttribute || !form.hasAttribute("data-reset-on-success")) return;
+    if (event.detail.successful) {
+      var to = form.querySelector("select");
+      var keep = to ? to.value : "";
+      form.reset();
+      if (to) to.value = keep;
+      var box = form.querySelector("textarea");
+      if (box) box.focus();
+    }
+  });
+
+  // "Message privately" in a person's menu picks them in the composer.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-private-to]");
+    if (button) {
+      var select = document.getElementById("chat-to");
+      if (select) select.value = button.getAttribute("data-private-to");
+      var box = document.getElementById("chat-body");
+      if (box) box.focus();
+    }
+    var menuItem = event.target.closest(".person-menu__panel button");
+    if (menuItem) menuItem.closest("details").removeAttribute("open");
+  });
+})();
