@@ -6,30 +6,26 @@ import re
 
 from markupsafe import Markup, escape
 
-# Links are found in the escaped text, so nothing the author typed can open a tag.
-_URL = re.compile(r"\bhttps?://[^\s<>\"']+", re.IGNORECASE)
-_TRAILING = ".,;:!?)]}'\""
+# Only http(s) addresses become links; quotes and angle brackets end an address, and
+# every piece (the address included) is escaped before it reaches the page.
+_URL = re.compile(r"\bhttps?://[^\s<>\"'`]+", re.IGNORECASE)
+_TRAILING = ".,;:!?)]}"
 
 
 def linkify(text: str) -> Markup:
     """Escape ``text`` and turn http(s) links into anchors that open in a new tab."""
-    escaped = str(escape(text))
     parts: list[str] = []
     last = 0
-    for match in _URL.finditer(escaped):
-        url = match.group(0)
-        trail = ""
-        while url and url[-1] in _TRAILING:
-            # "see https://example.org." links to https://example.org
-            trail = url[-1] + trail
-            url = url[:-1]
-        if url.endswith("&amp") or url.endswith("&amp;"):
-            url, trail = url.rsplit("&amp", 1)[0], "&amp" + url.rsplit("&amp", 1)[1] + trail
-        parts.append(escaped[last : match.start()])
+    for match in _URL.finditer(text):
+        url = match.group(0).rstrip(_TRAILING)
+        if url.count("(") > url.count(")") and match.group(0)[len(url) : len(url) + 1] == ")":
+            url += ")"  # https://en.wikipedia.org/wiki/Foo_(bar) keeps its parenthesis
+        end = match.start() + len(url)
+        safe = escape(url)
+        parts.append(str(escape(text[last : match.start()])))
         parts.append(
-            f'<a href="{url}" rel="noopener noreferrer nofollow ugc" target="_blank">{url}</a>'
+            f'<a href="{safe}" rel="noopener noreferrer nofollow ugc" target="_blank">{safe}</a>'
         )
-        parts.append(trail)
-        last = match.end()
-    parts.append(escaped[last:])
+        last = end
+    parts.append(str(escape(text[last:])))
     return Markup("".join(parts))

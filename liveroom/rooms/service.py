@@ -326,7 +326,9 @@ def enter_session(
     entry = latest_waiting_entry(session, user.id)
     admitted = entry is not None and entry.decision == "admitted"
     if removal_of(session, user.id) is not None and not admitted:
-        return Entry.REMOVED, None
+        # Removed people come back only through the waiting room, if they ask.
+        waiting = entry is not None and entry.decision is None
+        return (Entry.WAITING_ROOM if waiting else Entry.REMOVED), None
     role = previous_role(session, user.id)
     if session.locked and not (bypasses_lock or admitted or role is not None):
         ask_to_enter(session, user)
