@@ -30,6 +30,7 @@ run: db
 
 test: setup
 	scripts/ensure-chromium
+	scripts/ensure-redis
 	$(BIN)/python -m pytest
 
 lint: setup

@@ -1,15 +1,25 @@
-"""gunicorn settings for Liveroom: ``gunicorn wsgi:app`` reads this file."""
+"""gunicorn settings for Liveroom: ``gunicorn wsgi:app`` reads this file.
+
+Room pages hold a Server-Sent Events stream open for as long as they are open, so
+workers are gevent workers: one process serves thousands of idle streams cheaply.
+Each worker process runs one event-log watcher (``liveroom/live/hub.py``) that feeds
+the streams it holds; with ``LIVEROOM_REDIS_URL`` set, Redis pub/sub wakes every
+worker at once, otherwise each watcher looks at the event log every 20 ms.
+"""
 
 import multiprocessing
 import os
 
 bind = os.environ.get("LIVEROOM_BIND", "127.0.0.1:5000")
-workers = int(os.environ.get("LIVEROOM_WORKERS", min(4, multiprocessing.cpu_count())))
-# Threads let one worker serve many short HTMX requests at once.
-worker_class = "gthread"
-threads = int(os.environ.get("LIVEROOM_THREADS", "8"))
-timeout = 60
-graceful_timeout = 20
+# One worker per core: the watcher and the streams share a process's event loop.
+workers = int(os.environ.get("LIVEROOM_WORKERS", multiprocessing.cpu_count()))
+worker_class = "gevent"
+# Open streams per worker (a room of 1,000 on two workers needs about 500 each).
+worker_connections = int(os.environ.get("LIVEROOM_WORKER_CONNECTIONS", "4000"))
+# gevent workers notify the arbiter from their own loop, so long-lived streams do not
+# count as a hung worker; 30 s is for a worker that truly stopped answering.
+timeout = 30
+graceful_timeout = 10
 keepalive = 5
-accesslog = "-"
+accesslog = os.environ.get("LIVEROOM_ACCESS_LOG", "-") or None
 forwarded_allow_ips = os.environ.get("LIVEROOM_FORWARDED_ALLOW_IPS", "127.0.0.1")

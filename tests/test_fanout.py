@@ -1,0 +1,210 @@
+"""An event made in one process reaches streams held by another: through the shared
+SQLite event log alone, through Redis pub/sub, and across real gunicorn workers."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from liveroom.extensions import db
+from liveroom.live.hub import hub_of
+from liveroom.models import LiveSession
+from liveroom.roles import ChannelRole
+from tests.conftest import HTMX, PASSWORD, World, make_app, open_stream
+from tests.sse import StreamReader
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def two_processes(tmp_path, **config):
+    """Two app instances on one SQLite file: what two gunicorn workers are."""
+    first = make_app(tmp_path, **config)
+    second = make_app(tmp_path, **config)
+    world = World(first)
+    world.user("teacher", name="Maria Rivera")
+    world.user("sam", name="Sam Lee")
+    world.enable()
+    room = world.room_of(world.channel(teacher=ChannelRole.MANAGER, sam=ChannelRole.MEMBER))
+    return first, second, room
+
+
+def logged_in(app, username):
+    client = app.test_client()
+    client.post("/login", data={"username": username, "password": PASSWORD})
+    return client
+
+
+def deliver_across(first, second, room) -> float:
+    teacher = logged_in(first, "teacher")
+    sam = logged_in(second, "sam")
+    teacher.post(f"/rooms/{room}/start", headers=HTMX)
+    sam.post(f"/rooms/{room}/join", headers=HTMX)
+    with second.app_context():
+        session_id = db.session.scalar(sa.select(LiveSession.id))
+        from liveroom.events import newest_id
+
+        since = newest_id()
+    stream = open_stream(sam, room, session_id, since)
+    time.sleep(0.3)  # the second process's watcher is up and has read the log's end
+    sent = time.monotonic()
+    teacher.post(f"/rooms/{room}/chat", data={"body": "across processes"}, headers=HTMX)
+    stream.wait_for_text("across processes", timeout=3)
+    elapsed = time.monotonic() - sent
+    stream.close()
+    for app in (first, second):
+        hub_of(app).stop()
+    return elapsed
+
+
+def test_sqlite_event_log_carries_events_between_processes(tmp_path):
+    first, second, room = two_processes(tmp_path, LIVEROOM_EVENT_POLL_SECONDS=0.02)
+    assert deliver_across(first, second, room) < 1.0
+
+
+def test_redis_wakes_the_other_process_at_once(tmp_path):
+    # The other process would not look at the log for 30 s by itself: only Redis can
+    # make this fast.
+    first, second, room = two_processes(
+        tmp_path, LIVEROOM_REDIS_URL=REDIS_URL, LIVEROOM_EVENT_POLL_SECONDS=30.0
+    )
+    assert deliver_across(first, second, room) < 1.0
+
+
+# --- Real gunicorn, two worker processes ------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Gunicorn:
+    def __init__(self, tmp_path: Path, **env: str) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "LIVEROOM_DATABASE_URL": f"sqlite:///{tmp_path / 'workers.sqlite'}",
+            "LIVEROOM_SECRET_KEY": "workers-test-secret",
+            "LIVEROOM_ACCESS_LOG": "",
+            "LIVEROOM_STREAM_HEARTBEAT": "0.5",
+            **env,
+        }
+        bin_dir = Path(sys.executable).parent
+        subprocess.run(
+            [bin_dir / "flask", "--app", "liveroom", "demo"],
+            env=self.env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        self.process = subprocess.Popen(
+            [
+                bin_dir / "gunicorn",
+                "-c",
+                "gunicorn.conf.py",
+                "--workers",
+                "2",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "wsgi:app",
+            ],
+            env=self.env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"{self.base}/login", timeout=1)
+                return
+            except requests.RequestException:
+                time.sleep(0.1)
+        self.stop()
+        raise AssertionError("gunicorn did not start")
+
+    def login(self, username: str, password: str) -> requests.Session:
+        session = requests.Session()
+        page = session.get(f"{self.base}/login").text
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        response = session.post(
+            f"{self.base}/login",
+            data={"username": username, "password": password, "csrf_token": token},
+        )
+        assert response.ok
+        token = re.search(r'"X-CSRFToken": "([^"]+)"', response.text).group(1)
+        session.headers.update({"X-CSRFToken": token, "HX-Request": "true"})
+        return session
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)  # quick shutdown: open streams need not drain
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def streams_on_both_workers(server: Gunicorn, client: requests.Session, url: str):
+    """Open streams until two different worker processes hold one each."""
+    by_worker: dict[str, tuple] = {}
+    extra = []
+    for _ in range(40):
+        response = client.get(url, stream=True, timeout=10)
+        assert response.status_code == 200
+        worker = response.headers["X-Liveroom-Worker"]
+        if worker in by_worker:
+            extra.append(response)
+        else:
+            by_worker[worker] = (
+                response,
+                StreamReader(response.iter_content(None), response.close),
+            )
+        if len(by_worker) == 2:
+            break
+    for response in extra:
+        response.close()
+    assert len(by_worker) == 2, "gunicorn should spread streams over its two workers"
+    return list(by_worker.values())
+
+
+@pytest.mark.parametrize(
+    "backend, env",
+    [
+        ("sqlite", {}),
+        ("redis", {"LIVEROOM_REDIS_URL": REDIS_URL, "LIVEROOM_EVENT_POLL_SECONDS": "30"}),
+    ],
+)
+def test_event_posted_through_one_worker_reaches_a_stream_on_the_other(tmp_path, backend, env):
+    server = Gunicorn(tmp_path, **env)
+    try:
+        teacher = server.login("teacher", "liveroom-teacher")
+        student = server.login("student1", "liveroom-student")
+        channel_page = teacher.get(f"{server.base}/channels/1", headers={"HX-Request": ""}).text
+        room = re.search(r"/rooms/([\w-]+)/start", channel_page).group(1)
+        started = teacher.post(f"{server.base}/rooms/{room}/start")
+        assert "You are an instructor" in started.text
+        session_id = re.search(r"session=(\d+)", started.text).group(1)
+        assert "You are a participant" in student.post(f"{server.base}/rooms/{room}/join").text
+        url = f"{server.base}/live/rooms/{room}/stream?session={session_id}"
+        streams = streams_on_both_workers(server, student, url)
+        time.sleep(0.5)
+        teacher.post(f"{server.base}/rooms/{room}/chat", data={"body": f"hello from {backend}"})
+        for _, reader in streams:
+            reader.wait_for_text(f"hello from {backend}", timeout=3)
+        for _, reader in streams:
+            reader.close()
+    finally:
+        server.stop()
