@@ -8,6 +8,7 @@ test-artifacts/screenshots). Also refreshes docs/screenshot-room.png for the REA
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -74,11 +75,47 @@ def main() -> None:
             teacher.get_by_role("button", name="Start Meeting").click()
             expect(teacher.get_by_text("You are an instructor")).to_be_visible()
             expect(student.get_by_text("You are a participant")).to_be_visible(timeout=4000)
-            teacher.wait_for_timeout(2500)
+            student.get_by_role("textbox", name="Message").fill(
+                "Good morning! Is it page 42 today?"
+            )
+            student.get_by_role("textbox", name="Message").press("Enter")
+            teacher.get_by_role("textbox", name="Message").fill(
+                "Yes: page 42, exercise 3. Notes at https://example.org/biology/cells"
+            )
+            teacher.get_by_role("button", name="Send").click()
+            student.get_by_role("button", name="Raise hand").click()
+            expect(
+                teacher.get_by_role("region", name="Raised hands").get_by_text("Sam Lee")
+            ).to_be_visible()
+            teacher.wait_for_timeout(300)
             shot(teacher, "08-panel-instructor")
             if size_name == "desktop":
                 teacher.locator("#meeting").screenshot(path=ROOT / "docs" / "screenshot-room.png")
             shot(student, "09-panel-participant")
+            teacher.get_by_role("button", name="Lock room").click()
+            expect(teacher.get_by_role("button", name="Unlock room")).to_be_visible()
+            newcomer = login("student2", "liveroom-student")
+            newcomer.get_by_role("link", name="Biology 101").click()
+            newcomer.get_by_role("button", name="Join Meeting").click()
+            expect(newcomer.get_by_role("heading", name="The room is locked")).to_be_visible()
+            shot(newcomer, "09b-waiting-room-participant")
+            expect(teacher.get_by_role("button", name="Admit Priya Patel")).to_be_visible()
+            shot(teacher, "09c-waiting-room-instructor")
+            teacher.get_by_role("button", name="Admit Priya Patel").click()
+            expect(newcomer.get_by_text("You are a participant")).to_be_visible()
+            row = (
+                teacher.get_by_role("region", name=re.compile("In the room"))
+                .get_by_role("listitem")
+                .filter(has_text="Priya Patel")
+            )
+            row.locator("summary").click()
+            shot(teacher, "09d-person-menu")
+            teacher.once("dialog", lambda d: d.accept())
+            row.get_by_role("button", name="Remove from room").click()
+            expect(
+                newcomer.get_by_role("heading", name="You were removed from this meeting")
+            ).to_be_visible()
+            shot(newcomer, "09e-removed")
             teacher.once("dialog", lambda d: d.accept())
             teacher.get_by_role("button", name="End meeting for everyone").click()
             expect(student.get_by_role("heading", name="This meeting has ended")).to_be_visible(
@@ -97,6 +134,13 @@ def main() -> None:
             teacher.get_by_role("button", name="Office hours", exact=True).click()
             expect(teacher.get_by_text("You are an instructor")).to_be_visible()
             shot(teacher, "14-private-room-launched")
+            teacher.once("dialog", lambda d: d.accept())
+            teacher.get_by_role("button", name="End meeting for everyone").click()
+            teacher.goto("/channels/1")
+            teacher.get_by_role("link", name="Past meetings and attendance").click()
+            shot(teacher, "14b-attendance-index")
+            teacher.get_by_role("link", name=re.compile("Attendance")).first.click()
+            shot(teacher, "14c-attendance")
 
             admin = login("admin", "liveroom-admin")
             admin.goto("/admin/settings")

@@ -59,10 +59,12 @@ def test_teacher_starts_student_waiting_enters_both_see_each_other_then_it_ends(
     expect(student.get_by_text("You are a participant")).to_be_visible(timeout=WITHIN_3_SECONDS)
     assert student.url == student_url
     student_list = student.get_by_role("region", name=re.compile("In the room"))
-    expect(student_list.get_by_text("Maria Rivera")).to_be_visible()
-    expect(student_list.get_by_text("Sam Lee")).to_be_visible()
+    expect(student_list.get_by_role("listitem").filter(has_text="Maria Rivera")).to_be_visible()
+    expect(student_list.get_by_role("listitem").filter(has_text="Sam Lee")).to_be_visible()
     teacher_list = teacher.get_by_role("region", name=re.compile("In the room"))
-    expect(teacher_list.get_by_text("Sam Lee")).to_be_visible(timeout=WITHIN_3_SECONDS)
+    expect(teacher_list.get_by_role("listitem").filter(has_text="Sam Lee")).to_be_visible(
+        timeout=WITHIN_3_SECONDS
+    )
 
     teacher.once("dialog", lambda dialog: dialog.accept())
     teacher.get_by_role("button", name="End meeting for everyone").click()
@@ -119,7 +121,9 @@ def test_my_rooms_by_keyboard_new_room_and_launch_within_the_page(browser, base_
     student.goto(share_link)
     expect(student.get_by_text("You are a participant")).to_be_visible()
     teacher_list = teacher.get_by_role("region", name=re.compile("In the room"))
-    expect(teacher_list.get_by_text("Sam Lee")).to_be_visible(timeout=WITHIN_3_SECONDS)
+    expect(teacher_list.get_by_role("listitem").filter(has_text="Sam Lee")).to_be_visible(
+        timeout=WITHIN_3_SECONDS
+    )
 
 
 def test_pages_load_no_resource_from_outside_and_break_no_csp(browser, base_url):
@@ -134,3 +138,119 @@ def test_pages_load_no_resource_from_outside_and_break_no_csp(browser, base_url)
         page.goto(path)
         page.wait_for_load_state("networkidle")
     assert problems == []
+
+
+@pytest.fixture
+def class_url(tmp_path):
+    """The demo, plus a third student who has not been in the room yet."""
+    app = demo_app(tmp_path)
+    runner = app.test_cli_runner()
+    for args in (
+        [
+            "users",
+            "create",
+            "student3",
+            "--password",
+            "liveroom-student",
+            "--display-name",
+            "Noor Newcomer",
+        ],
+        ["channels", "add-member", "Biology 101", "student3", "--role", "member"],
+    ):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, result.output
+    with serve(app) as url:
+        yield url
+
+
+def enter_biology(page: Page, button: str) -> None:
+    page.get_by_role("link", name="Biology 101").click()
+    page.get_by_role("button", name=button).click()
+
+
+def test_a_live_class_chat_hands_removal_lock_admission_and_end(browser, class_url):
+    teacher = log_in(browser, class_url, "teacher", "liveroom-teacher")
+    enter_biology(teacher, "Start Meeting")
+    expect(teacher.get_by_text("You are an instructor")).to_be_visible()
+    sam = log_in(browser, class_url, "student1", "liveroom-student")
+    enter_biology(sam, "Join Meeting")
+    priya = log_in(browser, class_url, "student2", "liveroom-student")
+    enter_biology(priya, "Join Meeting")
+    expect(priya.get_by_text("You are a participant")).to_be_visible()
+    people = teacher.get_by_role("region", name=re.compile("In the room"))
+    expect(people.get_by_role("listitem").filter(has_text="Priya Patel")).to_be_visible(
+        timeout=WITHIN_3_SECONDS
+    )
+
+    # Chat both ways: Enter sends.
+    sam.get_by_role("textbox", name="Message").fill("Good morning! Page 42?")
+    sam.get_by_role("textbox", name="Message").press("Enter")
+    teacher_chat = teacher.get_by_role("list", name="Chat messages")
+    expect(teacher_chat.get_by_text("Good morning! Page 42?")).to_be_visible(
+        timeout=WITHIN_3_SECONDS
+    )
+    expect(sam.get_by_role("textbox", name="Message")).to_have_value("")
+    teacher.get_by_role("textbox", name="Message").fill("Yes, page 42, exercise 3.")
+    teacher.get_by_role("button", name="Send").click()
+    sam_chat = sam.get_by_role("list", name="Chat messages")
+    expect(sam_chat.get_by_text("Yes, page 42, exercise 3.")).to_be_visible(
+        timeout=WITHIN_3_SECONDS
+    )
+    expect(
+        priya.get_by_role("list", name="Chat messages").get_by_text("exercise 3")
+    ).to_be_visible()
+
+    # A raised hand is seen by the instructor.
+    sam.get_by_role("button", name="Raise hand").click()
+    expect(sam.get_by_role("button", name="Lower my hand")).to_be_visible()
+    hands = teacher.get_by_role("region", name="Raised hands")
+    expect(hands.get_by_text("Sam Lee")).to_be_visible(timeout=WITHIN_3_SECONDS)
+
+    # The instructor removes a participant; she is told, and leaves everyone's list.
+    priya_row = people.get_by_role("listitem").filter(has_text="Priya Patel")
+    priya_row.locator("summary", has_text="Actions for Priya Patel").click()
+    teacher.once("dialog", lambda dialog: dialog.accept())
+    priya_row.get_by_role("button", name="Remove from room").click()
+    expect(priya.get_by_role("heading", name="You were removed from this meeting")).to_be_visible(
+        timeout=WITHIN_3_SECONDS
+    )
+    expect(people.get_by_role("listitem").filter(has_text="Priya Patel")).to_have_count(0)
+
+    # Locked: a newcomer waits and is admitted.
+    teacher.get_by_role("button", name="Lock room").click()
+    expect(teacher.get_by_role("button", name="Unlock room")).to_be_visible()
+    noor = log_in(browser, class_url, "student3", "liveroom-student")
+    enter_biology(noor, "Join Meeting")
+    expect(noor.get_by_role("heading", name="The room is locked")).to_be_visible()
+    waiting = teacher.get_by_role("region", name=re.compile("Waiting room"))
+    waiting.get_by_role("button", name="Admit Noor Newcomer").click()
+    expect(noor.get_by_text("You are a participant")).to_be_visible(timeout=WITHIN_3_SECONDS)
+    expect(people.get_by_role("listitem").filter(has_text="Noor Newcomer")).to_be_visible(
+        timeout=WITHIN_3_SECONDS
+    )
+
+    # The end, for everyone.
+    teacher.once("dialog", lambda dialog: dialog.accept())
+    teacher.get_by_role("button", name="End meeting for everyone").click()
+    for page in (teacher, sam, noor):
+        expect(page.get_by_role("heading", name="This meeting has ended")).to_be_visible(
+            timeout=WITHIN_3_SECONDS
+        )
+
+
+def test_chat_survives_a_dropped_connection(browser, class_url):
+    teacher = log_in(browser, class_url, "teacher", "liveroom-teacher")
+    enter_biology(teacher, "Start Meeting")
+    sam = log_in(browser, class_url, "student1", "liveroom-student")
+    enter_biology(sam, "Join Meeting")
+    expect(sam.get_by_text("You are a participant")).to_be_visible()
+    sam.context.set_offline(True)
+    teacher.get_by_role("textbox", name="Message").fill("Sent while Sam was offline")
+    teacher.get_by_role("button", name="Send").click()
+    expect(
+        teacher.get_by_role("list", name="Chat messages").get_by_text("while Sam")
+    ).to_be_visible()
+    sam.context.set_offline(False)
+    expect(
+        sam.get_by_role("list", name="Chat messages").get_by_text("Sent while Sam was offline")
+    ).to_be_visible(timeout=10_000)
