@@ -34,10 +34,10 @@ def main() -> None:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for size_name, viewport in SIZES.items():
 
-            def shot(page: Page, name: str) -> None:
+            def shot(page: Page, name: str, size_name: str = size_name) -> None:
                 page.screenshot(path=out / f"{name}-{size_name}.png", full_page=True)
 
-            def login(username: str, password: str) -> Page:
+            def login(username: str, password: str, viewport: dict = viewport) -> Page:
                 page = browser.new_context(base_url=base, viewport=viewport).new_page()
                 page.goto("/login")
                 page.get_by_label("Username").fill(username)
