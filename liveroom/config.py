@@ -52,7 +52,7 @@ def load_config(instance_path: str) -> dict:
         # looks at the event log this often (one indexed query).
         "LIVEROOM_REDIS_URL": redis_url,
         "LIVEROOM_EVENT_POLL_SECONDS": float(
-            os.environ.get("LIVEROOM_EVENT_POLL_SECONDS", "1.0" if redis_url else "0.02")
+            os.environ.get("LIVEROOM_EVENT_POLL_SECONDS", "1.0" if redis_url else "0.01")
         ),
         # Seconds between keep-alive comments on idle streams (proxies close silent ones).
         "LIVEROOM_STREAM_HEARTBEAT": float(os.environ.get("LIVEROOM_STREAM_HEARTBEAT", "15")),

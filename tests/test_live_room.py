@@ -508,3 +508,11 @@ def test_bad_last_event_id_is_a_400(room):
         headers={"Last-Event-ID": "yesterday"},
     )
     assert response.status_code == 400
+
+
+def test_instructors_may_post_faster_but_not_without_limit(room):
+    for n in range(15):
+        assert room.post(room.teacher, "chat", body=f"step {n}").status_code == 200
+    response = room.post(room.teacher, "chat", body="step 15")
+    assert response.status_code == 429
+    assert "You can send 15 messages every 5 seconds." in response.get_data(as_text=True)

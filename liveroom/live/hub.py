@@ -9,6 +9,7 @@ the queues of this process's listeners. Streams never query the database in a lo
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -27,13 +28,37 @@ from liveroom.rooms import service
 
 log = logging.getLogger(__name__)
 
+try:
+    import gevent.queue as _gevent_queue
+
+    QUEUE_FULL: tuple = (queue.Full, _gevent_queue.Full)
+    QUEUE_EMPTY: tuple = (queue.Empty, _gevent_queue.Empty)
+except ImportError:  # gevent is optional for the threaded development server
+    QUEUE_FULL = (queue.Full,)
+    QUEUE_EMPTY = (queue.Empty,)
+
 # A listener whose browser reads too slowly is cut off rather than buffered without
 # end; its EventSource reconnects with Last-Event-ID and catches up from the log.
 QUEUE_LIMIT = 2000
 # How long an id gap may wait for its (slower) transaction before the watcher moves on.
 GAP_PATIENCE = timedelta(seconds=2)
 KEEP_PRESENT_EVERY = 3.0
+KEEP_ALIVE = b": keep-alive\n\n"
 SWEEP_EVERY = 5.0
+
+
+def new_queue(limit: int):
+    """A listener's queue: gevent's own under gevent workers (far cheaper to wake than
+    a monkey-patched threading queue), the standard one under threads."""
+    try:
+        from gevent import monkey
+    except ImportError:
+        return queue.Queue(maxsize=limit)
+    if monkey.is_module_patched("threading"):
+        import gevent.queue
+
+        return gevent.queue.Queue(maxsize=limit)
+    return queue.Queue(maxsize=limit)
 
 
 class Hub:
@@ -53,7 +78,7 @@ class Hub:
 
     def subscribe(self, listener: Listener) -> None:
         self.ensure_running()
-        listener.queue = queue.Queue(maxsize=QUEUE_LIMIT)
+        listener.queue = new_queue(QUEUE_LIMIT)
         with self.lock:
             self.rooms.setdefault(listener.room_id, set()).add(listener)
 
@@ -93,7 +118,11 @@ class Hub:
             with self.app.app_context():
                 self.last_id = events.newest_id()
                 db.session.remove()
-            for target, name in ((self._watch, "watcher"), (self._upkeep, "upkeep")):
+            for target, name in (
+                (self._watch, "watcher"),
+                (self._upkeep, "upkeep"),
+                (self._heartbeat, "heartbeat"),
+            ):
                 threading.Thread(target=target, name=f"liveroom-{name}", daemon=True).start()
             bus = self.app.extensions.get("liveroom_bus")
             if bus is not None:
@@ -154,7 +183,7 @@ class Hub:
             for message in plan.for_listener(listener):
                 try:
                     listener.queue.put_nowait((plan.event_id, message))
-                except queue.Full:
+                except QUEUE_FULL:
                     self._cut_off(listener)
                     break
 
@@ -163,7 +192,7 @@ class Hub:
         try:
             listener.queue.get_nowait()
             listener.queue.put_nowait(None)
-        except (queue.Empty, queue.Full):
+        except (*QUEUE_EMPTY, *QUEUE_FULL):
             pass
 
     def replay(self, listener: Listener, after_id: int, limit: int = 5000) -> tuple[bytes, int]:
@@ -173,7 +202,23 @@ class Hub:
         last = missed[-1].id if missed else after_id
         return b"".join(chunks), last
 
-    # --- upkeep: presence and tidy sessions --------------------------------------------
+    # --- upkeep: keep-alives, presence and tidy sessions ----------------------------------
+
+    def _heartbeat(self) -> None:
+        """One timer for all streams: a keep-alive comment in every idle queue.
+
+        Streams then wait on their queue without a timeout of their own, which spares a
+        timer per stream per message when a room of 1,000 receives chat.
+        """
+        every = self.app.config["LIVEROOM_STREAM_HEARTBEAT"]
+        while not self.stopping:
+            time.sleep(every)
+            with self.lock:
+                listeners = [listener for room in self.rooms.values() for listener in room]
+            for listener in listeners:
+                if listener.queue.empty():
+                    with contextlib.suppress(QUEUE_FULL):
+                        listener.queue.put_nowait((0, KEEP_ALIVE))
 
     def _upkeep(self) -> None:
         next_sweep = 0.0

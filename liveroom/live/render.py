@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import render_template
 
 from liveroom.extensions import db
@@ -178,8 +179,13 @@ def _chat_targets(message: ChatMessage | None, data: dict) -> tuple[Target, Targ
     return instructors, participant_user(thread)
 
 
-def _chat_posted(plan: Plan, event: Event) -> None:
-    message = db.session.get(ChatMessage, event.data["message_id"])
+def _chat_posted(plan: Plan, event: Event, session: LiveSession) -> None:
+    # One query for the message and the names it shows: this runs for every message.
+    message = db.session.scalar(
+        sa.select(ChatMessage)
+        .where(ChatMessage.id == event.data["message_id"])
+        .options(so.joinedload(ChatMessage.author), so.joinedload(ChatMessage.thread_user))
+    )
     if message is None or message.deleted_at is not None:
         return
     to_instructors, to_participants = _chat_targets(message, event.data)
@@ -188,13 +194,9 @@ def _chat_posted(plan: Plan, event: Event) -> None:
             "rooms/_chat_message.html",
             message=message,
             viewer_instructor=viewer_instructor,
-            room=message_room(message),
+            room=session.room,
         )
         plan.add(target, oob("ol", "chat-log", "beforeend", item))
-
-
-def message_room(message: ChatMessage):
-    return db.session.get(LiveSession, message.session_id).room
 
 
 def _chat_deleted(plan: Plan, event: Event) -> None:
@@ -286,7 +288,7 @@ def plan_for(event: Event) -> Plan:
     ):
         _people_changed(plan, event, session)
     elif kind == "chat_posted":
-        _chat_posted(plan, event)
+        _chat_posted(plan, event, session)
     elif kind == "chat_deleted":
         _chat_deleted(plan, event)
     elif kind in ("chat_toggled", "room_locked", "hands_lowered"):

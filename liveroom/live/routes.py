@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import queue
 from collections.abc import Iterator
 
 from flask import Blueprint, Response, abort, current_app, request
@@ -79,22 +78,17 @@ def room_stream(public_id: str) -> Response:
     except Exception:
         hub.unsubscribe(listener)
         raise
-    heartbeat = current_app.config["LIVEROOM_STREAM_HEARTBEAT"]
     db.session.remove()  # a stream holds no database connection while it waits
 
     def stream() -> Iterator[bytes]:
         try:
             yield b"retry: 2000\n\n" + missed
             while True:
-                try:
-                    item = listener.queue.get(timeout=heartbeat)
-                except queue.Empty:
-                    yield b": keep-alive\n\n"
-                    continue
+                item = listener.queue.get()  # the hub adds a keep-alive when idle
                 if item is None:  # cut off as too slow: the browser reconnects and catches up
                     return
                 event_id, message = item
-                if event_id <= replayed_to:
+                if 0 < event_id <= replayed_to:
                     continue
                 yield message
         finally:

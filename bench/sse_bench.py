@@ -1,0 +1,322 @@
+"""Chat delivery in one live room: latency, loss and server memory.
+
+    .venv/bin/python bench/sse_bench.py [--sizes 200,1000] [--seconds 30] [--rate 2]
+
+For each room size it signs in N simulated participants (real HTTP: log-in page,
+CSRF token, Join Meeting, then a Server-Sent Events stream each, with aiohttp), lets
+the instructor post ``rate`` messages a second for ``seconds`` seconds, and records
+when each participant's stream delivers each message. Liveroom runs under gunicorn
+with the shipped gunicorn.conf.py on SQLite, then again with Redis
+(LIVEROOM_REDIS_URL), and the same clients measure the floor (bench/floor_app.py, a
+bare gevent fan-out) in the same run. Prints p50/p95/p99 latency (post sent to event
+received), messages lost, the RSS of the server's processes, and p95 as a multiple
+of the floor's. Figures are machine-dependent: compare ratios from one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BIN = Path(sys.executable).parent
+PASSWORD = "bench-password"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    return 0
+
+
+def children(pid: int) -> list[int]:
+    try:
+        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    except FileNotFoundError:
+        return []
+    return [int(p) for p in out.split()]
+
+
+def prepare_database(path: Path, participants: int) -> None:
+    """A channel with a manager and ``participants`` members, written directly."""
+    from werkzeug.security import generate_password_hash
+
+    from liveroom import create_app
+    from liveroom.extensions import db
+    from liveroom.models import Channel, Membership, User
+    from liveroom.roles import AppRole, ChannelRole
+    from liveroom.rooms import service
+    from liveroom.settings import set_setting
+
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "bench", "INSTANCE_PATH": str(path.parent)}
+    )
+    # A cheap hash: the benchmark measures chat delivery, not 1,000 scrypt log-ins.
+    cheap = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
+    with app.app_context():
+        db.create_all()
+        channel = Channel(name="Bench 101")
+        db.session.add(channel)
+        teacher = User(username="teacher", display_name="Teacher", role=AppRole.VIEWER, password_hash=cheap)
+        db.session.add(Membership(channel=channel, user=teacher, role=ChannelRole.MANAGER))
+        for n in range(participants):
+            user = User(username=f"p{n}", display_name=f"Participant {n}", role=AppRole.VIEWER, password_hash=cheap)
+            db.session.add(Membership(channel=channel, user=user, role=ChannelRole.MEMBER))
+        set_setting("liveRoomEnabled", "true")
+        db.session.commit()
+        service.channel_room(channel)
+
+
+@dataclass
+class Client:
+    http: aiohttp.ClientSession
+    csrf: str = ""
+    received: dict[int, float] = field(default_factory=dict)
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def sign_in(base: str, username: str, connector: aiohttp.BaseConnector) -> Client:
+    # unsafe=True: keep cookies from an IP address (127.0.0.1), as a browser does.
+    http = aiohttp.ClientSession(
+        connector=connector, connector_owner=False, cookie_jar=aiohttp.CookieJar(unsafe=True)
+    )
+    page = await (await http.get(f"{base}/login")).text()
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    response = await http.post(
+        f"{base}/login", data={"username": username, "password": PASSWORD, "csrf_token": token}
+    )
+    text = await response.text()
+    client = Client(http)
+    client.csrf = re.search(r'"X-CSRFToken": "([^"]+)"', text).group(1)
+    return client
+
+
+def headers(client: Client) -> dict:
+    return {"X-CSRFToken": client.csrf, "HX-Request": "true"}
+
+
+MARK = re.compile(rb"bench-(\d+)-")
+
+
+async def listen(client: Client, url: str) -> None:
+    async with client.http.get(url, timeout=aiohttp.ClientTimeout(total=None, sock_read=None)) as response:
+        client.connected.set()
+        async for line in response.content:
+            if line.startswith(b"data:"):
+                now = time.perf_counter()
+                for match in MARK.finditer(line):
+                    client.received.setdefault(int(match.group(1)), now)
+
+
+async def run_clients(base: str, n: int, seconds: float, rate: float, floor: bool) -> dict:
+    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    semaphore = asyncio.Semaphore(40)
+    clients: list[Client] = []
+    room = session_id = None
+
+    if floor:
+        for _ in range(n):
+            clients.append(Client(aiohttp.ClientSession(connector=connector, connector_owner=False)))
+        stream_url = f"{base}/stream"
+        poster = clients[0].http
+    else:
+        teacher = await sign_in(base, "teacher", connector)
+        channel = await (await teacher.http.get(f"{base}/channels/1")).text()
+        room = re.search(r"/rooms/([\w-]+)/start", channel).group(1)
+        started = await (await teacher.http.post(f"{base}/rooms/{room}/start", headers=headers(teacher))).text()
+        session_id = re.search(r"session=(\d+)", started).group(1)
+
+        async def join(k: int) -> Client:
+            async with semaphore:
+                client = await sign_in(base, f"p{k}", connector)
+                response = await client.http.post(f"{base}/rooms/{room}/join", headers=headers(client))
+                assert response.status == 200, await response.text()
+                await response.read()
+                return client
+
+        clients = list(await asyncio.gather(*(join(k) for k in range(n))))
+        # Streams resume after the last join: the room's steady state, not its joining.
+        last = await (await teacher.http.get(f"{base}/rooms/{room}")).text()
+        cursor = re.search(r"last_event_id=(\d+)", last).group(1)
+        stream_url = f"{base}/live/rooms/{room}/stream?session={session_id}&last_event_id={cursor}"
+        poster = teacher
+        # The instructor's own page is open too (its stream keeps them present).
+        teacher_stream = asyncio.create_task(listen(teacher, stream_url))
+
+    tasks = [asyncio.create_task(listen(c, stream_url)) for c in clients]
+    await asyncio.wait_for(asyncio.gather(*(c.connected.wait() for c in clients)), 120)
+    await asyncio.sleep(2)
+
+    sent: dict[int, float] = {}
+    total = int(seconds * rate)
+    start = time.perf_counter()
+    for seq in range(total):
+        await asyncio.sleep(max(0.0, start + seq / rate - time.perf_counter()))
+        body = f"bench-{seq}- the quick brown fox jumps over the lazy dog"
+        sent[seq] = time.perf_counter()
+        if floor:
+            await (await poster.post(f"{base}/post", data=body)).read()
+        else:
+            response = await poster.http.post(
+                f"{base}/rooms/{room}/chat", data={"body": body}, headers=headers(poster)
+            )
+            assert response.status == 200, await response.text()
+    deadline = time.perf_counter() + 10
+    while time.perf_counter() < deadline and sum(len(c.received) for c in clients) < n * total:
+        await asyncio.sleep(0.1)
+
+    latencies = [
+        (c.received[seq] - sent[seq]) * 1000 for c in clients for seq in sent if seq in c.received
+    ]
+    missing: dict[int, int] = {}
+    for c in clients:
+        for seq in sent:
+            if seq not in c.received:
+                missing[seq] = missing.get(seq, 0) + 1
+    broken = sum(1 for t in tasks if t.done() and not t.cancelled() and t.exception())
+    if missing or broken:
+        print(f"  missing per message: {missing}; streams that failed: {broken}", flush=True)
+        for t in tasks:
+            if t.done() and not t.cancelled() and t.exception():
+                print(f"  first stream failure: {t.exception()!r}", flush=True)
+                break
+    if not floor:
+        tasks.append(teacher_stream)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for c in clients:
+        await c.http.close()
+    if not floor:
+        await poster.http.close()
+    await connector.close()
+    return {"latencies": latencies, "expected": n * total}
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def wait_for_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def serve_liveroom(tmp: Path, n: int, redis_url: str | None) -> tuple[subprocess.Popen, int]:
+    database = tmp / f"bench-{n}-{'redis' if redis_url else 'sqlite'}.sqlite"
+    prepare_database(database, n)
+    port = free_port()
+    env = {
+        **os.environ,
+        "LIVEROOM_DATABASE_URL": f"sqlite:///{database}",
+        "LIVEROOM_SECRET_KEY": "bench-secret",
+        "LIVEROOM_ACCESS_LOG": "",
+        # All participants join first and open their streams after: without a stream
+        # nobody counts as present for longer than the presence timeout, so give the
+        # joining phase of a 1,000-person room time. (Chat delivery is what is timed.)
+        "LIVEROOM_PRESENCE_TIMEOUT": "900",
+    }
+    env.pop("LIVEROOM_REDIS_URL", None)
+    if redis_url:
+        env["LIVEROOM_REDIS_URL"] = redis_url
+    process = subprocess.Popen(
+        [BIN / "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(port)
+    return process, port
+
+
+def serve_floor() -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, str(ROOT / "bench" / "floor_app.py"), str(port)])
+    wait_for_port(port)
+    return process, port
+
+
+def measure(kind: str, n: int, seconds: float, rate: float, tmp: Path, redis_url: str | None = None) -> dict:
+    if kind == "floor":
+        process, port = serve_floor()
+    else:
+        process, port = serve_liveroom(tmp, n, redis_url)
+    try:
+        result = asyncio.run(run_clients(f"http://127.0.0.1:{port}", n, seconds, rate, kind == "floor"))
+        pids = [process.pid, *children(process.pid)]
+        result["rss_mib"] = sum(rss_kib(pid) for pid in pids) / 1024
+        result["workers"] = len(pids) - 1
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="200,1000")
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--rate", type=float, default=2)
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/14")
+    parser.add_argument("--no-redis", action="store_true")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    print(f"{os.cpu_count()} cores; {args.rate:g} messages/s for {args.seconds:g} s per run\n")
+    header = f"{'run':<22}{'clients':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'lost':>7}{'RSS MiB':>9}{'p95/floor':>11}"
+    print(header)
+    print("-" * len(header))
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        for n in sizes:
+            floor = measure("floor", n, args.seconds, args.rate, tmp)
+            floor_p95 = percentile(floor["latencies"], 95)
+            runs = [("floor (bare gevent)", floor), ("liveroom sqlite", measure("liveroom", n, args.seconds, args.rate, tmp))]
+            if not args.no_redis:
+                runs.append(("liveroom redis", measure("liveroom", n, args.seconds, args.rate, tmp, args.redis)))
+            for name, result in runs:
+                lat = result["latencies"]
+                lost = result["expected"] - len(lat)
+                ratio = percentile(lat, 95) / floor_p95 if floor_p95 else float("nan")
+                print(
+                    f"{name:<22}{n:>8}{percentile(lat, 50):>9.1f}{percentile(lat, 95):>9.1f}"
+                    f"{percentile(lat, 99):>9.1f}{lost:>7}{result['rss_mib']:>9.0f}{ratio:>10.2f}x",
+                    flush=True,
+                )
+            print(f"{'':<22}{'':>8}  (mean liveroom sqlite {statistics.fmean(runs[1][1]['latencies']):.1f} ms)")
+
+
+if __name__ == "__main__":
+    main()
