@@ -29,6 +29,17 @@ def _secret_key(instance_path: Path) -> str:
     return key_file.read_text().strip()
 
 
+def _number(name: str, default: str, kind: type = float) -> float:
+    raw = os.environ.get(name, default)
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise RuntimeError(f"{name} must be a number, not '{raw}'") from None
+    if value <= 0:
+        raise RuntimeError(f"{name} must be greater than 0, not '{raw}'")
+    return value
+
+
 def load_config(instance_path: str) -> dict:
     """Build the Flask config mapping from the environment."""
     instance = Path(instance_path)
@@ -44,16 +55,14 @@ def load_config(instance_path: str) -> dict:
         "SESSION_COOKIE_SECURE": os.environ.get("LIVEROOM_SECURE_COOKIES", "") == "1",
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
-        # Seconds between the browser's presence heartbeats, and how long a silent
-        # participant stays listed before they count as gone.
-        "LIVEROOM_POLL_SECONDS": float(os.environ.get("LIVEROOM_POLL_SECONDS", "2")),
-        "LIVEROOM_PRESENCE_TIMEOUT": int(os.environ.get("LIVEROOM_PRESENCE_TIMEOUT", "30")),
+        # How long someone without an open room stream stays listed.
+        "LIVEROOM_PRESENCE_TIMEOUT": _number("LIVEROOM_PRESENCE_TIMEOUT", "30", int),
         # Redis pub/sub wakes every worker at once; without it each worker's watcher
         # looks at the event log this often (one indexed query).
         "LIVEROOM_REDIS_URL": redis_url,
-        "LIVEROOM_EVENT_POLL_SECONDS": float(
-            os.environ.get("LIVEROOM_EVENT_POLL_SECONDS", "1.0" if redis_url else "0.01")
+        "LIVEROOM_EVENT_POLL_SECONDS": _number(
+            "LIVEROOM_EVENT_POLL_SECONDS", "1.0" if redis_url else "0.01"
         ),
         # Seconds between keep-alive comments on idle streams (proxies close silent ones).
-        "LIVEROOM_STREAM_HEARTBEAT": float(os.environ.get("LIVEROOM_STREAM_HEARTBEAT", "15")),
+        "LIVEROOM_STREAM_HEARTBEAT": _number("LIVEROOM_STREAM_HEARTBEAT", "15"),
     }
