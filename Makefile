@@ -34,11 +34,11 @@ test: setup
 	$(BIN)/python -m pytest
 
 lint: setup
-	$(BIN)/ruff check liveroom tests scripts
-	$(BIN)/ruff format --check liveroom tests scripts
+	$(BIN)/ruff check liveroom tests scripts bench
+	$(BIN)/ruff format --check liveroom tests scripts bench
 
 format: setup
-	$(BIN)/ruff format liveroom tests scripts
+	$(BIN)/ruff format liveroom tests scripts bench
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache

@@ -11,6 +11,7 @@ from gevent import monkey
 
 monkey.patch_all()
 
+import contextlib  # noqa: E402
 import sys  # noqa: E402
 
 import gevent.queue  # noqa: E402
@@ -26,7 +27,9 @@ def app(environ, start_response):
     if path == "/stream":
         queue: gevent.queue.Queue = gevent.queue.Queue()
         listeners.add(queue)
-        start_response("200 OK", [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")])
+        start_response(
+            "200 OK", [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")]
+        )
 
         def stream():
             try:
@@ -44,7 +47,9 @@ def app(environ, start_response):
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)).decode()
         next_id += 1
         # About the size of a rendered Liveroom chat message.
-        html = f'<ol id="chat-log" hx-swap-oob="beforeend"><li class="message"><p>{body}</p></li></ol>'
+        html = (
+            f'<ol id="chat-log" hx-swap-oob="beforeend"><li class="message"><p>{body}</p></li></ol>'
+        )
         message = f"id: {next_id}\nevent: room\ndata: {html}\n\n".encode()
         for queue in list(listeners):
             queue.put_nowait(message)
@@ -58,7 +63,6 @@ def app(environ, start_response):
 
 
 if __name__ == "__main__":
-    try:
+    # The benchmark stops it with SIGINT.
+    with contextlib.suppress(KeyboardInterrupt):
         WSGIServer(("127.0.0.1", int(sys.argv[1])), app, log=None, backlog=2048).serve_forever()
-    except KeyboardInterrupt:  # the benchmark stops it with SIGINT
-        pass

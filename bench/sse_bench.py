@@ -73,7 +73,11 @@ def prepare_database(path: Path, participants: int) -> None:
     from liveroom.settings import set_setting
 
     app = create_app(
-        {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "bench", "INSTANCE_PATH": str(path.parent)}
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
+            "SECRET_KEY": "bench",
+            "INSTANCE_PATH": str(path.parent),
+        }
     )
     # A cheap hash: the benchmark measures chat delivery, not 1,000 scrypt log-ins.
     cheap = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
@@ -81,10 +85,17 @@ def prepare_database(path: Path, participants: int) -> None:
         db.create_all()
         channel = Channel(name="Bench 101")
         db.session.add(channel)
-        teacher = User(username="teacher", display_name="Teacher", role=AppRole.VIEWER, password_hash=cheap)
+        teacher = User(
+            username="teacher", display_name="Teacher", role=AppRole.VIEWER, password_hash=cheap
+        )
         db.session.add(Membership(channel=channel, user=teacher, role=ChannelRole.MANAGER))
         for n in range(participants):
-            user = User(username=f"p{n}", display_name=f"Participant {n}", role=AppRole.VIEWER, password_hash=cheap)
+            user = User(
+                username=f"p{n}",
+                display_name=f"Participant {n}",
+                role=AppRole.VIEWER,
+                password_hash=cheap,
+            )
             db.session.add(Membership(channel=channel, user=user, role=ChannelRole.MEMBER))
         set_setting("liveRoomEnabled", "true")
         db.session.commit()
@@ -123,7 +134,9 @@ MARK = re.compile(rb"bench-(\d+)-")
 
 
 async def listen(client: Client, url: str) -> None:
-    async with client.http.get(url, timeout=aiohttp.ClientTimeout(total=None, sock_read=None)) as response:
+    async with client.http.get(
+        url, timeout=aiohttp.ClientTimeout(total=None, sock_read=None)
+    ) as response:
         client.connected.set()
         async for line in response.content:
             if line.startswith(b"data:"):
@@ -140,20 +153,26 @@ async def run_clients(base: str, n: int, seconds: float, rate: float, floor: boo
 
     if floor:
         for _ in range(n):
-            clients.append(Client(aiohttp.ClientSession(connector=connector, connector_owner=False)))
+            clients.append(
+                Client(aiohttp.ClientSession(connector=connector, connector_owner=False))
+            )
         stream_url = f"{base}/stream"
         poster = clients[0].http
     else:
         teacher = await sign_in(base, "teacher", connector)
         channel = await (await teacher.http.get(f"{base}/channels/1")).text()
         room = re.search(r"/rooms/([\w-]+)/start", channel).group(1)
-        started = await (await teacher.http.post(f"{base}/rooms/{room}/start", headers=headers(teacher))).text()
+        started = await (
+            await teacher.http.post(f"{base}/rooms/{room}/start", headers=headers(teacher))
+        ).text()
         session_id = re.search(r"session=(\d+)", started).group(1)
 
         async def join(k: int) -> Client:
             async with semaphore:
                 client = await sign_in(base, f"p{k}", connector)
-                response = await client.http.post(f"{base}/rooms/{room}/join", headers=headers(client))
+                response = await client.http.post(
+                    f"{base}/rooms/{room}/join", headers=headers(client)
+                )
                 assert response.status == 200, await response.text()
                 await response.read()
                 return client
@@ -253,7 +272,10 @@ def serve_liveroom(tmp: Path, n: int, redis_url: str | None) -> tuple[subprocess
         env["LIVEROOM_REDIS_URL"] = redis_url
     process = subprocess.Popen(
         [BIN / "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     wait_for_port(port)
     return process, port
@@ -266,13 +288,17 @@ def serve_floor() -> tuple[subprocess.Popen, int]:
     return process, port
 
 
-def measure(kind: str, n: int, seconds: float, rate: float, tmp: Path, redis_url: str | None = None) -> dict:
+def measure(
+    kind: str, n: int, seconds: float, rate: float, tmp: Path, redis_url: str | None = None
+) -> dict:
     if kind == "floor":
         process, port = serve_floor()
     else:
         process, port = serve_liveroom(tmp, n, redis_url)
     try:
-        result = asyncio.run(run_clients(f"http://127.0.0.1:{port}", n, seconds, rate, kind == "floor"))
+        result = asyncio.run(
+            run_clients(f"http://127.0.0.1:{port}", n, seconds, rate, kind == "floor")
+        )
         pids = [process.pid, *children(process.pid)]
         result["rss_mib"] = sum(rss_kib(pid) for pid in pids) / 1024
         result["workers"] = len(pids) - 1
@@ -286,7 +312,9 @@ def measure(kind: str, n: int, seconds: float, rate: float, tmp: Path, redis_url
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="200,1000")
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--rate", type=float, default=2)
@@ -303,9 +331,17 @@ def main() -> None:
         for n in sizes:
             floor = measure("floor", n, args.seconds, args.rate, tmp)
             floor_p95 = percentile(floor["latencies"], 95)
-            runs = [("floor (bare gevent)", floor), ("liveroom sqlite", measure("liveroom", n, args.seconds, args.rate, tmp))]
+            runs = [
+                ("floor (bare gevent)", floor),
+                ("liveroom sqlite", measure("liveroom", n, args.seconds, args.rate, tmp)),
+            ]
             if not args.no_redis:
-                runs.append(("liveroom redis", measure("liveroom", n, args.seconds, args.rate, tmp, args.redis)))
+                runs.append(
+                    (
+                        "liveroom redis",
+                        measure("liveroom", n, args.seconds, args.rate, tmp, args.redis),
+                    )
+                )
             for name, result in runs:
                 lat = result["latencies"]
                 lost = result["expected"] - len(lat)
@@ -315,7 +351,9 @@ def main() -> None:
                     f"{percentile(lat, 99):>9.1f}{lost:>7}{result['rss_mib']:>9.0f}{ratio:>10.2f}x",
                     flush=True,
                 )
-            print(f"{'':<22}{'':>8}  (mean liveroom sqlite {statistics.fmean(runs[1][1]['latencies']):.1f} ms)")
+            print(
+                f"{'':<22}{'':>8}  (mean liveroom sqlite {statistics.fmean(runs[1][1]['latencies']):.1f} ms)"
+            )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from liveroom.config import load_config
 from liveroom.extensions import csrf, db, htmx, login
+from liveroom.params import IdConverter
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,6 +51,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
+    app.url_map.converters["id"] = IdConverter
     db.init_app(app)
     login.init_app(app)
     csrf.init_app(app)

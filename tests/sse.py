@@ -91,6 +91,11 @@ class StreamReader:
             return True
         return False
 
+    def ended(self, timeout: float = 3.0) -> bool:
+        """Whether the server ended the stream (the reader saw its last chunk)."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
     def close(self) -> None:
         """Stop reading (the server's next keep-alive wakes the reader) and hang up."""
         self._stop.set()

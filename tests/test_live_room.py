@@ -516,3 +516,107 @@ def test_instructors_may_post_faster_but_not_without_limit(room):
     response = room.post(room.teacher, "chat", body="step 15")
     assert response.status_code == 429
     assert "You can send 15 messages every 5 seconds." in response.get_data(as_text=True)
+
+
+# --- What a stream may keep hearing ------------------------------------------------------
+
+
+def test_a_removed_persons_stream_is_ended_so_private_chat_cannot_leak_to_it(room):
+    sam_id = room.participation("sam")
+    room.post(room.teacher, f"people/{sam_id}/role", role="instructor")
+    sam = room.stream(room.sam)  # Sam listening as an instructor
+    room.post(room.teacher, f"people/{room.participation('sam')}/remove")
+    assert sam.wait_for(lambda m: m.event == "refresh")
+    assert sam.ended(), "the server hangs up: Sam must reconnect and be checked again"
+    room.post(room.priya, "chat", body="private to the instructors", to="instructors")
+    assert all("private to the instructors" not in m.data for m in sam.seen)
+
+
+def test_role_change_ends_the_old_stream_so_rights_follow_the_new_role(room):
+    sam = room.stream(room.sam)
+    room.post(room.teacher, f"people/{room.participation('sam')}/role", role="instructor")
+    assert sam.wait_for(lambda m: m.event == "refresh")
+    assert sam.ended()
+
+
+def test_a_deleted_message_is_not_replayed_to_latecomers(room):
+    room.post(room.sam, "chat", body="my password is hunter2")
+    with room.app.app_context():
+        message_id = db.session.scalar(sa.select(ChatMessage.id))
+    stream = room.stream(room.priya)
+    room.post(room.teacher, f"chat/{message_id}/delete")
+    stream.wait_for_text("delete")
+    stream.close()
+    replay = room.stream(room.priya, last_event_id=0)
+    replay.nothing_matching(lambda m: False, within=0.5)
+    assert all("hunter2" not in m.data for m in replay.seen)
+    replay.close()
+
+
+def test_a_head_request_leaves_no_listener_behind(room):
+    from liveroom.live.hub import hub_of
+
+    before = hub_of(room.app).listener_count()
+    response = room.sam.head(
+        f"/live/rooms/{room.id}/stream", query_string={"session": room.session}
+    )
+    assert response.status_code == 200
+    assert hub_of(room.app).listener_count() == before
+
+
+def test_someone_denied_then_let_in_another_way_is_not_sent_back_to_denied(room):
+    room.post(room.teacher, "lock", locked="1")
+    room.post(room.late, "join")
+    with room.app.app_context():
+        from liveroom.models import WaitingEntry
+
+        entry = db.session.scalar(sa.select(WaitingEntry.id))
+    room.post(room.teacher, f"waiting/{entry}/deny")
+    room.post(room.teacher, "lock", locked="0")
+    assert "You are a participant" in text_of(room.post(room.late, "ask"))
+    assert "You are a participant" in text_of(
+        room.post(room.late, f"join?session={room.session}&auto=1")
+    )
+    assert "Nobody is waiting." in text_of(room.page(room.teacher))
+
+
+def test_a_demoted_manager_cannot_end_the_meeting_by_stepping_out(room, world):
+    world.user("co", name="Cora Colleague")
+    with room.app.app_context():
+        from liveroom.models import Membership, User
+
+        co = db.session.scalar(sa.select(User).where(User.username == "co"))
+        db.session.add(
+            Membership(channel_id=room.channel, user_id=co.id, role=ChannelRole.MODERATOR)
+        )
+        db.session.commit()
+    co = as_user(room.app, "co")
+    room.post(co, "join")
+    room.post(room.teacher, f"people/{room.participation('co')}/role", role="participant")
+    room.post(co, "leave")
+    response = room.post(co, "end")
+    assert response.status_code == 403
+    with room.app.app_context():
+        assert db.session.get(LiveSession, room.session).ended_at is None
+
+
+@pytest.mark.parametrize(
+    "url, data, status",
+    [
+        ("chat", {"body": "hi", "to": "²"}, 400),
+        ("chat", {"body": "hi", "to": "99999999999999999999999"}, 400),
+        ("people/99999999999999999999999/remove", {}, 404),
+        ("chat/99999999999999999999999/delete", {}, 404),
+    ],
+)
+def test_odd_numbers_get_clear_errors_not_server_errors(room, url, data, status):
+    assert room.post(room.teacher, url, **data).status_code == status
+
+
+@pytest.mark.parametrize("session", ["abc", "99999999999999999999999", "-1"])
+def test_odd_session_numbers_on_join_and_stream_are_a_400(room, session):
+    assert (
+        room.sam.post(f"/rooms/{room.id}/join?session={session}", headers=HTMX).status_code == 400
+    )
+    response = room.sam.get(f"/live/rooms/{room.id}/stream", query_string={"session": session})
+    assert response.status_code == 400

@@ -38,7 +38,7 @@ def index() -> str:
     )
 
 
-@bp.get("/<int:channel_id>")
+@bp.get("/<id:channel_id>")
 def show(channel_id: int) -> str:
     channel = db.session.get(Channel, channel_id)
     if channel is None:

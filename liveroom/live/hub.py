@@ -22,7 +22,7 @@ from flask import Flask
 
 from liveroom import events
 from liveroom.extensions import db
-from liveroom.live.render import Listener, Plan, plan_for
+from liveroom.live.render import Listener, Plan, plan_for, sse_message
 from liveroom.models import utcnow
 from liveroom.rooms import service
 
@@ -71,6 +71,7 @@ class Hub:
         self.pid: int | None = None
         self.last_id = 0
         self.plans: OrderedDict[int, Plan] = OrderedDict()
+        self.plans_lock = threading.Lock()
         self.goodbyes: list[int] = []
         self.stopping = False
 
@@ -85,10 +86,11 @@ class Hub:
     def unsubscribe(self, listener: Listener) -> None:
         with self.lock:
             room = self.rooms.get(listener.room_id)
-            if room is not None:
-                room.discard(listener)
-                if not room:
-                    del self.rooms[listener.room_id]
+            if room is None or listener not in room:
+                return  # already gone (closed by the hub, then by its stream)
+            room.discard(listener)
+            if not room:
+                del self.rooms[listener.room_id]
             still_here = listener.participation_id is not None and any(
                 other.participation_id == listener.participation_id
                 for room in self.rooms.values()
@@ -170,12 +172,14 @@ class Hub:
 
     def plan(self, event) -> Plan:
         """The event rendered for each audience, cached for reconnecting listeners."""
-        cached = self.plans.get(event.id)
+        with self.plans_lock:
+            cached = self.plans.get(event.id)
         if cached is None:
             cached = plan_for(event)
-            self.plans[event.id] = cached
-            while len(self.plans) > 5000:
-                self.plans.popitem(last=False)
+            with self.plans_lock:
+                self.plans[event.id] = cached
+                while len(self.plans) > 5000:
+                    self.plans.popitem(last=False)
         return cached
 
     def _deliver(self, plan: Plan, listeners: list[Listener]) -> None:
@@ -186,6 +190,11 @@ class Hub:
                 except QUEUE_FULL:
                     self._cut_off(listener)
                     break
+            else:
+                if plan.closes and plan.closes_listener(listener):
+                    self.unsubscribe(listener)
+                    with contextlib.suppress(*QUEUE_FULL):
+                        listener.queue.put_nowait(None)
 
     def _cut_off(self, listener: Listener) -> None:
         self.unsubscribe(listener)
@@ -196,11 +205,25 @@ class Hub:
             pass
 
     def replay(self, listener: Listener, after_id: int, limit: int = 5000) -> tuple[bytes, int]:
-        """What a (re)connecting listener missed since ``after_id``, bounded by its session."""
-        missed = events.session_after(listener.session_id, after_id, limit)
-        chunks = [m for event in missed for m in self.plan(event).for_listener(listener)]
-        last = missed[-1].id if missed else after_id
-        return b"".join(chunks), last
+        """What a (re)connecting listener missed since ``after_id``, bounded by its session.
+
+        Only events this process's watcher has already passed are replayed; the newer
+        ones reach the listener's queue in order (the watcher waits out id gaps, which
+        a replay could not). Returns the bytes and the id up to which it covered.
+        """
+        upto = self.last_id
+        missed = [
+            e for e in events.session_after(listener.session_id, after_id, limit) if e.id <= upto
+        ]
+        chunks = []
+        for event in missed:
+            # A message deleted since it was sent must not come back with its text.
+            plan = plan_for(event) if event.kind == "chat_posted" else self.plan(event)
+            chunks.extend(plan.for_listener(listener))
+        if len(missed) == limit:
+            # Too far behind to replay: the page re-reads its whole state instead.
+            chunks.append(sse_message(upto, "refresh", "refresh"))
+        return b"".join(chunks), max(upto, after_id)
 
     # --- upkeep: keep-alives, presence and tidy sessions ----------------------------------
 

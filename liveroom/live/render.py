@@ -63,6 +63,14 @@ def user(user_id: int) -> Target:
     return lambda listener: listener.user_id == user_id
 
 
+def stay(participation_id: int) -> Target:
+    return lambda listener: listener.participation_id == participation_id
+
+
+def waiting_user(user_id: int) -> Target:
+    return lambda listener: listener.role == WAITING and listener.user_id == user_id
+
+
 def participant_user(user_id: int) -> Target:
     return lambda listener: listener.role == PARTICIPANT and listener.user_id == user_id
 
@@ -74,6 +82,9 @@ class Plan:
     event_id: int
     session_id: int | None = None
     sends: list[tuple[Target, bytes]] = field(default_factory=list)
+    # Streams to end once this event is sent: their role or place is gone, so they must
+    # reconnect (and be checked again) rather than keep listening as what they were.
+    closes: list[Target] = field(default_factory=list)
 
     def add(self, target: Target, html: str) -> None:
         if html:
@@ -86,6 +97,9 @@ class Plan:
         if listener.session_id != self.session_id:
             return []
         return [message for target, message in self.sends if target(listener)]
+
+    def closes_listener(self, listener: Listener) -> bool:
+        return listener.session_id == self.session_id and any(t(listener) for t in self.closes)
 
 
 def sse_message(event_id: int, name: str, data: str) -> bytes:
@@ -158,6 +172,8 @@ def _people_changed(plan: Plan, event: Event, session: LiveSession) -> None:
     plan.add(participants, item_p + count_html + hands_p + announce)
     if event.kind == "participant_removed" or event.kind == "role_changed":
         plan.refresh(user(event.data["user_id"]))
+    if event.kind in ("participant_removed", "participant_left", "role_changed") and pid:
+        plan.closes.append(stay(pid))
     if event.kind == "hand_changed" and p is not None:
         plan.add(participant_user(p.user_id), _my_hand(p))
 
@@ -268,6 +284,7 @@ def _waiting_changed(plan: Plan, event: Event, session: LiveSession) -> None:
     )
     if event.data.get("decision"):
         plan.refresh(user(event.data["user_id"]))
+        plan.closes.append(waiting_user(event.data["user_id"]))
 
 
 def plan_for(event: Event) -> Plan:
@@ -279,6 +296,7 @@ def plan_for(event: Event) -> Plan:
     kind = event.kind
     if kind == "session_ended":
         plan.refresh(everyone)
+        plan.closes.append(everyone)
     elif kind in (
         "participant_joined",
         "participant_left",

@@ -12,6 +12,7 @@ from liveroom.extensions import db
 from liveroom.live.hub import hub_of
 from liveroom.live.render import INSTRUCTOR, PARTICIPANT, WAITING, Listener, sse_message
 from liveroom.models import LiveSession
+from liveroom.params import MAX_ID, int_arg
 from liveroom.roles import RoomRole
 from liveroom.rooms import service
 from liveroom.rooms.routes import load_room, require_join
@@ -28,10 +29,9 @@ STREAM_HEADERS = {
 def last_event_id() -> int:
     """Where the browser is: the EventSource's Last-Event-ID, or the page's own cursor."""
     raw = request.headers.get("Last-Event-ID") or request.args.get("last_event_id") or "0"
-    try:
-        return max(0, int(raw))
-    except ValueError:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ID:
         abort(400, "Last-Event-ID must be an event number.")
+    return int(raw)
 
 
 def refresh_only(event_id: int) -> Response:
@@ -45,10 +45,13 @@ def refresh_only(event_id: int) -> Response:
 def room_stream(public_id: str) -> Response:
     room = load_room(public_id)
     require_join(room)
-    session = db.session.get(LiveSession, request.args.get("session", type=int) or 0)
+    session = db.session.get(LiveSession, int_arg("session"))
     if session is None or session.room_id != room.id:
         abort(404)
     after = last_event_id()
+    if request.method == "HEAD":
+        # Nothing streams to a HEAD request: subscribing would leave a listener behind.
+        return Response(mimetype="text/event-stream", headers=STREAM_HEADERS)
     if session.ended_at is not None:
         return refresh_only(after)
     me = service.presence_of(session, current_user)
@@ -95,5 +98,7 @@ def room_stream(public_id: str) -> Response:
             hub.unsubscribe(listener)
 
     response = Response(stream(), mimetype="text/event-stream", headers=STREAM_HEADERS)
+    # However the response ends (even unread), the listener goes.
+    response.call_on_close(lambda: hub.unsubscribe(listener))
     response.headers["X-Liveroom-Worker"] = str(os.getpid())
     return response

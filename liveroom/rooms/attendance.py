@@ -50,7 +50,7 @@ def attendance_index(public_id: str) -> str:
     )
 
 
-@bp.get("/rooms/<public_id>/sessions/<int:session_id>/attendance")
+@bp.get("/rooms/<public_id>/sessions/<id:session_id>/attendance")
 def attendance_page(public_id: str, session_id: int) -> str:
     room = load_room(public_id)
     require_attendance(room)
@@ -65,7 +65,7 @@ def attendance_page(public_id: str, session_id: int) -> str:
     )
 
 
-@bp.get("/rooms/<public_id>/sessions/<int:session_id>/attendance.csv")
+@bp.get("/rooms/<public_id>/sessions/<id:session_id>/attendance.csv")
 def attendance_csv(public_id: str, session_id: int) -> Response:
     room = load_room(public_id)
     require_attendance(room)

@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from liveroom.extensions import db
 from liveroom.models import ChatMessage, LiveSession, Participation, Room, WaitingEntry
+from liveroom.params import parse_id
 from liveroom.roles import RoomRole
 from liveroom.rooms import chat, policy, service
 from liveroom.rooms.routes import bp, load_room, no_content, require_join
@@ -60,8 +61,8 @@ def post_chat(public_id: str) -> Response | tuple[str, int]:
     to = request.form.get("to", "").strip()
     if to == "instructors" or to == "":
         to_user_id = me.user_id if (to and me is not None) else None
-    elif to.isdigit():
-        to_user_id = int(to)
+    elif to.isascii() and to.isdigit():
+        to_user_id = parse_id(to, "to")
     else:
         abort(400, "Choose who the message is for.")
     try:
@@ -73,7 +74,7 @@ def post_chat(public_id: str) -> Response | tuple[str, int]:
     return done(room)
 
 
-@bp.post("/rooms/<public_id>/chat/<int:message_id>/delete")
+@bp.post("/rooms/<public_id>/chat/<id:message_id>/delete")
 def delete_chat(public_id: str, message_id: int) -> Response:
     room, session, me = live_context(public_id)
     require_moderator(me)
@@ -104,7 +105,7 @@ def my_hand(public_id: str) -> Response:
     return done(room)
 
 
-@bp.post("/rooms/<public_id>/people/<int:participation_id>/hand/lower")
+@bp.post("/rooms/<public_id>/people/<id:participation_id>/hand/lower")
 def lower_hand(public_id: str, participation_id: int) -> Response:
     room, session, me = live_context(public_id)
     require_moderator(me)
@@ -123,7 +124,7 @@ def lower_all_hands(public_id: str) -> Response:
 # --- Moderation -----------------------------------------------------------------------
 
 
-@bp.post("/rooms/<public_id>/people/<int:participation_id>/role")
+@bp.post("/rooms/<public_id>/people/<id:participation_id>/role")
 def change_role(public_id: str, participation_id: int) -> Response:
     room, session, me = live_context(public_id)
     require_moderator(me)
@@ -140,7 +141,7 @@ def change_role(public_id: str, participation_id: int) -> Response:
     return done(room)
 
 
-@bp.post("/rooms/<public_id>/people/<int:participation_id>/remove")
+@bp.post("/rooms/<public_id>/people/<id:participation_id>/remove")
 def remove_person(public_id: str, participation_id: int) -> Response:
     room, session, me = live_context(public_id)
     require_moderator(me)
@@ -159,7 +160,7 @@ def lock_room(public_id: str) -> Response:
     return done(room)
 
 
-@bp.post("/rooms/<public_id>/waiting/<int:entry_id>/<any(admit, deny):decision>")
+@bp.post("/rooms/<public_id>/waiting/<id:entry_id>/<any(admit, deny):decision>")
 def decide_waiting(public_id: str, entry_id: int, decision: str) -> Response:
     room, session, me = live_context(public_id)
     require_moderator(me)

@@ -59,9 +59,10 @@ def room_role_for(user: User, room: Room, settings: SiteSettings) -> RoomRole:
 def may_end(
     user: User, room: Room, participation: Participation | None, settings: SiteSettings
 ) -> bool:
-    """End the meeting for everyone: the instructors in the room (a Manager demoted to
-    participant in this meeting cannot); from outside it, whoever may start it."""
-    if participation is not None and participation.left_at is None:
+    """End the meeting for everyone: its instructors. ``participation`` is the person's
+    latest stay in this meeting, if any: a Manager demoted to participant here cannot,
+    even after leaving; someone never in it may if they may start the room."""
+    if participation is not None:
         return participation.room_role is RoomRole.INSTRUCTOR and may_join(user, room, settings)
     return may_start(user, room, settings)
 

@@ -13,6 +13,7 @@ from flask_login import current_user, login_required
 from liveroom import events
 from liveroom.extensions import db
 from liveroom.models import LiveSession, Participation, Room
+from liveroom.params import int_arg
 from liveroom.rooms import chat, policy, service
 from liveroom.rooms.service import Entry
 from liveroom.settings import get_settings
@@ -154,7 +155,7 @@ def join_meeting(public_id: str) -> Response | str:
     """Join Meeting; also how an open page re-reads its state after a "refresh" event."""
     room = load_room(public_id)
     require_join(room)
-    shown = db.session.get(LiveSession, request.args.get("session", 0, type=int))
+    shown = db.session.get(LiveSession, int_arg("session"))
     if shown is not None and shown.room_id == room.id and shown.ended_at is not None:
         return render_ended(room, shown)
     session = service.live_session(room)
@@ -162,7 +163,7 @@ def join_meeting(public_id: str) -> Response | str:
         if request.args.get("waiting"):
             return no_content()  # still waiting: the page keeps its waiting state
         return render_state(room, "waiting")
-    if request.args.get("auto"):
+    if request.args.get("auto") and service.presence_of(session, current_user) is None:
         entry = service.latest_waiting_entry(session, current_user.id)
         if entry is not None and entry.decision == "denied":
             # A page refreshing itself after a "no" shows it; asking again is a click.
@@ -217,8 +218,11 @@ def end_meeting(public_id: str) -> Response | str:
         if not last:
             abort(409, "This room has no meeting to end.")
         return render_ended(room, last[0])
-    me = service.presence_of(session, current_user)
-    if not policy.may_end(current_user, room, me, get_settings()):
+    # Someone who left still ends as what they were here: a demoted or removed Manager
+    # cannot end the meeting by stepping out first.
+    me = service.presence_of(session, current_user) or service.latest_stay(session, current_user.id)
+    removed = service.removal_of(session, current_user.id) is not None
+    if removed or not policy.may_end(current_user, room, me, get_settings()):
         abort(403, "Only the room's instructors can end the meeting.")
     service.end_session(session, current_user)
     return render_ended(room, session)

@@ -306,6 +306,16 @@ def latest_waiting_entry(session: LiveSession, user_id: int) -> WaitingEntry | N
     )
 
 
+def latest_stay(session: LiveSession, user_id: int) -> Participation | None:
+    """The person's most recent stay in this session, present or not."""
+    return db.session.scalar(
+        sa.select(Participation)
+        .where(Participation.session_id == session.id, Participation.user_id == user_id)
+        .order_by(Participation.id.desc())
+        .limit(1)
+    )
+
+
 def previous_role(session: LiveSession, user_id: int) -> RoomRole | None:
     """The role someone last had in this session: a promotion survives leaving."""
     return db.session.scalar(
@@ -333,6 +343,11 @@ def enter_session(
     if session.locked and not (bypasses_lock or admitted or role is not None):
         ask_to_enter(session, user)
         return Entry.WAITING_ROOM, None
+    if entry is not None and entry.decision is None:
+        # They got in another way (the room was unlocked): they wait no more.
+        entry.decision = "entered"
+        entry.decided_at = utcnow()
+        events.append(session.room_id, "waiting_changed", session.id, user_id=user.id)
     return Entry.ENTERED, join_session(session, user, role or default_role)
 
 
