@@ -60,8 +60,10 @@ def load_config(instance_path: str) -> dict:
         # Redis pub/sub wakes every worker at once; without it each worker's watcher
         # looks at the event log this often (one indexed query).
         "LIVEROOM_REDIS_URL": redis_url,
+        # On SQLite a look costs a stat() of the database files, so it can be frequent.
         "LIVEROOM_EVENT_POLL_SECONDS": _number(
-            "LIVEROOM_EVENT_POLL_SECONDS", "1.0" if redis_url else "0.01"
+            "LIVEROOM_EVENT_POLL_SECONDS",
+            "1.0" if redis_url else ("0.002" if database_url.startswith("sqlite") else "0.01"),
         ),
         # Seconds between keep-alive comments on idle streams (proxies close silent ones).
         "LIVEROOM_STREAM_HEARTBEAT": _number("LIVEROOM_STREAM_HEARTBEAT", "15"),

@@ -43,6 +43,7 @@ QUEUE_LIMIT = 2000
 # How long an id gap may wait for its (slower) transaction before the watcher moves on.
 GAP_PATIENCE = timedelta(seconds=2)
 KEEP_PRESENT_EVERY = 3.0
+SAFETY_READ = 0.1
 KEEP_ALIVE = b": keep-alive\n\n"
 SWEEP_EVERY = 5.0
 
@@ -74,6 +75,9 @@ class Hub:
         self.plans_lock = threading.Lock()
         self.goodbyes: list[int] = []
         self.stopping = False
+        self.sqlite_files = sqlite_files(app.config["SQLALCHEMY_DATABASE_URI"])
+        self.marker: tuple = ()
+        self.last_read = 0.0
 
     # --- listeners -------------------------------------------------------------------
 
@@ -140,8 +144,14 @@ class Hub:
 
     def _watch(self) -> None:
         while not self.stopping:
-            self.wake.wait(self.poll_seconds)
+            woken = self.wake.wait(self.poll_seconds)
             self.wake.clear()
+            # File times tick coarsely: two writes in one tick look like one, so the log
+            # is also read at least every SAFETY_READ seconds.
+            overdue = time.monotonic() - self.last_read >= SAFETY_READ
+            if not (woken or overdue or self.database_changed()):
+                continue
+            self.last_read = time.monotonic()
             try:
                 self.dispatch_new()
             except Exception:  # keep watching: one bad event must not stop the room
@@ -169,6 +179,16 @@ class Hub:
                 return delivered
             finally:
                 db.session.remove()
+
+    def database_changed(self) -> bool:
+        """Whether another process may have written: on SQLite a look at the database
+        files' size and time (microseconds, no query), elsewhere always yes."""
+        if not self.sqlite_files:
+            return True
+        marker = tuple(file_marker(path) for path in self.sqlite_files)
+        changed = marker != self.marker
+        self.marker = marker
+        return changed
 
     def plan(self, event) -> Plan:
         """The event rendered for each audience, cached for reconnecting listeners."""
@@ -274,6 +294,23 @@ class Hub:
             for participation_id in goodbyes:
                 service.say_goodbye_to(participation_id)
             db.session.remove()
+
+
+def sqlite_files(url: str) -> list[str]:
+    """The files whose changes mean "new events" on SQLite: the database and its WAL."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or ":memory:" in url:
+        return []
+    path = url[len(prefix) :].split("?", 1)[0]
+    return [path, f"{path}-wal"]
+
+
+def file_marker(path: str) -> tuple[int, int]:
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return (0, 0)
+    return (stat.st_mtime_ns, stat.st_size)
 
 
 def hub_of(app: Flask) -> Hub:

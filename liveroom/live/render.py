@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import render_template
+from flask import current_app
 
 from liveroom.extensions import db
 from liveroom.models import ChatMessage, Event, LiveSession, Participation
@@ -100,6 +100,12 @@ class Plan:
 
     def closes_listener(self, listener: Listener) -> bool:
         return listener.session_id == self.session_id and any(t(listener) for t in self.closes)
+
+
+def render_template(name: str, **context: object) -> str:
+    """Render a fragment for a whole audience: straight from the Jinja environment,
+    without the page context processors (there is no signed-in person here)."""
+    return current_app.jinja_env.get_template(name).render(context)
 
 
 def sse_message(event_id: int, name: str, data: str) -> bytes:
