@@ -4,7 +4,8 @@ Room pages hold a Server-Sent Events stream open for as long as they are open, s
 workers are gevent workers: one process serves thousands of idle streams cheaply.
 Each worker process runs one event-log watcher (``liveroom/live/hub.py``) that feeds
 the streams it holds; with ``LIVEROOM_REDIS_URL`` set, Redis pub/sub wakes every
-worker at once, otherwise each watcher looks at the event log every 20 ms.
+worker at once; otherwise each watcher looks for new events by itself (on SQLite a
+stat() of the database files every 2 ms, a query only when they changed).
 """
 
 import multiprocessing

@@ -21,7 +21,13 @@
     if (event.detail.xhr.status >= 500) showConnectionProblem("The server had a problem. Trying again…");
   });
   document.addEventListener("htmx:afterRequest", function (event) {
-    if (event.detail.successful) clearConnectionProblem();
+    if (!event.detail.successful) return;
+    clearConnectionProblem();
+    // An action that worked takes away the error an earlier one left in the room.
+    var target = event.detail.target;
+    if (target && target.id === "room-error" && event.detail.xhr.status === 204) {
+      target.textContent = "";
+    }
   });
 
   // When a swap removed the element that had focus (the Start button, say), put focus
