@@ -318,12 +318,8 @@ def latest_stay(session: LiveSession, user_id: int) -> Participation | None:
 
 def previous_role(session: LiveSession, user_id: int) -> RoomRole | None:
     """The role someone last had in this session: a promotion survives leaving."""
-    return db.session.scalar(
-        sa.select(Participation.room_role)
-        .where(Participation.session_id == session.id, Participation.user_id == user_id)
-        .order_by(Participation.id.desc())
-        .limit(1)
-    )
+    stay = latest_stay(session, user_id)
+    return stay.room_role if stay else None
 
 
 def enter_session(
