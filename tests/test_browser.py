@@ -254,3 +254,15 @@ def test_chat_survives_a_dropped_connection(browser, class_url):
     expect(
         sam.get_by_role("list", name="Chat messages").get_by_text("Sent while Sam was offline")
     ).to_be_visible(timeout=10_000)
+
+
+def test_user_menu_closes_with_escape_and_returns_focus(browser, base_url):
+    teacher = log_in(browser, base_url, "teacher", "liveroom-teacher")
+    toggle = teacher.locator("summary", has_text="open user menu")
+    toggle.focus()
+    teacher.keyboard.press("Enter")
+    expect(teacher.get_by_role("link", name="My Rooms")).to_be_visible()
+    teacher.keyboard.press("Tab")
+    teacher.keyboard.press("Escape")
+    expect(teacher.get_by_role("link", name="My Rooms")).to_be_hidden()
+    expect(toggle).to_be_focused()

@@ -41,6 +41,25 @@
     if (heading) heading.focus();
   });
 
+  // Drop-down menus (<details>): Escape or a click elsewhere closes them, as people expect.
+  function closeMenus(except) {
+    document.querySelectorAll("details.user-menu[open], details.person-menu[open]").forEach(function (menu) {
+      if (menu !== except) menu.removeAttribute("open");
+    });
+  }
+  document.addEventListener("click", function (event) {
+    closeMenus(event.target.closest("details.user-menu, details.person-menu"));
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    var menu = event.target.closest && event.target.closest("details[open]");
+    if (menu) {
+      menu.removeAttribute("open");
+      var toggle = menu.querySelector("summary");
+      if (toggle) toggle.focus();
+    }
+  });
+
   // Copy a room link: the Clipboard API where the page is secure, selection otherwise.
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy-target]");
