@@ -31,6 +31,7 @@ run: db
 test: setup
 	scripts/ensure-chromium
 	scripts/ensure-redis
+	scripts/ensure-postgres
 	$(BIN)/python -m pytest
 
 lint: setup
