@@ -75,15 +75,3 @@ def session_after(session_id: int, after_id: int, limit: int) -> list[Event]:
 def latest_id(room_id: int) -> int:
     """The newest event id of a room, 0 when nothing happened yet."""
     return db.session.scalar(sa.select(sa.func.max(Event.id)).where(Event.room_id == room_id)) or 0
-
-
-def since(room_id: int, after_id: int, limit: int = 500) -> list[Event]:
-    """Events of a room newer than ``after_id``, oldest first."""
-    return list(
-        db.session.scalars(
-            sa.select(Event)
-            .where(Event.room_id == room_id, Event.id > after_id)
-            .order_by(Event.id)
-            .limit(limit)
-        )
-    )

@@ -112,6 +112,14 @@ class World:
             service.channel_room(channel)
             return channel.id
 
+    def add_member(self, channel_id: int, username: str, role: ChannelRole) -> None:
+        with self.app.app_context():
+            from liveroom.models import Membership
+
+            user = db.session.scalar(sa.select(User).where(User.username == username))
+            db.session.add(Membership(channel_id=channel_id, user_id=user.id, role=role))
+            db.session.commit()
+
     def room_of(self, channel_id: int) -> str:
         with self.app.app_context():
             return db.session.get(Channel, channel_id).room.public_id

@@ -356,15 +356,7 @@ def test_denied_newcomer_is_told_and_may_ask_again(room):
 
 def test_admit_all_lets_everyone_waiting_in(room, world):
     world.user("late2", name="Lola Later")
-    with room.app.app_context():
-        from liveroom.models import Channel, Membership, User
-
-        late2 = db.session.scalar(sa.select(User).where(User.username == "late2"))
-        db.session.add(
-            Membership(channel_id=room.channel, user_id=late2.id, role=ChannelRole.MEMBER)
-        )
-        db.session.commit()
-        assert db.session.get(Channel, room.channel)
+    world.add_member(room.channel, "late2", ChannelRole.MEMBER)
     room.post(room.teacher, "lock", locked="1")
     late2 = as_user(room.app, "late2")
     room.post(room.late, "join")
@@ -582,14 +574,7 @@ def test_someone_denied_then_let_in_another_way_is_not_sent_back_to_denied(room)
 
 def test_a_demoted_manager_cannot_end_the_meeting_by_stepping_out(room, world):
     world.user("co", name="Cora Colleague")
-    with room.app.app_context():
-        from liveroom.models import Membership, User
-
-        co = db.session.scalar(sa.select(User).where(User.username == "co"))
-        db.session.add(
-            Membership(channel_id=room.channel, user_id=co.id, role=ChannelRole.MODERATOR)
-        )
-        db.session.commit()
+    world.add_member(room.channel, "co", ChannelRole.MODERATOR)
     co = as_user(room.app, "co")
     room.post(co, "join")
     room.post(room.teacher, f"people/{room.participation('co')}/role", role="participant")

@@ -333,15 +333,7 @@ def test_open_in_new_tab_makes_the_buttons_open_a_tab(app, world, biology):
 
 def test_anonymous_role_accounts_take_part_in_nothing(app, world, biology):
     world.user("guest", role=AppRole.ANONYMOUS)
-    from liveroom.models import Channel, Membership, User
-
-    with app.app_context():
-        guest = db.session.scalar(sa.select(User).where(User.username == "guest"))
-        db.session.add(
-            Membership(channel_id=biology["channel"], user_id=guest.id, role=ChannelRole.MEMBER)
-        )
-        db.session.commit()
-        assert db.session.get(Channel, biology["channel"])
+    world.add_member(biology["channel"], "guest", ChannelRole.MEMBER)
     response = as_user(app, "guest").post(f"/rooms/{biology['room']}/join")
     assert response.status_code == 403
 

@@ -7,13 +7,12 @@ import os
 import pytest
 import sqlalchemy as sa
 
-from liveroom import create_app
 from liveroom.events import newest_id
 from liveroom.extensions import db
 from liveroom.live.hub import hub_of
 from liveroom.models import LiveSession
 from liveroom.roles import ChannelRole
-from tests.conftest import HTMX, PASSWORD, World, open_stream, text_of
+from tests.conftest import HTMX, PASSWORD, World, make_app, open_stream, text_of
 
 SERVER = os.environ.get("LIVEROOM_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
 
@@ -25,18 +24,7 @@ def pg_app(tmp_path):
     with admin.connect() as connection:
         connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    app = create_app(
-        {
-            "TESTING": True,
-            "INSTANCE_PATH": str(tmp_path),
-            "SQLALCHEMY_DATABASE_URI": f"{SERVER}/{name}",
-            "SECRET_KEY": "pg-test",
-            "WTF_CSRF_ENABLED": False,
-            "LIVEROOM_STREAM_HEARTBEAT": 0.3,
-        }
-    )
-    with app.app_context():
-        db.create_all()
+    app = make_app(tmp_path, SQLALCHEMY_DATABASE_URI=f"{SERVER}/{name}")
     yield app
     hub_of(app).stop()
     with app.app_context():

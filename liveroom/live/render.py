@@ -18,7 +18,7 @@ from flask import current_app
 
 from liveroom.extensions import db
 from liveroom.models import ChatMessage, Event, LiveSession, Participation
-from liveroom.rooms import service
+from liveroom.rooms import policy, service
 
 INSTRUCTOR = "instructor"
 PARTICIPANT = "participant"
@@ -194,11 +194,18 @@ def _escape(text: str) -> str:
     return str(escape(text))
 
 
-def _chat_targets(message: ChatMessage | None, data: dict) -> tuple[Target, Target]:
+def _chat_targets(data: dict) -> tuple[Target, Target]:
+    """Who sees a message: everyone, or for a private one its participant and the
+    instructors (``policy.may_read_message``, applied to listeners)."""
     thread = data.get("thread_user_id")
-    if thread is None:
-        return instructors, participants
-    return instructors, participant_user(thread)
+    probe = ChatMessage(thread_user_id=thread)
+
+    def reads(listener: Listener) -> bool:
+        return listener.role == PARTICIPANT and policy.may_read_message(
+            listener.user_id, False, probe
+        )
+
+    return instructors, reads
 
 
 def _chat_posted(plan: Plan, event: Event, session: LiveSession) -> None:
@@ -210,7 +217,7 @@ def _chat_posted(plan: Plan, event: Event, session: LiveSession) -> None:
     )
     if message is None or message.deleted_at is not None:
         return
-    to_instructors, to_participants = _chat_targets(message, event.data)
+    to_instructors, to_participants = _chat_targets(event.data)
     for target, viewer_instructor in ((to_instructors, True), (to_participants, False)):
         item = render_template(
             "rooms/_chat_message.html",
@@ -222,7 +229,7 @@ def _chat_posted(plan: Plan, event: Event, session: LiveSession) -> None:
 
 
 def _chat_deleted(plan: Plan, event: Event) -> None:
-    to_instructors, to_participants = _chat_targets(None, event.data)
+    to_instructors, to_participants = _chat_targets(event.data)
     html = oob("li", f"msg-{event.data['message_id']}", "delete")
     plan.add(to_instructors, html)
     plan.add(to_participants, html)
