@@ -8,7 +8,7 @@ from flask import Flask, Response, abort, redirect, request, send_from_directory
 from flask_login import current_user
 
 from liveroom.config import load_config
-from liveroom.extensions import csrf, db, htmx, login
+from liveroom.extensions import csrf, db, htmx, login, migrate
 from liveroom.params import IdConverter
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +53,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.url_map.converters["id"] = IdConverter
     db.init_app(app)
+    # Schema changes ship as Alembic revisions in liveroom/migrations (flask db upgrade).
+    migrate.init_app(
+        app, db, directory=str(Path(__file__).resolve().parent / "migrations"), render_as_batch=True
+    )
     login.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)

@@ -6,6 +6,7 @@ Bad input prints one line on stderr and exits 1, with nothing changed.
 from __future__ import annotations
 
 import click
+import flask_migrate
 import sqlalchemy as sa
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
@@ -15,6 +16,8 @@ from liveroom.models import AuditEntry, Channel, Membership, User
 from liveroom.roles import AppRole, ChannelRole
 from liveroom.rooms import service as room_service
 from liveroom.settings import set_setting, stored_values
+
+BASELINE_REVISION = "0001_baseline"
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 channels_cli = AppGroup("channels", help="Manage channels and their members.")
@@ -67,11 +70,23 @@ def add_member(channel: Channel, user: User, role: ChannelRole) -> Membership:
     return membership
 
 
+def upgrade_database() -> None:
+    """Create or upgrade the schema through the migrations (existing data is kept).
+
+    A database made before migrations existed (by ``create_all``) holds the baseline
+    schema: it is marked as such first, then upgraded like any other.
+    """
+    inspector = sa.inspect(db.engine)
+    if inspector.has_table("user") and not inspector.has_table("alembic_version"):
+        flask_migrate.stamp(revision=BASELINE_REVISION)
+    flask_migrate.upgrade()
+
+
 @click.command("init-db")
 @with_appcontext
 def init_db_command() -> None:
-    """Create the database tables (existing data is kept)."""
-    db.create_all()
+    """Create or upgrade the database (same as ``flask db upgrade``; data is kept)."""
+    upgrade_database()
     click.echo("Database ready.")
 
 
@@ -113,8 +128,8 @@ def create_channel_command(name: str, description: str) -> None:
         fail(f"a channel named '{name}' already exists")
     channel = Channel(name=name, description=description.strip())
     db.session.add(channel)
-    db.session.commit()
     room_service.channel_room(channel)
+    db.session.commit()
     click.echo(f"Created channel {name}.")
 
 
@@ -172,7 +187,7 @@ DEMO_PASSWORDS = {
 @with_appcontext
 def demo_command() -> None:
     """Load demo data (safe to run again) and print the logins."""
-    db.create_all()
+    upgrade_database()
     people = [
         ("admin", "Alex Admin", AppRole.ADMIN),
         ("teacher", "Maria Rivera", AppRole.PRIVATE_ONLY),
@@ -208,6 +223,7 @@ def demo_command() -> None:
     db.session.commit()
     for channel in channels.values():
         room_service.channel_room(channel)
+    db.session.commit()
     if not room_service.private_rooms_of(users["teacher"]):
         room_service.create_private_room(users["teacher"], "Office hours")
     click.echo("Demo data ready. Log in as:")

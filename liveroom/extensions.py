@@ -2,6 +2,7 @@
 
 import sqlalchemy as sa
 from flask_login import LoginManager
+from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
@@ -25,6 +26,7 @@ db = SQLAlchemy(model_class=Base)
 login = LoginManager()
 csrf = CSRFProtect()
 htmx = Htmx()
+migrate = Migrate()
 
 
 @sa.event.listens_for(sa.engine.Engine, "connect")

@@ -37,6 +37,9 @@ class User(UserMixin, db.Model):
     password_hash: so.Mapped[str] = so.mapped_column(sa.String(256))
     role: so.Mapped[AppRole] = so.mapped_column(_enum(AppRole), default=AppRole.VIEWER)
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    # Part of every session cookie: raising it (log out everywhere, a password change,
+    # a deactivation) ends every copy of every session at once.
+    session_generation: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
 
     memberships: so.Mapped[list[Membership]] = so.relationship(
         back_populates="user", cascade="all, delete-orphan"
@@ -95,8 +98,10 @@ class Room(db.Model):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     public_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True, default=new_public_id)
     name: so.Mapped[str] = so.mapped_column(sa.String(100))
-    # Case-folded name, so "Algebra" and "algebra" count as the same room name.
-    name_key: so.Mapped[str] = so.mapped_column(sa.String(100))
+    # Digest of the name's NFKC case fold (``text.name_key``): "Algebra", "algebra" and
+    # "ALGEBRA" are one name, and so are "Café" in its two Unicode forms. A digest,
+    # because folding can triple a name's length ("ß" -> "ss", "ﬃ" -> "ffi").
+    name_key: so.Mapped[str] = so.mapped_column(sa.String(64))
     channel_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("channel.id"), unique=True)
     owner_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"), index=True)
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
@@ -172,6 +177,8 @@ class Participation(db.Model):
     # follows within a few seconds (a reload), the stay ends at this moment.
     goodbye_at: so.Mapped[datetime | None]
     hand_raised_at: so.Mapped[datetime | None]
+    # "Set as moderator": an instructor by promotion, not by their channel or site role.
+    promoted: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
 
     session: so.Mapped[LiveSession] = so.relationship()
     user: so.Mapped[User] = so.relationship()
@@ -242,6 +249,32 @@ class Event(db.Model):
     kind: so.Mapped[str] = so.mapped_column(sa.String(40))
     data: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+
+class RoomStream(db.Model):
+    """One open event stream of one person in one session, counted across workers so
+    that a person keeps at most a few tabs open per meeting."""
+
+    __table_args__ = (sa.Index("ix_room_stream_open", "session_id", "user_id", "closed_at"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    session_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("live_session.id"))
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id"))
+    opened_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    # Refreshed by the worker holding the stream; a crashed worker's streams go stale.
+    seen_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    closed_at: so.Mapped[datetime | None]
+
+
+class RateHit(db.Model):
+    """One counted attempt in a rate limit's bucket ("login-ip:203.0.113.5", say), for
+    limits that must hold across workers when there is no Redis."""
+
+    __table_args__ = (sa.Index("ix_rate_hit_bucket_at", "bucket", "at"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    bucket: so.Mapped[str] = so.mapped_column(sa.String(200))
+    at: so.Mapped[datetime] = so.mapped_column(default=utcnow, index=True)
 
 
 class Setting(db.Model):

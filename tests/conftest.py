@@ -108,8 +108,8 @@ class World:
             for username, role in members.items():
                 user = db.session.scalar(sa.select(User).where(User.username == username))
                 channel.memberships.append(_membership(user, role))
-            db.session.commit()
             service.channel_room(channel)
+            db.session.commit()
             return channel.id
 
     def add_member(self, channel_id: int, username: str, role: ChannelRole) -> None:

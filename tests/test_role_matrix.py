@@ -79,6 +79,7 @@ def matrix(tmp_path_factory):
                     db.session.add(Membership(channel=channel, user=user, role=channel_role))
         db.session.commit()
         room = service.channel_room(channel)
+        db.session.commit()
         private = service.create_private_room(owner, "Owner's room")
         ids = {"channel": channel.id, "room": room.public_id, "private": private.public_id}
     return app, ids

@@ -54,7 +54,9 @@ def show(channel_id: int) -> str:
         )
     )
     members.sort(key=lambda m: (ROLE_ORDER[m.role], m.user.display_name.casefold()))
-    room = room_service.channel_room(channel)
+    room = channel.room
+    if room is None:  # every channel gets its room when it is created
+        abort(404)
     # Someone already in the meeting (a refresh, a second tab) comes back to the panel.
     session = room_service.live_session(room)
     me = room_service.presence_of(session, current_user) if session else None

@@ -22,6 +22,7 @@ from liveroom.models import (
     utcnow,
 )
 from liveroom.roles import RoomRole
+from liveroom.text import clean_line, name_key
 
 ROOM_NAME_MAX = 100
 # A heartbeat younger than this is not written again: at 1,000 people polling every
@@ -70,15 +71,16 @@ def people_present(session: LiveSession) -> list[Participation]:
 
 
 def channel_room(channel: Channel) -> Room:
-    """The channel's room, created the first time anyone needs it."""
+    """The channel's room, created the first time anyone needs it. The caller commits
+    (a page that only reads must not write)."""
     if channel.room is None:
-        channel.room = Room(name=channel.name, name_key=channel.name.casefold())
-        db.session.commit()
+        channel.room = Room(name=channel.name, name_key=name_key(channel.name))
+        db.session.flush()
     return channel.room
 
 
 def clean_room_name(raw: str) -> str:
-    name = " ".join(raw.split())
+    name = clean_line(raw)
     if not name:
         raise RoomNameError("Enter a name for the room.")
     if len(name) > ROOM_NAME_MAX:
@@ -89,7 +91,7 @@ def clean_room_name(raw: str) -> str:
 def create_private_room(owner: User, raw_name: str) -> Room:
     """A new private room owned by ``owner``; RoomNameError when the name is unusable."""
     name = clean_room_name(raw_name)
-    room = Room(name=name, name_key=name.casefold(), owner_id=owner.id)
+    room = Room(name=name, name_key=name_key(name), owner_id=owner.id)
     db.session.add(room)
     try:
         db.session.commit()
@@ -101,7 +103,7 @@ def create_private_room(owner: User, raw_name: str) -> Room:
 
 def private_rooms_of(owner: User) -> list[Room]:
     return list(
-        db.session.scalars(sa.select(Room).where(Room.owner_id == owner.id).order_by(Room.name_key))
+        db.session.scalars(sa.select(Room).where(Room.owner_id == owner.id).order_by(Room.name, Room.id))
     )
 
 
