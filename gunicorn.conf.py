@@ -24,3 +24,10 @@ graceful_timeout = 10
 keepalive = 5
 accesslog = os.environ.get("LIVEROOM_ACCESS_LOG", "-") or None
 forwarded_allow_ips = os.environ.get("LIVEROOM_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_fork(server, worker) -> None:  # noqa: ANN001  (gunicorn's hook signature)
+    """Tell the app the worker settings actually in force (command-line options
+    included): liveroom/config.py sizes each worker's database pool from them."""
+    os.environ["LIVEROOM_WORKERS"] = str(server.cfg.workers)
+    os.environ["LIVEROOM_WORKER_CONNECTIONS"] = str(server.cfg.worker_connections)

@@ -21,7 +21,6 @@ import os
 import re
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -61,7 +60,7 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in out.split()]
 
 
-def prepare_database(path: Path, participants: int) -> None:
+def prepare_database(url: str, instance: Path, participants: int) -> None:
     """A channel with a manager and ``participants`` members, written directly."""
     from werkzeug.security import generate_password_hash
 
@@ -73,11 +72,7 @@ def prepare_database(path: Path, participants: int) -> None:
     from liveroom.settings import set_setting
 
     app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
-            "SECRET_KEY": "bench",
-            "INSTANCE_PATH": str(path.parent),
-        }
+        {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "INSTANCE_PATH": str(instance)}
     )
     # A cheap hash: the benchmark measures chat delivery, not 1,000 scrypt log-ins.
     cheap = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
@@ -100,6 +95,23 @@ def prepare_database(path: Path, participants: int) -> None:
         set_setting("liveRoomEnabled", "true")
         db.session.commit()
         service.channel_room(channel)
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    app.extensions["liveroom_hub"].stop()
+
+
+def postgres_database(server: str, name: str, drop_only: bool = False) -> str:
+    """A throwaway database on the PostgreSQL server; returns its URL."""
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if not drop_only:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return f"{server}/{name}"
 
 
 @dataclass
@@ -253,13 +265,14 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
-def serve_liveroom(tmp: Path, n: int, redis_url: str | None) -> tuple[subprocess.Popen, int]:
-    database = tmp / f"bench-{n}-{'redis' if redis_url else 'sqlite'}.sqlite"
-    prepare_database(database, n)
+def serve_liveroom(
+    tmp: Path, n: int, database_url: str, redis_url: str | None
+) -> tuple[subprocess.Popen, int]:
+    prepare_database(database_url, tmp, n)
     port = free_port()
     env = {
         **os.environ,
-        "LIVEROOM_DATABASE_URL": f"sqlite:///{database}",
+        "LIVEROOM_DATABASE_URL": database_url,
         "LIVEROOM_SECRET_KEY": "bench-secret",
         "LIVEROOM_ACCESS_LOG": "",
         # All participants join first and open their streams after: without a stream
@@ -275,7 +288,7 @@ def serve_liveroom(tmp: Path, n: int, redis_url: str | None) -> tuple[subprocess
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=open(tmp / "server.log", "ab"),  # noqa: SIM115  (kept open for the server)
     )
     wait_for_port(port)
     return process, port
@@ -289,12 +302,19 @@ def serve_floor() -> tuple[subprocess.Popen, int]:
 
 
 def measure(
-    kind: str, n: int, seconds: float, rate: float, tmp: Path, redis_url: str | None = None
+    kind: str,
+    n: int,
+    seconds: float,
+    rate: float,
+    tmp: Path,
+    database_url: str = "",
+    redis_url: str | None = None,
 ) -> dict:
     if kind == "floor":
         process, port = serve_floor()
     else:
-        process, port = serve_liveroom(tmp, n, redis_url)
+        (tmp / "server.log").write_bytes(b"")
+        process, port = serve_liveroom(tmp, n, database_url, redis_url)
     try:
         result = asyncio.run(
             run_clients(f"http://127.0.0.1:{port}", n, seconds, rate, kind == "floor")
@@ -308,7 +328,18 @@ def measure(
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+    if kind != "floor":
+        log = (tmp / "server.log").read_text(errors="replace")
+        result["pool_timeouts"] = log.count("QueuePool limit")
+        result["errors"] = log.count("Traceback")
+        if result["errors"]:
+            keep = ROOT / "bench" / f"server-{n}-{int(time.time())}.log"
+            keep.write_text(log)
+            print(f"  server errors: {result['errors']}, log kept in {keep}", flush=True)
     return result
+
+
+BACKENDS = ("sqlite", "sqlite+redis", "postgres", "postgres+redis")
 
 
 def main() -> None:
@@ -318,42 +349,79 @@ def main() -> None:
     parser.add_argument("--sizes", default="200,1000")
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--rate", type=float, default=2)
+    parser.add_argument(
+        "--backends",
+        default="sqlite,sqlite+redis",
+        help=f"comma-separated, from {', '.join(BACKENDS)}",
+    )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/14")
-    parser.add_argument("--no-redis", action="store_true")
+    parser.add_argument("--no-redis", action="store_true", help="skip the +redis backends")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "LIVEROOM_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432"
+        ),
+        help="PostgreSQL server URL (a throwaway database is created on it)",
+    )
+    parser.add_argument("--no-floor", action="store_true", help="skip the bare gevent floor")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    backends = [b for b in args.backends.split(",") if not (args.no_redis and "redis" in b)]
+    unknown = set(backends) - set(BACKENDS)
+    if unknown:
+        parser.error(f"unknown backend(s): {', '.join(sorted(unknown))}")
     print(f"{os.cpu_count()} cores; {args.rate:g} messages/s for {args.seconds:g} s per run\n")
-    header = f"{'run':<22}{'clients':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'lost':>7}{'RSS MiB':>9}{'p95/floor':>11}"
+    header = (
+        f"{'run':<26}{'clients':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'lost':>7}"
+        f"{'RSS MiB':>9}{'p95/floor':>11}{'pool t/o':>10}"
+    )
     print(header)
     print("-" * len(header))
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         for n in sizes:
-            floor = measure("floor", n, args.seconds, args.rate, tmp)
-            floor_p95 = percentile(floor["latencies"], 95)
-            runs = [
-                ("floor (bare gevent)", floor),
-                ("liveroom sqlite", measure("liveroom", n, args.seconds, args.rate, tmp)),
-            ]
-            if not args.no_redis:
-                runs.append(
-                    (
-                        "liveroom redis",
-                        measure("liveroom", n, args.seconds, args.rate, tmp, args.redis),
+            runs = []
+            floor_p95 = float("nan")
+            if not args.no_floor:
+                floor = measure("floor", n, args.seconds, args.rate, tmp)
+                floor_p95 = percentile(floor["latencies"], 95)
+                runs.append(("floor (bare gevent)", floor))
+                report(runs[-1], n, floor_p95)
+            for backend in backends:
+                database, _, bus = backend.partition("+")
+                if database == "postgres":
+                    name = f"liveroom_bench_{os.getpid()}"
+                    url = postgres_database(args.postgres, name)
+                else:
+                    url = f"sqlite:///{tmp / f'bench-{n}-{backend}.sqlite'}"
+                try:
+                    result = measure(
+                        "liveroom",
+                        n,
+                        args.seconds,
+                        args.rate,
+                        tmp,
+                        url,
+                        args.redis if bus else None,
                     )
-                )
-            for name, result in runs:
-                lat = result["latencies"]
-                lost = result["expected"] - len(lat)
-                ratio = percentile(lat, 95) / floor_p95 if floor_p95 else float("nan")
-                print(
-                    f"{name:<22}{n:>8}{percentile(lat, 50):>9.1f}{percentile(lat, 95):>9.1f}"
-                    f"{percentile(lat, 99):>9.1f}{lost:>7}{result['rss_mib']:>9.0f}{ratio:>10.2f}x",
-                    flush=True,
-                )
-            print(
-                f"{'':<22}{'':>8}  (mean liveroom sqlite {statistics.fmean(runs[1][1]['latencies']):.1f} ms)"
-            )
+                finally:
+                    if database == "postgres":
+                        postgres_database(args.postgres, name, drop_only=True)
+                runs.append((f"liveroom {backend}", result))
+                report(runs[-1], n, floor_p95)
+
+
+def report(run: tuple[str, dict], n: int, floor_p95: float) -> None:
+    name, result = run
+    lat = result["latencies"]
+    lost = result["expected"] - len(lat)
+    ratio = percentile(lat, 95) / floor_p95 if floor_p95 else float("nan")
+    print(
+        f"{name:<26}{n:>8}{percentile(lat, 50):>9.1f}{percentile(lat, 95):>9.1f}"
+        f"{percentile(lat, 99):>9.1f}{lost:>7}{result['rss_mib']:>9.0f}{ratio:>10.2f}x"
+        f"{result.get('pool_timeouts', 0):>10}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

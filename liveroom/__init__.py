@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, Response, abort, redirect, request, send_from_directory, url_for
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from liveroom.config import load_config
 from liveroom.extensions import csrf, db, htmx, login, migrate
@@ -34,6 +44,36 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+# Camera, microphone and screen sharing for the app's own pages only (the media
+# issue); nothing else a classroom page has no use for.
+PERMISSIONS_POLICY = ", ".join(
+    [
+        "camera=(self)",
+        "microphone=(self)",
+        "display-capture=(self)",
+        "geolocation=()",
+        "payment=()",
+        "usb=()",
+    ]
+)
+# One year; set only when the site is served over HTTPS (LIVEROOM_SECURE_COOKIES=1).
+STRICT_TRANSPORT_SECURITY = "max-age=31536000"
+
+
+def apply_security_headers(response: Response) -> Response:
+    """The headers every answer carries, error pages included (liveroom/errors.py
+    calls this directly when even the error template fails)."""
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if current_app and current_app.config.get("SESSION_COOKIE_SECURE"):
+        response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
+    # Fragments and full pages share URLs, so caches must key on HX-Request.
+    response.vary.add("HX-Request")
+    if not request or request.endpoint not in ("static", "vendor", "favicon"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -61,11 +101,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     htmx.init_app(app)
 
-    from liveroom import errors, templating
+    from liveroom import errors, templating, wsgi_guard
     from liveroom.admin.routes import bp as admin_bp
+    from liveroom.auth import throttle
     from liveroom.auth.routes import bp as auth_bp
     from liveroom.channels.routes import bp as channels_bp
     from liveroom.cli import register_cli
+    from liveroom.health import bp as health_bp
     from liveroom.live import hub
     from liveroom.live.routes import bp as live_bp
     from liveroom.rooms.routes import bp as rooms_bp
@@ -76,9 +118,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(live_bp)
     hub.init_app(app)
+    # Log-in failures counted in Redis through Flask-Limiter when configured.
+    throttle.init_app(app)
     errors.register(app)
+    # Bodies over MAX_CONTENT_LENGTH get 413 unread; slow bodies 408 (gevent workers).
+    wsgi_guard.install(app)
+    app.register_blueprint(health_bp)
     templating.register(app)
     register_cli(app)
+    # Behind reverse proxies, the client is the address the outermost trusted one saw.
+    if hops := app.config["LIVEROOM_TRUSTED_PROXIES"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     @app.get("/")
     def index() -> Response:
@@ -92,15 +142,15 @@ def create_app(test_config: dict | None = None) -> Flask:
             abort(404)
         return send_from_directory(app.config["NODE_MODULES"], VENDOR_FILES[name], max_age=3600)
 
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        # Browsers ask for /favicon.ico on pages without a <link rel="icon"> (JSON, files).
+        return send_from_directory(
+            app.static_folder, "favicon.svg", mimetype="image/svg+xml", max_age=86400
+        )
+
     @app.after_request
     def security_headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        # Fragments and full pages share URLs, so caches must key on HX-Request.
-        response.vary.add("HX-Request")
-        if request.endpoint != "static" and request.endpoint != "vendor":
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+        return apply_security_headers(response)
 
     return app

@@ -15,7 +15,8 @@ from liveroom.extensions import db
 from liveroom.models import AuditEntry, Channel, Membership, User
 from liveroom.roles import AppRole, ChannelRole
 from liveroom.rooms import service as room_service
-from liveroom.settings import set_setting, stored_values
+from liveroom.settings import change_settings, set_setting, stored_values
+from liveroom.text import clean_line
 
 BASELINE_REVISION = "0001_baseline"
 
@@ -106,7 +107,7 @@ def create_user_command(
         fail(str(error))
     if len(password) < 8:
         fail("passwords need at least 8 characters")
-    name = " ".join((display_name or username).split())
+    name = clean_line(display_name or username)
     if not name or len(name) > 100:
         fail("display names are 1 to 100 characters")
     if db.session.scalar(sa.select(User.id).where(User.username == username)):
@@ -116,12 +117,40 @@ def create_user_command(
     click.echo(f"Created {username} ({role.label}).")
 
 
+@users_cli.command("set-role")
+@click.argument("username")
+@click.argument("role_key", metavar="ROLE")
+def set_role_command(username: str, role_key: str) -> None:
+    """Change a user's application role (a role key such as viewerRole or adminRole).
+
+    Any meeting they are in follows at once: an admin made viewer there loses the
+    instructor's controls without leaving.
+    """
+    try:
+        role = AppRole.from_key(role_key.strip())
+    except ValueError as error:
+        fail(str(error))
+    user = find_user(username)
+    before = user.role
+    user.role = role
+    if before is not role:
+        db.session.add(
+            AuditEntry(
+                action="user_role_changed",
+                detail=f"{user.username}: {before.value} → {role.value} (CLI)",
+            )
+        )
+    db.session.commit()
+    room_service.follow_roles(user)
+    click.echo(f"{user.username} is now {role.label}.")
+
+
 @channels_cli.command("create")
 @click.argument("name")
 @click.option("--description", default="")
 def create_channel_command(name: str, description: str) -> None:
     """Create a channel (its live room comes with it)."""
-    name = " ".join(name.split())
+    name = clean_line(name)
     if not name or len(name) > 100:
         fail("channel names are 1 to 100 characters")
     if db.session.scalar(sa.select(Channel.id).where(Channel.name == name)):
@@ -147,6 +176,8 @@ def add_member_command(channel_name: str, username: str, role_key: str) -> None:
     user = find_user(username)
     add_member(channel, user, role)
     db.session.commit()
+    # Someone in the channel's meeting right now takes the new role there at once.
+    room_service.follow_roles(user)
     click.echo(f"{user.username} is now {role.label} of {channel.name}.")
 
 
@@ -155,17 +186,11 @@ def add_member_command(channel_name: str, username: str, role_key: str) -> None:
 @click.argument("value")
 def set_setting_command(key: str, value: str) -> None:
     """Change a site setting (true/false, or a role key)."""
-    before = stored_values()
     try:
-        stored = set_setting(key, value)
+        change_settings({key: value}, None, note=" (CLI)")
     except ValueError as error:
         fail(str(error))
-    if stored != before[key]:
-        db.session.add(
-            AuditEntry(action="setting_changed", detail=f"{key}: {before[key]} → {stored} (CLI)")
-        )
-    db.session.commit()
-    click.echo(f"{key} = {stored}")
+    click.echo(f"{key} = {stored_values()[key]}")
 
 
 @settings_cli.command("show")

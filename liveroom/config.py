@@ -40,6 +40,41 @@ def _number(name: str, default: str, kind: type = float) -> float:
     return value
 
 
+def _hops(name: str) -> int:
+    """A count of trusted proxies: 0 (the default) means the app faces clients directly."""
+    raw = os.environ.get(name, "0")
+    if not raw.isdigit():
+        raise RuntimeError(f"{name} must be a whole number of proxies (0 or more), not '{raw}'")
+    return int(raw)
+
+
+def _pool_options() -> dict:
+    """Database connections per worker process, from the workers and their connections.
+
+    A room stream holds no connection while it waits, and each worker's hub holds at
+    most two (its watcher's read, its upkeep's write) and only while it works; so a
+    worker needs connections for the requests that are in the middle of their queries,
+    not for its thousands of open streams. All workers of a host share
+    ``LIVEROOM_DB_CONNECTIONS`` (keep it, summed over hosts, under PostgreSQL's
+    ``max_connections``, 100 by default): each gets an even share, at least 4, at most
+    40 (more than that only queues at the database on a core), and no more than it
+    has worker connections. Half is kept open, half opened when busy. gunicorn.conf.py
+    passes the actual worker settings to the app, command-line options included.
+    """
+    workers = _number("LIVEROOM_WORKERS", str(os.cpu_count() or 1), int)
+    worker_connections = _number("LIVEROOM_WORKER_CONNECTIONS", "4000", int)
+    budget = _number("LIVEROOM_DB_CONNECTIONS", "80", int)
+    share = max(4, min(40, budget // workers, worker_connections + 2))
+    pool_size = _number("LIVEROOM_DB_POOL_SIZE", str(share // 2), int)
+    max_overflow = _number("LIVEROOM_DB_MAX_OVERFLOW", str(share - share // 2), int)
+    return {
+        "pool_size": pool_size,
+        "max_overflow": max_overflow,
+        # A request that waits this long for a connection fails instead of hanging on.
+        "pool_timeout": _number("LIVEROOM_DB_POOL_TIMEOUT", "10"),
+    }
+
+
 def load_config(instance_path: str) -> dict:
     """Build the Flask config mapping from the environment."""
     instance = Path(instance_path)
@@ -50,6 +85,7 @@ def load_config(instance_path: str) -> dict:
     return {
         "SECRET_KEY": _secret_key(instance),
         "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": _pool_options(),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("LIVEROOM_SECURE_COOKIES", "") == "1",
@@ -67,4 +103,28 @@ def load_config(instance_path: str) -> dict:
         ),
         # Seconds between keep-alive comments on idle streams (proxies close silent ones).
         "LIVEROOM_STREAM_HEARTBEAT": _number("LIVEROOM_STREAM_HEARTBEAT", "15"),
+        # Log-in throttling (liveroom/auth/throttle.py): failed log-ins counted per
+        # account and address, and per address, within a moving window of seconds.
+        "LIVEROOM_LOGIN_FAILURES_PER_ACCOUNT": _number(
+            "LIVEROOM_LOGIN_FAILURES_PER_ACCOUNT", "10", int
+        ),
+        "LIVEROOM_LOGIN_FAILURES_PER_ADDRESS": _number(
+            "LIVEROOM_LOGIN_FAILURES_PER_ADDRESS", "100", int
+        ),
+        "LIVEROOM_LOGIN_WINDOW": _number("LIVEROOM_LOGIN_WINDOW", "900", int),
+        # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are believed
+        # (ProxyFix); the client address is what the outermost trusted one saw.
+        "LIVEROOM_TRUSTED_PROXIES": _hops("LIVEROOM_TRUSTED_PROXIES"),
+        # Password hashes (scrypt, about 0.15 s of CPU each) checked at once per worker,
+        # in gevent's threadpool so pages keep flowing (=0 only to measure the "before").
+        "LIVEROOM_PASSWORD_CHECKS_AT_ONCE": _number("LIVEROOM_PASSWORD_CHECKS_AT_ONCE", "2", int),
+        "LIVEROOM_HASH_IN_THREADPOOL": os.environ.get("LIVEROOM_HASH_IN_THREADPOOL", "1") != "0",
+        # Request bodies: refused with 413 above this size before a byte is read (1 MB;
+        # a file-upload view marked with wsgi_guard.accepts_upload may take 5 MB), and
+        # answered 408 when they have not arrived within this many seconds.
+        "MAX_CONTENT_LENGTH": _number("LIVEROOM_MAX_CONTENT_LENGTH", str(1024 * 1024), int),
+        "LIVEROOM_MAX_UPLOAD_LENGTH": _number(
+            "LIVEROOM_MAX_UPLOAD_LENGTH", str(5 * 1024 * 1024), int
+        ),
+        "LIVEROOM_BODY_TIMEOUT": _number("LIVEROOM_BODY_TIMEOUT", "10"),
     }

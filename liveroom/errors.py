@@ -1,13 +1,25 @@
-"""Readable error pages, and error fragments for HTMX requests."""
+"""Readable error pages, and error fragments for HTMX requests.
+
+Every handler rolls the database session back first: a request that failed half-way
+through a transaction (two Join clicks racing for one row, say) leaves the session
+unusable, and the error page itself reads the database (the menu, the settings). When
+even that page cannot be rendered, a fixed page goes out instead, so the person still
+gets a readable answer with the app's security headers, never a bare server error.
+"""
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, Response, make_response, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from markupsafe import escape
+from werkzeug.exceptions import HTTPException, InternalServerError
 
-from liveroom.extensions import login
+from liveroom.extensions import db, login
 from liveroom.templating import wants_fragment
+
+log = logging.getLogger(__name__)
 
 MESSAGES = {
     400: ("Bad request", "The request could not be understood."),
@@ -15,21 +27,70 @@ MESSAGES = {
     403: ("Not allowed", "You don't have permission to do that."),
     404: ("Not found", "There is nothing at this address."),
     405: ("Not allowed", "That action is not available here."),
+    408: ("Too slow", "Your request took too long to arrive. Check your connection and try again."),
+    413: ("Too large", "This request is too large."),
+    422: ("Cannot do that", "The request could not be processed."),
+    429: ("Too many requests", "You are doing that too often. Wait a moment and try again."),
     500: ("Something went wrong", "The server hit a problem. Please try again."),
+    503: ("Unavailable", "The service is unavailable right now. Please try again shortly."),
 }
+
+# The last resort: no template, no database, nothing that can fail.
+FALLBACK_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title} · Liveroom</title>
+<link rel="stylesheet" href="/static/css/liveroom.css"></head>
+<body><main id="main" class="page"><section class="card card--narrow">
+<p class="muted">Error {status}</p><h1>{title}</h1><p>{message}</p>
+<p><a class="button" href="/">Go to your channels</a></p></section></main></body></html>
+"""
+
+
+def rollback_session() -> None:
+    """Forget the failed request's transaction so the error page can use the database."""
+    try:
+        db.session.rollback()
+    except Exception:  # the connection itself may be gone; the fallback page copes
+        log.exception("rolling the session back after an error failed")
+
+
+def title_and_message(status: int, message: str | None) -> tuple[str, str]:
+    title, default = MESSAGES.get(status, MESSAGES[400] if status < 500 else MESSAGES[500])
+    return title, message or default
 
 
 def render_error(status: int, message: str | None = None) -> Response:
-    title, default = MESSAGES.get(status, MESSAGES[500])
+    rollback_session()
+    title, text = title_and_message(status, message)
     template = "errors/_error.html" if wants_fragment() else "errors/error.html"
-    body = render_template(template, status=status, title=title, message=message or default)
+    body = render_template(template, status=status, title=title, message=text)
     return make_response(body, status)
+
+
+def fallback_page(status: int, message: str | None = None) -> Response:
+    """The error page without templates, carrying the security headers by itself."""
+    from liveroom import apply_security_headers
+
+    title, text = title_and_message(status, message)
+    body = FALLBACK_PAGE.format(status=status, title=escape(title), message=escape(text))
+    response = Response(body, status, mimetype="text/html")
+    apply_security_headers(response)
+    return response
+
+
+def error_page(status: int, message: str | None = None) -> Response:
+    """The app's error page, or the fixed one when rendering fails too."""
+    try:
+        return render_error(status, message)
+    except Exception:
+        log.exception("the error page could not be rendered; sending the fixed one")
+        rollback_session()
+        return fallback_page(status, message)
 
 
 def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> Response:
-        return render_error(400, "This form has expired. Reload the page and try again.")
+        return error_page(400, "This form has expired. Reload the page and try again.")
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
@@ -37,7 +98,12 @@ def register(app: Flask) -> None:
             return error
         # abort(403, "reason") carries a message meant for the user.
         custom = error.description if error.description != type(error).description else None
-        return render_error(error.code, custom)
+        return error_page(error.code, custom)
+
+    @app.errorhandler(InternalServerError)
+    def server_error(error: InternalServerError) -> Response:
+        # Unhandled exceptions arrive here wrapped; Flask has logged them already.
+        return error_page(500)
 
 
 @login.unauthorized_handler

@@ -75,3 +75,17 @@ def session_after(session_id: int, after_id: int, limit: int) -> list[Event]:
 def latest_id(room_id: int) -> int:
     """The newest event id of a room, 0 when nothing happened yet."""
     return db.session.scalar(sa.select(sa.func.max(Event.id)).where(Event.room_id == room_id)) or 0
+
+
+def after_or_among(after_id: int, missing: list[int], limit: int = 1000) -> list[Event]:
+    """Events newer than ``after_id``, and those of the ``missing`` older ids that have
+    committed since (the hub's watcher reads with this), oldest first."""
+    newer = Event.id > after_id
+    return list(
+        db.session.scalars(
+            sa.select(Event)
+            .where(sa.or_(newer, Event.id.in_(missing)) if missing else newer)
+            .order_by(Event.id)
+            .limit(limit)
+        )
+    )

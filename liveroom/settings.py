@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask import g, has_app_context
 
 from liveroom.extensions import db
-from liveroom.models import Setting
+from liveroom.models import AuditEntry, LiveSession, Room, Setting, User
 from liveroom.roles import AppRole
 
 BOOLEAN_KEYS = ("liveRoomEnabled", "enableUserPrivateLiveRoom", "openInNewTab")
@@ -80,3 +80,59 @@ def set_setting(key: str, value: str) -> str:
         row.value = stored
     g.pop("site_settings", None)
     return stored
+
+
+def change_settings(
+    wanted: dict[str, str], actor: User | None, note: str = ""
+) -> dict[str, tuple[str, str]]:
+    """Store settings, record each change in the audit log and commit; then end the
+    meetings that a switch turned off. The admin page and the CLI both come here, so
+    turning the module off ends meetings however it is done.
+
+    Returns the changes as {key: (old, new)}; ValueError (nothing stored) for a bad value.
+    """
+    before = stored_values()
+    stored = {key: normalize(key, value) for key, value in wanted.items()}
+    changes = {key: (before[key], new) for key, new in stored.items() if new != before[key]}
+    for key, new in stored.items():
+        set_setting(key, new)
+    for key, (old, new) in changes.items():
+        db.session.add(
+            AuditEntry(
+                actor_id=actor.id if actor else None,
+                action="setting_changed",
+                detail=f"{key}: {old} → {new}{note}",
+            )
+        )
+    db.session.commit()
+    end_switched_off_meetings(changes, actor)
+    return changes
+
+
+def end_switched_off_meetings(changes: dict[str, tuple[str, str]], actor: User | None) -> int:
+    """A meeting must not run on in a room nobody can reach any more: when live rooms
+    (or private rooms) are turned off, their live meetings end with the reason
+    "disabled", and every open page hears it. Returns how many ended."""
+    # The rooms service sits above settings (its policy reads them): import it late.
+    from liveroom.rooms import service
+
+    def turned_off(key: str) -> bool:
+        return changes.get(key, ("", ""))[1] == "false"
+
+    if turned_off("liveRoomEnabled"):
+        rooms = sa.true()
+    elif turned_off("enableUserPrivateLiveRoom"):
+        rooms = Room.owner_id.is_not(None)
+    else:
+        return 0
+    live = list(
+        db.session.scalars(
+            sa.select(LiveSession)
+            .join(Room, LiveSession.room_id == Room.id)
+            .where(LiveSession.ended_at.is_(None), rooms)
+            .order_by(LiveSession.id)
+        )
+    )
+    for session in live:
+        service.end_session(session, actor, reason="disabled")
+    return len(live)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import Flask, render_template, request
 from flask_login import current_user
 
@@ -20,8 +22,22 @@ def page_or_fragment(page: str, fragment: str, **context: object) -> str:
     return render_template(fragment if wants_fragment() else page, **context)
 
 
+def iso_utc(moment: datetime | None) -> str:
+    """A ``<time datetime>`` value: ISO 8601 in UTC to the second ("2026-11-28T09:16:05Z").
+
+    The database keeps naive UTC times with microseconds, which HTML does not allow (at
+    most three fraction digits); static/js/time.js turns these into the viewer's zone.
+    """
+    if moment is None:
+        return ""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.replace(microsecond=0).isoformat() + "Z"
+
+
 def register(app: Flask) -> None:
     app.jinja_env.filters["linkify"] = linkify
+    app.jinja_env.filters["iso_utc"] = iso_utc
 
     @app.context_processor
     def menu_flags() -> dict:

@@ -86,3 +86,40 @@ def test_passwords_are_stored_with_a_strong_hash(app, runner):
         stored = db.session.scalar(db.select(User.password_hash))
     assert "correct horse" not in stored
     assert stored.startswith("scrypt:")
+
+
+@pytest.mark.parametrize(
+    "target", ["/\r\nX", "/%0D%0AX", "/tab\there", "/a%00b", "/%7F", "/\x1b[31m"]
+)
+def test_login_ignores_a_next_with_control_characters(world, client, target):
+    world.user("teacher")
+    assert client.get("/login", query_string={"next": target}).status_code == 200
+    response = client.post(
+        "/login",
+        query_string={"next": target},
+        data={"username": "teacher", "password": "correct horse battery"},
+    )
+    assert response.headers["Location"] == "/channels/"
+
+
+def test_login_page_with_a_header_splitting_next_shows_the_form(client):
+    response = client.get("/login?next=/%0D%0AX")
+    assert response.status_code == 200
+    assert "Log in to Liveroom" in text_of(response)
+
+
+def test_signed_in_visit_with_a_header_splitting_next_goes_to_channels(world, auth, client):
+    world.user("teacher")
+    auth.login("teacher")
+    response = client.get("/login?next=/%0D%0AX")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/channels/"
+
+
+def test_login_keeps_a_next_with_its_own_query(world, client):
+    world.user("teacher")
+    response = client.post(
+        "/login?next=/channels/%3Fq%3Dbio",
+        data={"username": "teacher", "password": "correct horse battery"},
+    )
+    assert response.headers["Location"] == "/channels/?q=bio"

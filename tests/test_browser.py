@@ -266,3 +266,156 @@ def test_user_menu_closes_with_escape_and_returns_focus(browser, base_url):
     teacher.keyboard.press("Escape")
     expect(teacher.get_by_role("link", name="My Rooms")).to_be_hidden()
     expect(toggle).to_be_focused()
+
+
+# --- The meeting's life: times in the viewer's zone, waiting through a reload, the
+# module switch, attendance on a phone ----------------------------------------------
+
+
+def log_in_with(browser: Browser, base_url: str, username: str, password: str, **context) -> Page:
+    """Like log_in, in a browser context with its own time zone, locale or screen."""
+    page = browser.new_context(base_url=base_url, **context).new_page()
+    page.goto("/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="My channels")).to_be_visible()
+    return page
+
+
+def new_york_time(iso: str) -> str:
+    """How a New Yorker's browser (en-US) writes the UTC moment ``iso``: "04:16 AM"."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return moment.astimezone(ZoneInfo("America/New_York")).strftime("%I:%M %p")
+
+
+def test_a_teacher_in_new_york_sees_new_york_times(browser, base_url):
+    teacher = log_in_with(
+        browser,
+        base_url,
+        "teacher",
+        "liveroom-teacher",
+        timezone_id="America/New_York",
+        locale="en-US",
+    )
+    enter_biology(teacher, "Start Meeting")
+    started = teacher.locator(".room-panel__header time")
+    iso = started.get_attribute("datetime")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", iso), "valid HTML: no microseconds"
+    local = new_york_time(iso)
+    assert local[:2] != iso[11:13], "New York is 4 or 5 hours behind UTC"
+    expect(started).to_have_text(re.compile(re.escape(local) + r" E[SD]T"))
+
+    # A chat message that arrives through the stream is shown in New York time too.
+    teacher.get_by_role("textbox", name="Message").fill("What time is it?")
+    teacher.get_by_role("button", name="Send").click()
+    said = teacher.get_by_role("list", name="Chat messages").locator("time").last
+    expect(said).to_have_text(new_york_time(said.get_attribute("datetime")))
+
+
+def test_waiting_pupil_reloads_and_still_enters_when_the_meeting_starts(browser, base_url):
+    sam = log_in(browser, base_url, "student1", "liveroom-student")
+    enter_biology(sam, "Join Meeting")
+    waiting = sam.get_by_role("heading", name="Waiting for the instructor to start this meeting")
+    expect(waiting).to_be_visible()
+    sam.reload()
+    expect(waiting).to_be_visible()
+
+    teacher = log_in(browser, base_url, "teacher", "liveroom-teacher")
+    enter_biology(teacher, "Start Meeting")
+    expect(sam.get_by_text("You are a participant")).to_be_visible(timeout=WITHIN_3_SECONDS)
+
+
+def test_pupil_reloads_in_the_waiting_room_and_enters_when_admitted(browser, class_url):
+    teacher = log_in(browser, class_url, "teacher", "liveroom-teacher")
+    enter_biology(teacher, "Start Meeting")
+    teacher.get_by_role("button", name="Lock room").click()
+    expect(teacher.get_by_role("button", name="Unlock room")).to_be_visible()
+
+    noor = log_in(browser, class_url, "student3", "liveroom-student")
+    enter_biology(noor, "Join Meeting")
+    locked = noor.get_by_role("heading", name="The room is locked")
+    expect(locked).to_be_visible()
+    noor.reload()
+    expect(locked).to_be_visible()
+    expect(noor.get_by_role("button", name="Join Meeting")).to_have_count(0)
+
+    waiting = teacher.get_by_role("region", name=re.compile("Waiting room"))
+    waiting.get_by_role("button", name="Admit Noor Newcomer").click()
+    expect(noor.get_by_text("You are a participant")).to_be_visible(timeout=WITHIN_3_SECONDS)
+
+
+@pytest.fixture
+def school(tmp_path):
+    """The demo app and its URL: the test flips settings the way an admin would."""
+    app = demo_app(tmp_path)
+    with serve(app) as url:
+        yield app, url
+
+
+def test_turning_live_rooms_off_and_on_while_pages_are_open(browser, school):
+    app, url = school
+    teacher = log_in(browser, url, "teacher", "liveroom-teacher")
+    enter_biology(teacher, "Start Meeting")
+    sam = log_in(browser, url, "student1", "liveroom-student")
+    enter_biology(sam, "Join Meeting")
+    expect(sam.get_by_text("You are a participant")).to_be_visible()
+    priya = log_in(browser, url, "student2", "liveroom-student")
+    priya.get_by_role("link", name="Biology 101").click()
+    expect(priya.get_by_role("heading", name="A meeting is in progress")).to_be_visible()
+
+    switch = app.test_cli_runner()
+    assert switch.invoke(args=["settings", "set", "liveRoomEnabled", "false"]).exit_code == 0
+    turned_off = "Live rooms were turned off by the site's administrator."
+    for page in (teacher, sam, priya):
+        expect(page.get_by_role("heading", name=turned_off)).to_be_visible(timeout=10_000)
+        expect(page.get_by_text("Not found")).to_have_count(0)
+    expect(teacher.get_by_role("link", name="See who attended")).to_be_visible()
+
+    assert switch.invoke(args=["settings", "set", "liveRoomEnabled", "true"]).exit_code == 0
+    for page in (teacher, sam, priya):
+        expect(page.get_by_role("heading", name="No meeting right now")).to_be_visible(
+            timeout=10_000
+        )
+    expect(teacher.get_by_role("button", name="Start Meeting")).to_be_visible()
+    expect(sam.get_by_role("button", name="Join Meeting")).to_be_visible()
+
+
+def test_attendance_reads_well_on_a_phone(browser, base_url):
+    teacher = log_in(browser, base_url, "teacher", "liveroom-teacher")
+    enter_biology(teacher, "Start Meeting")
+    sam = log_in(browser, base_url, "student1", "liveroom-student")
+    sam.get_by_role("link", name="Biology 101").click()
+    for _ in range(2):  # two stays
+        sam.get_by_role("button", name="Join Meeting").click()
+        expect(sam.get_by_text("You are a participant")).to_be_visible()
+        sam.get_by_role("button", name="Leave").click()
+    teacher.once("dialog", lambda dialog: dialog.accept())
+    teacher.get_by_role("button", name="End meeting for everyone").click()
+    attendance_url = teacher.get_by_role("link", name="See who attended").get_attribute("href")
+
+    phone = log_in_with(
+        browser,
+        base_url,
+        "teacher",
+        "liveroom-teacher",
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        timezone_id="Europe/Paris",
+    )
+    phone.goto(attendance_url)
+    sam_row = phone.get_by_role("row").filter(has_text="Sam Lee")
+    expect(sam_row).to_contain_text("2 stays")
+    expect(sam_row.get_by_text("Minutes present")).to_be_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
+        "nothing is cut off or scrolls sideways"
+    )
+    sam_row.locator("summary").focus()
+    phone.keyboard.press("Enter")
+    expect(sam_row.get_by_role("listitem")).to_have_count(2)
+    phone.screenshot(path="/tmp/liveroom-attendance-390.png", full_page=True)

@@ -3,14 +3,8 @@ SQLite event log alone, through Redis pub/sub, and across real gunicorn workers.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -22,9 +16,7 @@ from liveroom.models import LiveSession
 from liveroom.roles import ChannelRole
 from tests.conftest import HTMX, PASSWORD, World, make_app, open_stream
 from tests.sse import StreamReader
-
-ROOT = Path(__file__).resolve().parent.parent
-REDIS_URL = "redis://127.0.0.1:6379/15"
+from tests.workers import REDIS_URL, Gunicorn
 
 
 def two_processes(tmp_path, **config):
@@ -84,81 +76,9 @@ def test_redis_wakes_the_other_process_at_once(tmp_path):
 # --- Real gunicorn, two worker processes ------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Gunicorn:
-    def __init__(self, tmp_path: Path, **env: str) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **os.environ,
-            "LIVEROOM_DATABASE_URL": f"sqlite:///{tmp_path / 'workers.sqlite'}",
-            "LIVEROOM_SECRET_KEY": "workers-test-secret",
-            "LIVEROOM_ACCESS_LOG": "",
-            "LIVEROOM_STREAM_HEARTBEAT": "0.5",
-            **env,
-        }
-        bin_dir = Path(sys.executable).parent
-        subprocess.run(
-            [bin_dir / "flask", "--app", "liveroom", "demo"],
-            env=self.env,
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
-        self.process = subprocess.Popen(
-            [
-                bin_dir / "gunicorn",
-                "-c",
-                "gunicorn.conf.py",
-                "--workers",
-                "2",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "wsgi:app",
-            ],
-            env=self.env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                requests.get(f"{self.base}/login", timeout=1)
-                return
-            except requests.RequestException:
-                time.sleep(0.1)
-        self.stop()
-        raise AssertionError("gunicorn did not start")
-
-    def login(self, username: str, password: str) -> requests.Session:
-        session = requests.Session()
-        page = session.get(f"{self.base}/login").text
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-        response = session.post(
-            f"{self.base}/login",
-            data={"username": username, "password": password, "csrf_token": token},
-        )
-        assert response.ok
-        token = re.search(r'"X-CSRFToken": "([^"]+)"', response.text).group(1)
-        session.headers.update({"X-CSRFToken": token, "HX-Request": "true"})
-        return session
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGINT)  # quick shutdown: open streams need not drain
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
-
 def streams_on_both_workers(server: Gunicorn, client: requests.Session, url: str):
-    """Open streams until two different worker processes hold one each."""
+    """Open streams until two different worker processes hold one each (the server
+    runs with FLASK_DEBUG=1, so each stream names its worker)."""
     by_worker: dict[str, tuple] = {}
     extra = []
     for _ in range(40):
@@ -188,12 +108,11 @@ def streams_on_both_workers(server: Gunicorn, client: requests.Session, url: str
     ],
 )
 def test_event_posted_through_one_worker_reaches_a_stream_on_the_other(tmp_path, backend, env):
-    server = Gunicorn(tmp_path, **env)
+    server = Gunicorn(tmp_path, FLASK_DEBUG="1", **env)
     try:
-        teacher = server.login("teacher", "liveroom-teacher")
-        student = server.login("student1", "liveroom-student")
-        channel_page = teacher.get(f"{server.base}/channels/1", headers={"HX-Request": ""}).text
-        room = re.search(r"/rooms/([\w-]+)/start", channel_page).group(1)
+        teacher = server.login("teacher")
+        student = server.login("student1")
+        room = server.biology_room(teacher)
         started = teacher.post(f"{server.base}/rooms/{room}/start")
         assert "You are an instructor" in started.text
         session_id = re.search(r"session=(\d+)", started.text).group(1)
@@ -206,5 +125,20 @@ def test_event_posted_through_one_worker_reaches_a_stream_on_the_other(tmp_path,
             reader.wait_for_text(f"hello from {backend}", timeout=3)
         for _, reader in streams:
             reader.close()
+    finally:
+        server.stop()
+
+
+def test_streams_do_not_say_which_worker_holds_them_in_production(tmp_path):
+    server = Gunicorn(tmp_path)
+    try:
+        teacher = server.login("teacher")
+        room = server.biology_room(teacher)
+        started = teacher.post(f"{server.base}/rooms/{room}/start")
+        session_id = re.search(r"session=(\d+)", started.text).group(1)
+        url = f"{server.base}/live/rooms/{room}/stream?session={session_id}"
+        with teacher.get(url, stream=True, timeout=10) as response:
+            assert response.status_code == 200
+            assert "X-Liveroom-Worker" not in response.headers
     finally:
         server.stop()

@@ -238,10 +238,10 @@ def test_set_as_moderator_applies_live_and_survives_a_refresh(room):
     assert room.post(room.priya, f"people/{sam_id}/role", role="instructor").status_code == 403
     assert room.post(room.teacher, f"people/{sam_id}/role", role="instructor").status_code == 204
     assert sam_stream.wait_for(lambda m: m.event == "refresh")
-    assert "You are an instructor" in text_of(room.page(room.sam)), "kept after a refresh"
+    assert "You are a moderator" in text_of(room.page(room.sam)), "kept after a refresh"
     # …and after leaving and coming back.
     room.post(room.sam, "leave")
-    assert "You are an instructor" in text_of(room.post(room.sam, "join"))
+    assert "You are a moderator" in text_of(room.post(room.sam, "join"))
     room.post(room.teacher, f"people/{room.participation('sam')}/role", role="participant")
     assert "You are a participant" in text_of(room.page(room.sam))
     sam_stream.close()
@@ -577,7 +577,12 @@ def test_a_demoted_manager_cannot_end_the_meeting_by_stepping_out(room, world):
     world.add_member(room.channel, "co", ChannelRole.MODERATOR)
     co = as_user(room.app, "co")
     room.post(co, "join")
-    room.post(room.teacher, f"people/{room.participation('co')}/role", role="participant")
+    # A channel Moderator is staff: nobody in the room demotes her; her channel can.
+    demote = room.post(room.teacher, f"people/{room.participation('co')}/role", role="participant")
+    assert demote.status_code == 403
+    cli = room.app.test_cli_runner()
+    result = cli.invoke(args=["channels", "add-member", "Biology 101", "co", "--role", "member"])
+    assert result.exit_code == 0, result.output
     room.post(co, "leave")
     response = room.post(co, "end")
     assert response.status_code == 403

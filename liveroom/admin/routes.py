@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from liveroom.admin.forms import SettingsForm
 from liveroom.extensions import db
 from liveroom.models import AuditEntry
-from liveroom.settings import set_setting, stored_values
+from liveroom.settings import change_settings, stored_values
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -29,13 +29,15 @@ def require_admin() -> None:
         abort(403, "Only administrators can change Liveroom's settings.")
 
 
-def record_changes(changes: dict[str, tuple[str, str]]) -> None:
-    for key, (old, new) in changes.items():
-        db.session.add(
-            AuditEntry(
-                actor_id=current_user.id, action="setting_changed", detail=f"{key}: {old} → {new}"
-            )
-        )
+def saved_message(changes: dict[str, tuple[str, str]]) -> str:
+    """What the admin reads after saving; turning the module off has consequences to say."""
+    if not changes:
+        return "Nothing changed."
+    if changes.get("liveRoomEnabled", ("", ""))[1] == "false":
+        return "Settings saved. Live rooms are off: every live meeting has ended."
+    if changes.get("enableUserPrivateLiveRoom", ("", ""))[1] == "false":
+        return "Settings saved. Private rooms are off: their live meetings have ended."
+    return "Settings saved."
 
 
 @bp.route("/settings", methods=["GET", "POST"])
@@ -48,15 +50,12 @@ def settings() -> Response | tuple[str, int] | str:
         }
     )
     if form.validate_on_submit():
-        changes = {}
+        wanted = {}
         for field, key in FIELDS.items():
             raw = form[field].data
-            new = set_setting(key, raw if isinstance(raw, str) else str(bool(raw)).lower())
-            if new != values[key]:
-                changes[key] = (values[key], new)
-        record_changes(changes)
-        db.session.commit()
-        flash("Settings saved." if changes else "Nothing changed.", "success")
+            wanted[key] = raw if isinstance(raw, str) else str(bool(raw)).lower()
+        changes = change_settings(wanted, current_user)
+        flash(saved_message(changes), "success")
         return redirect(url_for("admin.settings"), 303)
     history = list(
         db.session.scalars(sa.select(AuditEntry).order_by(AuditEntry.id.desc()).limit(10))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 
+from liveroom.auth import passwords, throttle
 from liveroom.auth.forms import LoginForm
+from liveroom.auth.sessions import begin_session, end_every_session, end_this_session, is_current
 from liveroom.extensions import db, login
 from liveroom.models import User
 
@@ -18,17 +21,31 @@ login.login_view = "auth.login_page"
 login.login_message = "Please log in to continue."
 login.login_message_category = "info"
 
+WRONG_LOGIN = "That username and password don't match. Check them and try again."
+
 
 @login.user_loader
 def load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id))
+    """The signed-in user, unless their sessions were ended since this one began."""
+    if not user_id.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not is_current(user):
+        return None
+    return user
+
+
+def _has_control_characters(text: str) -> bool:
+    # Decoding leaves raw ones as they are, so one look at the decoded text sees both.
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only same-site paths: never another host, never a scheme-relative URL."""
+    """Only same-site paths: never another host, never a scheme-relative URL, never
+    control characters (raw or percent-encoded), which could split a header."""
     if not target or not target.startswith("/") or target.startswith("//"):
         return None
-    if "\\" in target:
+    if "\\" in target or _has_control_characters(unquote(target)):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
@@ -36,46 +53,99 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-# Checking a password against this hash when the username is unknown makes
-# "no such user" take as long as "wrong password".
-_DUMMY_HASH: str | None = None
+def _after_login() -> Response:
+    return redirect(safe_next(request.args.get("next")) or url_for("channels.index"))
 
 
-def _dummy_check(password: str) -> None:
-    global _DUMMY_HASH
-    probe = User(username="", display_name="", password_hash="")
-    if _DUMMY_HASH is None:
-        probe.set_password("not-a-real-password")
-        _DUMMY_HASH = probe.password_hash
-    probe.password_hash = _DUMMY_HASH
-    probe.check_password(password)
+def _minutes(seconds: int) -> str:
+    minutes = max(1, (seconds + 59) // 60)
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def _too_many_attempts(form: LoginForm, wait: int) -> Response:
+    """429, as the log-in page itself: the person sees why and when to come back."""
+    error = (
+        "Too many failed log-ins from here. For your account's safety, wait "
+        f"{_minutes(wait)} before trying again."
+    )
+    response = Response(render_template("auth/login.html", form=form, error=error), 429)
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
+@dataclass
+class LoginAttempt:
+    """How a log-in went: the user it opened, or the seconds to wait when refused
+    (neither: the username and password don't match)."""
+
+    user: User | None = None
+    wait: int = 0
+
+
+def _release_connection() -> None:
+    """Hold no database connection while queuing for a turn or hashing: sixteen
+    log-ins at once would otherwise take sixteen of the pool's connections."""
+    db.session.rollback()
+
+
+def _check_login(address: str, username: str, password: str) -> LoginAttempt:
+    """Check the throttle, then the password (failures counted)."""
+    wait = throttle.seconds_to_wait(address, username)
+    _release_connection()
+    if wait:
+        return LoginAttempt(wait=wait)
+    with passwords.turn():
+        # Asked again: attempts that queued for a turn see the failures of those before.
+        wait = throttle.seconds_to_wait(address, username)
+        user = None if wait else db.session.scalar(sa.select(User).where(User.username == username))
+        stored_hash = user.password_hash if user else None
+        _release_connection()
+        if wait:
+            return LoginAttempt(wait=wait)
+        if user is None or not passwords.password_matches(stored_hash, password):
+            # Counted before the turn is given up, so the next one sees it.
+            throttle.record_failure(address, username)
+            return LoginAttempt()
+    throttle.forget_failures(address, username)
+    return LoginAttempt(user=user)
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login_page() -> Response | str:
+def login_page() -> Response | tuple[str, int]:
     if current_user.is_authenticated:
-        return redirect(safe_next(request.args.get("next")) or url_for("channels.index"))
+        return _after_login()
     form = LoginForm()
-    error = None
-    status = 200
     if form.validate_on_submit():
         username = form.username.data.strip().lower()
-        user = db.session.scalar(sa.select(User).where(User.username == username))
-        if user is None:
-            _dummy_check(form.password.data)
-        if user is not None and user.check_password(form.password.data):
-            login_user(user)
-            return redirect(safe_next(request.args.get("next")) or url_for("channels.index"))
-        error = "That username and password don't match. Check them and try again."
-        status = 401
-    elif form.is_submitted():
-        status = 422
-    return render_template("auth/login.html", form=form, error=error), status
+        attempt = _check_login(throttle.client_address(), username, form.password.data)
+        if attempt.user is not None:
+            begin_session(attempt.user)
+            return _after_login()
+        if attempt.wait:
+            return _too_many_attempts(form, attempt.wait)
+        return render_template("auth/login.html", form=form, error=WRONG_LOGIN), 401
+    status = 422 if form.is_submitted() else 200
+    return render_template("auth/login.html", form=form, error=None), status
 
 
 @bp.post("/logout")
 @login_required
 def logout() -> Response:
-    logout_user()
+    # Ends every copy of this session's cookie (and, for now, the user's other
+    # sessions: see liveroom/auth/sessions.py).
+    end_every_session(current_user)
+    db.session.commit()
+    end_this_session()
     flash("You have logged out.", "info")
+    return redirect(url_for("auth.login_page"))
+
+
+@bp.post("/logout/everywhere")
+@login_required
+def logout_everywhere() -> Response:
+    """For a lost phone or a shared computer left signed in: every browser, at once."""
+    end_every_session(current_user)
+    db.session.commit()
+    end_this_session()
+    flash("You have logged out on every device.", "info")
     return redirect(url_for("auth.login_page"))

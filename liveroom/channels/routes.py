@@ -12,7 +12,7 @@ from liveroom.extensions import db
 from liveroom.models import Channel, Membership, User
 from liveroom.roles import ChannelRole
 from liveroom.rooms import service as room_service
-from liveroom.rooms.routes import button_context, panel_context
+from liveroom.rooms.routes import attendance_visible, meeting_state
 
 bp = Blueprint("channels", __name__, url_prefix="/channels")
 
@@ -57,15 +57,16 @@ def show(channel_id: int) -> str:
     room = channel.room
     if room is None:  # every channel gets its room when it is created
         abort(404)
-    # Someone already in the meeting (a refresh, a second tab) comes back to the panel.
-    session = room_service.live_session(room)
-    me = room_service.presence_of(session, current_user) if session else None
-    meeting = panel_context(room, session, me) if session and me else button_context(room)
+    # A reload (or a second tab) finds the person where they were: in the meeting, in
+    # its waiting room, or waiting for it to start.
+    state, meeting = meeting_state(room)
+    meeting.setdefault("can_view_attendance", attendance_visible(room))
+    meeting.setdefault("enabled", True)  # the waiting states exist only while rooms are on
     return render_template(
         "channels/channel.html",
         channel=channel,
         members=members,
         my_role=policy.channel_role(current_user, channel),
-        state="panel" if me else "meeting_button",
+        state=state,
         **meeting,
     )

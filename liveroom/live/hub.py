@@ -5,6 +5,13 @@ this process commits an event, when Redis says another process did (if
 ``LIVEROOM_REDIS_URL`` is set), or every ``LIVEROOM_EVENT_POLL_SECONDS`` otherwise. It
 reads new events with one query, renders each once per audience and puts the bytes on
 the queues of this process's listeners. Streams never query the database in a loop.
+
+Database connections: the watcher holds one only while it reads and renders a batch,
+the upkeep only while it writes; a waiting stream and the hub between reads hold none.
+Nothing here waits for a lock while holding a connection (that is how 200 streams
+opening at once used to starve PostgreSQL's pool: each opening request held its
+connection while queueing for the hub's lock, and the lock's holder queued for a
+connection).
 """
 
 from __future__ import annotations
@@ -16,14 +23,15 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from datetime import timedelta
+from dataclasses import dataclass
 
 from flask import Flask
 
 from liveroom import events
 from liveroom.extensions import db
-from liveroom.live.render import Listener, Plan, plan_for, sse_message
-from liveroom.models import utcnow
+from liveroom.live import slots
+from liveroom.live.render import Listener, Plan, plan_for, render_template, sse_message
+from liveroom.models import LiveSession
 from liveroom.rooms import service
 
 log = logging.getLogger(__name__)
@@ -40,12 +48,35 @@ except ImportError:  # gevent is optional for the threaded development server
 # A listener whose browser reads too slowly is cut off rather than buffered without
 # end; its EventSource reconnects with Last-Event-ID and catches up from the log.
 QUEUE_LIMIT = 2000
-# How long an id gap may wait for its (slower) transaction before the watcher moves on.
-GAP_PATIENCE = timedelta(seconds=2)
+# How long a missing event id (a transaction that took its id and has not committed
+# yet, on PostgreSQL) is looked for. Newer events are not held back meanwhile: the
+# late one is delivered when it commits. A rolled-back insert never does; its id is
+# forgotten after this long.
+GAP_PATIENCE = 10.0
+# A gap wider than this is a sequence jump (a server restart), not transactions.
+GAP_WIDEST = 1000
+# How long an opening stream waits for this process's watcher to find the log's end.
+STARTUP_PATIENCE = 10.0
 KEEP_PRESENT_EVERY = 3.0
 SAFETY_READ = 0.1
 KEEP_ALIVE = b": keep-alive\n\n"
 SWEEP_EVERY = 5.0
+
+
+class HubNotReady(RuntimeError):
+    """This process's watcher could not read the event log yet (database down)."""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """What the watcher had delivered when a listener subscribed: every id up to
+    ``high`` except the ``missing`` ones. Replay covers exactly that, the queue the rest."""
+
+    high: int
+    missing: frozenset[int]
+
+    def delivered(self, event_id: int) -> bool:
+        return event_id <= self.high and event_id not in self.missing
 
 
 def new_queue(limit: int):
@@ -66,14 +97,22 @@ class Hub:
     def __init__(self, app: Flask) -> None:
         self.app = app
         self.poll_seconds = app.config["LIVEROOM_EVENT_POLL_SECONDS"]
+        # Guards the listeners and the watcher's position; never held across a query.
         self.lock = threading.Lock()
         self.rooms: dict[int, set[Listener]] = {}
+        # Stream slots (liveroom/live/slots.py) of this process's listeners.
+        self.slot_of: dict[Listener, int] = {}
+        self.by_slot: dict[int, Listener] = {}
         self.wake = threading.Event()
+        self.ready = threading.Event()
         self.pid: int | None = None
-        self.last_id = 0
+        # The newest event id delivered, and older ids not seen yet (id -> since when).
+        self.high = 0
+        self.missing: dict[int, float] = {}
         self.plans: OrderedDict[int, Plan] = OrderedDict()
         self.plans_lock = threading.Lock()
         self.goodbyes: list[int] = []
+        self.closed_slots: list[int] = []
         self.stopping = False
         self.sqlite_files = sqlite_files(app.config["SQLALCHEMY_DATABASE_URI"])
         self.marker: tuple = ()
@@ -81,11 +120,20 @@ class Hub:
 
     # --- listeners -------------------------------------------------------------------
 
-    def subscribe(self, listener: Listener) -> None:
+    def subscribe(self, listener: Listener, slot_id: int | None = None) -> Cursor:
+        """Add a listener; returns what it must replay from the log (the rest comes
+        through its queue). Call it holding no database connection: it may wait for
+        the watcher to start, and the watcher needs one for that."""
         self.ensure_running()
+        if not self.ready.wait(STARTUP_PATIENCE):
+            raise HubNotReady("The room's live updates are not available yet.")
         listener.queue = new_queue(QUEUE_LIMIT)
         with self.lock:
             self.rooms.setdefault(listener.room_id, set()).add(listener)
+            if slot_id is not None:
+                self.slot_of[listener] = slot_id
+                self.by_slot[slot_id] = listener
+            return Cursor(self.high, frozenset(self.missing))
 
     def unsubscribe(self, listener: Listener) -> None:
         with self.lock:
@@ -95,6 +143,10 @@ class Hub:
             room.discard(listener)
             if not room:
                 del self.rooms[listener.room_id]
+            slot_id = self.slot_of.pop(listener, None)
+            if slot_id is not None:
+                self.by_slot.pop(slot_id, None)
+                self.closed_slots.append(slot_id)
             still_here = listener.participation_id is not None and any(
                 other.participation_id == listener.participation_id
                 for room in self.rooms.values()
@@ -102,6 +154,11 @@ class Hub:
             )
             if listener.participation_id is not None and not still_here:
                 self.goodbyes.append(listener.participation_id)
+
+    def slot_unused(self, slot_id: int) -> None:
+        """A stream that took a slot and then never subscribed: free the slot."""
+        with self.lock:
+            self.closed_slots.append(slot_id)
 
     def listener_count(self) -> int:
         with self.lock:
@@ -114,16 +171,17 @@ class Hub:
     # --- the watcher -----------------------------------------------------------------
 
     def ensure_running(self) -> None:
-        """Start this process's watcher (again after a fork: threads do not survive it)."""
+        """Start this process's threads (again after a fork: threads do not survive it).
+
+        No query here: the watcher finds the log's end by itself and then sets
+        ``ready``, so a request holding a connection never waits on one that needs it.
+        """
         if self.pid == os.getpid():
             return
         with self.lock:
             if self.pid == os.getpid():
                 return
-            self.pid = os.getpid()
-            with self.app.app_context():
-                self.last_id = events.newest_id()
-                db.session.remove()
+            self.ready.clear()
             for target, name in (
                 (self._watch, "watcher"),
                 (self._upkeep, "upkeep"),
@@ -133,6 +191,7 @@ class Hub:
             bus = self.app.extensions.get("liveroom_bus")
             if bus is not None:
                 bus.listen(self.notify)
+            self.pid = os.getpid()
 
     def stop(self) -> None:
         """End this hub's threads (tests start many apps in one process)."""
@@ -142,14 +201,34 @@ class Hub:
         if bus is not None:
             bus.close()
 
+    def _find_the_end(self) -> None:
+        """Start from the newest event; retried until the database answers."""
+        while not self.stopping:
+            try:
+                with self.app.app_context():
+                    try:
+                        newest = events.newest_id()
+                    finally:
+                        db.session.remove()
+            except Exception:
+                log.exception("live hub: cannot read the event log yet; retrying")
+                time.sleep(0.5)
+                continue
+            with self.lock:
+                self.high = newest
+                self.missing.clear()
+            self.ready.set()
+            return
+
     def _watch(self) -> None:
+        self._find_the_end()
         while not self.stopping:
             woken = self.wake.wait(self.poll_seconds)
             self.wake.clear()
             # File times tick coarsely: two writes in one tick look like one, so the log
-            # is also read at least every SAFETY_READ seconds.
+            # is also read at least every SAFETY_READ seconds (and while ids are missing).
             overdue = time.monotonic() - self.last_read >= SAFETY_READ
-            if not (woken or overdue or self.database_changed()):
+            if not (woken or overdue or self.missing or self.database_changed()):
                 continue
             self.last_read = time.monotonic()
             try:
@@ -159,26 +238,54 @@ class Hub:
                 time.sleep(0.5)
 
     def dispatch_new(self) -> int:
-        """Deliver every committed event newer than the last one seen. Returns how many."""
+        """Deliver every committed event not delivered yet. Returns how many.
+
+        Ids are taken in one order and committed in another on PostgreSQL, so an id
+        may be missing while newer ones are visible. The newer ones go out at once;
+        the missing one is asked for by id on the next reads and delivered when it
+        commits (it belongs to a transaction that ran at the same time, so no order
+        between the two was promised anyway).
+        """
+        now = time.monotonic()
+        expired = [i for i, since in self.missing.items() if now - since > GAP_PATIENCE]
+        if expired:
+            with self.lock:
+                for event_id in expired:
+                    self.missing.pop(event_id, None)
         with self.app.test_request_context("/"):
             try:
-                batch = events.all_after(self.last_id)
-                delivered = 0
+                batch = events.after_or_among(self.high, sorted(self.missing))
                 for event in batch:
-                    if event.id != self.last_id + 1 and utcnow() - event.created_at < GAP_PATIENCE:
-                        # An older id may still be committing (PostgreSQL sequences); wait.
-                        self.wake.set()
-                        time.sleep(0.005)
-                        break
-                    self.last_id = event.id
+                    displaced = event.kind == slots.DISPLACED
                     with self.lock:
-                        listeners = list(self.rooms.get(event.room_id, ()))
-                    if listeners:
+                        if not self._advance(event.id, now):
+                            continue  # delivered already
+                        if displaced:
+                            target = self.by_slot.get(event.data.get("stream_id"))
+                            listeners = [target] if target is not None else []
+                        else:
+                            listeners = list(self.rooms.get(event.room_id, ()))
+                    if listeners and displaced:
+                        self._displace(event, listeners[0])
+                    elif listeners:
                         self._deliver(self.plan(event), listeners)
-                    delivered += 1
-                return delivered
+                return len(batch)
             finally:
                 db.session.remove()
+
+    def _advance(self, event_id: int, now: float) -> bool:
+        """Note ``event_id`` as delivered (the caller holds the lock). False when it
+        was already: a read raced a newer one."""
+        if event_id in self.missing:
+            del self.missing[event_id]
+            return True
+        if event_id <= self.high:
+            return False
+        if event_id - self.high <= GAP_WIDEST:
+            for gap in range(self.high + 1, event_id):
+                self.missing[gap] = now
+        self.high = event_id
+        return True
 
     def database_changed(self) -> bool:
         """Whether another process may have written: on SQLite a look at the database
@@ -216,6 +323,16 @@ class Hub:
                     with contextlib.suppress(*QUEUE_FULL):
                         listener.queue.put_nowait(None)
 
+    def _displace(self, event, listener: Listener) -> None:
+        """A sixth stream of the same person opened: the oldest one is told so, and
+        closed without reconnecting."""
+        message = displaced_message(event)
+        self.unsubscribe(listener)
+        with contextlib.suppress(*QUEUE_FULL):
+            listener.queue.put_nowait((event.id, message))
+        with contextlib.suppress(*QUEUE_FULL):
+            listener.queue.put_nowait(None)
+
     def _cut_off(self, listener: Listener) -> None:
         self.unsubscribe(listener)
         try:
@@ -224,26 +341,33 @@ class Hub:
         except (*QUEUE_EMPTY, *QUEUE_FULL):
             pass
 
-    def replay(self, listener: Listener, after_id: int, limit: int = 5000) -> tuple[bytes, int]:
+    def replay(
+        self, listener: Listener, after_id: int, cursor: Cursor, slot_id: int | None = None
+    ) -> tuple[bytes, bool]:
         """What a (re)connecting listener missed since ``after_id``, bounded by its session.
 
-        Only events this process's watcher has already passed are replayed; the newer
-        ones reach the listener's queue in order (the watcher waits out id gaps, which
-        a replay could not). Returns the bytes and the id up to which it covered.
+        Only events the watcher had delivered when the listener subscribed
+        (``cursor``) are replayed; the others reach its queue. Returns the bytes, and
+        whether the stream must end there (it was displaced by a newer one already).
         """
-        upto = self.last_id
-        missed = [
-            e for e in events.session_after(listener.session_id, after_id, limit) if e.id <= upto
-        ]
+        limit = 5000
+        found = events.session_after(listener.session_id, after_id, limit)
         chunks = []
-        for event in missed:
+        for event in found:
+            if not cursor.delivered(event.id):
+                continue
+            if event.kind == slots.DISPLACED:
+                if slot_id is not None and event.data.get("stream_id") == slot_id:
+                    chunks.append(displaced_message(event))
+                    return b"".join(chunks), True
+                continue
             # A message deleted since it was sent must not come back with its text.
             plan = plan_for(event) if event.kind == "chat_posted" else self.plan(event)
             chunks.extend(plan.for_listener(listener))
-        if len(missed) == limit:
+        if len(found) == limit:
             # Too far behind to replay: the page re-reads its whole state instead.
-            chunks.append(sse_message(upto, "refresh", "refresh"))
-        return b"".join(chunks), max(upto, after_id)
+            chunks.append(sse_message(cursor.high, "refresh", "refresh"))
+        return b"".join(chunks), False
 
     # --- upkeep: keep-alives, presence and tidy sessions ----------------------------------
 
@@ -272,13 +396,16 @@ class Hub:
                 if time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + SWEEP_EVERY
                     with self.app.app_context():
-                        service.sweep_all(self.app.config["LIVEROOM_PRESENCE_TIMEOUT"])
-                        db.session.remove()
+                        try:
+                            service.sweep_all(self.app.config["LIVEROOM_PRESENCE_TIMEOUT"])
+                        finally:
+                            db.session.remove()
             except Exception:
                 log.exception("live hub: upkeep failed")
 
     def keep_present(self) -> None:
-        """One write for all of this process's open streams, and their goodbyes."""
+        """A few writes for all of this process's open streams: their people are
+        still here, their slots still open; and the goodbyes and closed slots since."""
         with self.lock:
             ids = sorted(
                 {
@@ -289,11 +416,29 @@ class Hub:
                 }
             )
             goodbyes, self.goodbyes = [pid for pid in self.goodbyes if pid not in ids], []
-        with self.app.app_context():
-            service.keep_present(ids)
-            for participation_id in goodbyes:
-                service.say_goodbye_to(participation_id)
-            db.session.remove()
+            open_slots = sorted(self.by_slot)
+            closed, self.closed_slots = self.closed_slots, []
+        try:
+            with self.app.app_context():
+                try:
+                    service.keep_present(ids)
+                    service.say_goodbye_to(goodbyes)
+                    slots.keep_open(open_slots)
+                    slots.close(closed)
+                finally:
+                    db.session.remove()
+        except Exception:
+            with self.lock:  # try these again next time
+                self.goodbyes.extend(goodbyes)
+                self.closed_slots.extend(closed)
+            raise
+
+
+def displaced_message(event) -> bytes:
+    """ "This room is open in another tab", for the stream a newer one displaced."""
+    session = db.session.get(LiveSession, event.session_id)
+    html = render_template("rooms/_displaced.html", room=session.room, session=session)
+    return sse_message(event.id, "displaced", html)
 
 
 def sqlite_files(url: str) -> list[str]:

@@ -1,10 +1,10 @@
 """Turn one room event into what each audience's browser swaps in.
 
-An event is rendered once per audience (instructors, participants, one person), not
-once per connected browser: a room of 1,000 costs two renders per chat message.
-The HTML is made of htmx out-of-band fragments, swapped by the SSE listener in the
-room panel; "refresh" asks a browser to fetch its panel again (role changed, removed,
-admitted, meeting ended).
+An event is rendered once per audience (staff instructors, promoted instructors,
+participants, one person), not once per connected browser: a room of 1,000 costs
+three renders per chat message. The HTML is made of htmx out-of-band fragments,
+swapped by the SSE listener in the room panel; "refresh" asks a browser to fetch its
+panel again (role changed, removed, admitted, meeting ended).
 """
 
 from __future__ import annotations
@@ -15,16 +15,31 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import current_app
+from markupsafe import escape
 
 from liveroom.extensions import db
-from liveroom.models import ChatMessage, Event, LiveSession, Participation
+from liveroom.models import ChatMessage, Event, LiveSession, Participation, Room, User
 from liveroom.rooms import policy, service
+from liveroom.rooms.policy import Rank, Rights
+from liveroom.settings import get_settings
 
+# A listener's role: what it may hear. INSTRUCTOR is a staff instructor (every private
+# thread, the room's switches), PROMOTED an instructor by "Set as moderator" (moderates
+# participants, reads only their own private thread).
 INSTRUCTOR = "instructor"
+PROMOTED = "promoted"
 PARTICIPANT = "participant"
 WAITING = "waiting"
 # Joins and leaves are announced to screen readers only in small rooms.
 ANNOUNCE_UP_TO = 30
+
+_ROLE_OF_RANK = {Rank.STAFF: INSTRUCTOR, Rank.PROMOTED: PROMOTED, Rank.PARTICIPANT: PARTICIPANT}
+
+
+def listener_role(user: User, room: Room, me: Participation) -> str:
+    """How a present person listens: by their rank now (current channel and site
+    roles), not by the role they entered with."""
+    return _ROLE_OF_RANK[policy.room_rank(user, room, me, get_settings())]
 
 
 @dataclass(eq=False)
@@ -47,8 +62,17 @@ def everyone(listener: Listener) -> bool:
     return True
 
 
-def instructors(listener: Listener) -> bool:
+def staff(listener: Listener) -> bool:
     return listener.role == INSTRUCTOR
+
+
+def promoted(listener: Listener) -> bool:
+    return listener.role == PROMOTED
+
+
+def instructors(listener: Listener) -> bool:
+    """Staff and promoted instructors: whoever moderates (the waiting room, say)."""
+    return listener.role in (INSTRUCTOR, PROMOTED)
 
 
 def participants(listener: Listener) -> bool:
@@ -56,7 +80,7 @@ def participants(listener: Listener) -> bool:
 
 
 def present(listener: Listener) -> bool:
-    return listener.role in (INSTRUCTOR, PARTICIPANT)
+    return listener.role in (INSTRUCTOR, PROMOTED, PARTICIPANT)
 
 
 def user(user_id: int) -> Target:
@@ -73,6 +97,18 @@ def waiting_user(user_id: int) -> Target:
 
 def participant_user(user_id: int) -> Target:
     return lambda listener: listener.role == PARTICIPANT and listener.user_id == user_id
+
+
+def role_user(role: str, user_id: int) -> Target:
+    return lambda listener: listener.role == role and listener.user_id == user_id
+
+
+# The audiences of people in the room, each with the rights its fragments show.
+AUDIENCES: list[tuple[Target, Rank]] = [
+    (staff, Rank.STAFF),
+    (promoted, Rank.PROMOTED),
+    (participants, Rank.PARTICIPANT),
+]
 
 
 @dataclass
@@ -121,10 +157,8 @@ def _announce(text: str) -> str:
     return f'<span hx-swap-oob="innerHTML:#meeting-announcer">{text}</span>'
 
 
-def _person(p: Participation, viewer_instructor: bool) -> str:
-    return render_template(
-        "rooms/_person.html", person=p, viewer_instructor=viewer_instructor, room=p.session.room
-    )
+def _person(p: Participation, rights: Rights) -> str:
+    return render_template("rooms/_person.html", person=p, rights=rights, room=p.session.room)
 
 
 def _count(session_id: int) -> tuple[int, str]:
@@ -136,13 +170,8 @@ def _count(session_id: int) -> tuple[int, str]:
     return count, oob("span", "people-count", "innerHTML", str(count))
 
 
-def _hands(session: LiveSession, viewer_instructor: bool) -> str:
-    inner = render_template(
-        "rooms/_hands_list.html",
-        hands=service.raised_hands(session),
-        viewer_instructor=viewer_instructor,
-        room=session.room,
-    )
+def _hands(session: LiveSession, rights: Rights, hands: list[Participation]) -> str:
+    inner = render_template("rooms/_hands_list.html", hands=hands, rights=rights, room=session.room)
     return oob("div", "hands-list", "innerHTML", inner)
 
 
@@ -151,20 +180,7 @@ def _people_changed(plan: Plan, event: Event, session: LiveSession) -> None:
     pid = event.data.get("participation_id")
     p = db.session.get(Participation, pid) if pid else None
     count, count_html = _count(session.id)
-    hands_i = _hands(session, True)
-    hands_p = _hands(session, False)
-    if event.kind == "participant_joined":
-        if p is None or p.left_at is not None:
-            return
-        item_i = oob("ul", "people-list", "beforeend", _person(p, True))
-        item_p = oob("ul", "people-list", "beforeend", _person(p, False))
-    elif event.kind in ("participant_left", "participant_removed"):
-        item_i = item_p = oob("li", f"person-{pid}", "delete")
-    else:  # role_changed, hand_changed
-        if p is None or p.left_at is not None:
-            return
-        item_i = _person(p, True).replace("<li ", '<li hx-swap-oob="outerHTML" ', 1)
-        item_p = _person(p, False).replace("<li ", '<li hx-swap-oob="outerHTML" ', 1)
+    hands = service.raised_hands(session)
     words = {
         "participant_joined": "joined",
         "participant_left": "left",
@@ -174,9 +190,23 @@ def _people_changed(plan: Plan, event: Event, session: LiveSession) -> None:
     if event.kind in words and count <= ANNOUNCE_UP_TO:
         name = p.user.display_name if p else "Someone"
         announce = _announce(f"{_escape(name)} {words[event.kind]}.")
-    plan.add(instructors, item_i + count_html + hands_i + announce)
-    plan.add(participants, item_p + count_html + hands_p + announce)
-    if event.kind == "participant_removed" or event.kind == "role_changed":
+    for target, rank in AUDIENCES:
+        rights = Rights(rank=rank)
+        if event.kind == "participant_joined":
+            if p is None or p.left_at is not None:
+                return
+            item = oob("ul", "people-list", "beforeend", _person(p, rights))
+        elif event.kind in ("participant_left", "participant_removed"):
+            item = oob("li", f"person-{pid}", "delete")
+        else:  # role_changed, person_changed, hand_changed
+            if p is None or p.left_at is not None:
+                return
+            item = _person(p, rights).replace("<li ", '<li hx-swap-oob="outerHTML" ', 1)
+        plan.add(target, item + count_html + _hands(session, rights, hands) + announce)
+    # A role change, a removal, or roles that no longer let them in at all: their
+    # page re-reads what they are now.
+    no_access = event.kind == "participant_left" and event.data.get("reason") == "no_access"
+    if event.kind in ("participant_removed", "role_changed") or no_access:
         plan.refresh(user(event.data["user_id"]))
     if event.kind in ("participant_removed", "participant_left", "role_changed") and pid:
         plan.closes.append(stay(pid))
@@ -189,23 +219,22 @@ def _my_hand(p: Participation) -> str:
 
 
 def _escape(text: str) -> str:
-    from markupsafe import escape
-
     return str(escape(text))
 
 
-def _chat_targets(data: dict) -> tuple[Target, Target]:
-    """Who sees a message: everyone, or for a private one its participant and the
-    instructors (``policy.may_read_message``, applied to listeners)."""
+def _chat_audiences(data: dict) -> list[tuple[Target, Rank]]:
+    """Who sees a message, and with which rights: everyone for a public one. A private
+    one (``policy.may_read_message``) goes to the staff, who read every thread, and to
+    the thread's own person, whether they listen as a participant or, promoted, as a
+    moderator; never to other moderators."""
     thread = data.get("thread_user_id")
-    probe = ChatMessage(thread_user_id=thread)
-
-    def reads(listener: Listener) -> bool:
-        return listener.role == PARTICIPANT and policy.may_read_message(
-            listener.user_id, False, probe
-        )
-
-    return instructors, reads
+    if thread is None:
+        return AUDIENCES
+    return [
+        (staff, Rank.STAFF),
+        (role_user(PROMOTED, thread), Rank.PROMOTED),
+        (role_user(PARTICIPANT, thread), Rank.PARTICIPANT),
+    ]
 
 
 def _chat_posted(plan: Plan, event: Event, session: LiveSession) -> None:
@@ -217,28 +246,30 @@ def _chat_posted(plan: Plan, event: Event, session: LiveSession) -> None:
     )
     if message is None or message.deleted_at is not None:
         return
-    to_instructors, to_participants = _chat_targets(event.data)
-    for target, viewer_instructor in ((to_instructors, True), (to_participants, False)):
+    author = service.latest_stay(session, message.author_id)
+    author_rank = policy.shown_rank(author) if author else Rank.PARTICIPANT
+    for target, rank in _chat_audiences(event.data):
+        rights = Rights(rank=rank)
         item = render_template(
             "rooms/_chat_message.html",
             message=message,
-            viewer_instructor=viewer_instructor,
+            viewer_staff=rights.staff,
+            can_delete=rights.may_delete(author_rank),
             room=session.room,
         )
         plan.add(target, oob("ol", "chat-log", "beforeend", item))
 
 
 def _chat_deleted(plan: Plan, event: Event) -> None:
-    to_instructors, to_participants = _chat_targets(event.data)
     html = oob("li", f"msg-{event.data['message_id']}", "delete")
-    plan.add(to_instructors, html)
-    plan.add(to_participants, html)
+    for target, _rank in _chat_audiences(event.data):
+        plan.add(target, html)
 
 
 def _session_controls(plan: Plan, event: Event, session: LiveSession) -> None:
     if event.kind == "chat_toggled":
         plan.add(
-            instructors,
+            staff,
             render_template(
                 "rooms/_chat_toggle.html", session=session, room=session.room, oob=True
             ),
@@ -250,7 +281,7 @@ def _session_controls(plan: Plan, event: Event, session: LiveSession) -> None:
                 session=session,
                 room=session.room,
                 can_chat=session.chat_enabled,
-                viewer_instructor=False,
+                viewer_staff=False,
                 oob=True,
             ),
         )
@@ -258,7 +289,7 @@ def _session_controls(plan: Plan, event: Event, session: LiveSession) -> None:
         plan.add(present, _announce(f"Participant chat is {state}."))
     elif event.kind == "room_locked":
         plan.add(
-            instructors,
+            staff,
             render_template(
                 "rooms/_lock_toggle.html", session=session, room=session.room, oob=True
             ),
@@ -269,32 +300,39 @@ def _session_controls(plan: Plan, event: Event, session: LiveSession) -> None:
             + _announce("The room is locked." if session.locked else "The room is unlocked."),
         )
     elif event.kind == "hands_lowered":
-        plan.add(instructors, _hands(session, True) + _all_people(session, True))
-        plan.add(
-            participants,
-            _hands(session, False)
-            + _all_people(session, False)
-            + render_template("rooms/_my_hand.html", me=None, room=session.room, oob=True)
-            + _announce("All hands were lowered."),
-        )
+        people = service.people_present(session)
+        for target, rank in AUDIENCES:
+            rights = Rights(rank=rank)
+            html = _hands(session, rights, []) + _all_people(people, rights)
+            if rank is Rank.PARTICIPANT:
+                html += render_template("rooms/_my_hand.html", me=None, room=session.room, oob=True)
+                html += _announce("All hands were lowered.")
+            plan.add(target, html)
 
 
-def _all_people(session: LiveSession, viewer_instructor: bool) -> str:
-    people = service.people_present(session)
-    inner = "".join(_person(p, viewer_instructor) for p in people)
+def _all_people(people: list[Participation], rights: Rights) -> str:
+    inner = "".join(_person(p, rights) for p in people)
     return oob("ul", "people-list", "innerHTML", inner)
 
 
 def _waiting_changed(plan: Plan, event: Event, session: LiveSession) -> None:
     waiting = service.waiting_people(session)
-    inner = render_template("rooms/_waiting_list.html", waiting=waiting, room=session.room)
-    announce = _announce(f"{len(waiting)} waiting to be let in.") if waiting else ""
-    plan.add(
-        instructors,
-        oob("div", "waiting-list", "innerHTML", inner)
-        + oob("span", "waiting-count", "innerHTML", str(len(waiting)))
-        + announce,
+    settings = get_settings()
+    staff_waiting = frozenset(
+        e.user_id for e in waiting if policy.is_staff(e.user, session.room, settings)
     )
+    announce = _announce(f"{len(waiting)} waiting to be let in.") if waiting else ""
+    for target, rank in AUDIENCES[:2]:  # whoever moderates: staff and promoted
+        rights = Rights(rank=rank, staff_waiting=staff_waiting)
+        inner = render_template(
+            "rooms/_waiting_list.html", waiting=waiting, rights=rights, room=session.room
+        )
+        plan.add(
+            target,
+            oob("div", "waiting-list", "innerHTML", inner)
+            + oob("span", "waiting-count", "innerHTML", str(len(waiting)))
+            + announce,
+        )
     if event.data.get("decision"):
         plan.refresh(user(event.data["user_id"]))
         plan.closes.append(waiting_user(event.data["user_id"]))
@@ -315,6 +353,7 @@ def plan_for(event: Event) -> Plan:
         "participant_left",
         "participant_removed",
         "role_changed",
+        "person_changed",
         "hand_changed",
     ):
         _people_changed(plan, event, session)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import timedelta
 
 from flask import Blueprint, Response, abort, current_app, request
 from flask_login import current_user, login_required
 
 from liveroom.extensions import db
-from liveroom.live.hub import hub_of
-from liveroom.live.render import INSTRUCTOR, PARTICIPANT, WAITING, Listener, sse_message
+from liveroom.live import slots
+from liveroom.live.hub import HubNotReady, hub_of
+from liveroom.live.render import WAITING, Listener, listener_role, sse_message
 from liveroom.models import LiveSession
 from liveroom.params import MAX_ID, int_arg
-from liveroom.roles import RoomRole
 from liveroom.rooms import service
 from liveroom.rooms.routes import load_room, require_join
 
@@ -56,14 +57,13 @@ def room_stream(public_id: str) -> Response:
         return refresh_only(after)
     me = service.presence_of(session, current_user)
     if me is not None:
-        role = INSTRUCTOR if me.room_role is RoomRole.INSTRUCTOR else PARTICIPANT
+        role = listener_role(current_user, room, me)  # staff, promoted or participant, now
     elif (
         entry := service.latest_waiting_entry(session, current_user.id)
     ) and entry.decision is None:
         role = WAITING
     else:
         return refresh_only(after)
-    hub = hub_of(current_app)
     listener = Listener(
         room_id=room.id,
         session_id=session.id,
@@ -71,27 +71,38 @@ def room_stream(public_id: str) -> Response:
         role=role,
         participation_id=me.id if me else None,
     )
-    # Subscribe first, then read the gap: nothing falls between the two, and whatever
-    # arrives twice is dropped by event id below.
-    hub.subscribe(listener)
+    slot_id = take_slot(listener, me is not None)
+    # From here on, hold no database connection while waiting: not for the hub (whose
+    # watcher may need one to start), and not while the stream is open.
+    db.session.remove()
+    hub = hub_of(current_app)
     try:
-        missed, replayed_to = hub.replay(listener, after)
-        if me is not None:
-            service.keep_present([me.id])
+        cursor = hub.subscribe(listener, slot_id)
+    except HubNotReady:
+        hub.slot_unused(slot_id)
+        abort(503, "Live updates are not available yet. The page will try again.")
+    # Subscribed first, then the gap is read: nothing falls between the two.
+    try:
+        missed, displaced = hub.replay(listener, after, cursor, slot_id)
     except Exception:
         hub.unsubscribe(listener)
         raise
-    db.session.remove()  # a stream holds no database connection while it waits
+    finally:
+        db.session.remove()
 
     def stream() -> Iterator[bytes]:
         try:
             yield b"retry: 2000\n\n" + missed
+            if displaced:
+                return
             while True:
                 item = listener.queue.get()  # the hub adds a keep-alive when idle
-                if item is None:  # cut off as too slow: the browser reconnects and catches up
+                if item is None:  # closed by the hub: displaced, moved, or too slow
                     return
                 event_id, message = item
-                if 0 < event_id <= replayed_to:
+                # The browser has what it asked after (a watcher lagging behind another
+                # worker's sends it again); not a late event this hub had not seen yet.
+                if 0 < event_id <= after and event_id not in cursor.missing:
                     continue
                 yield message
         finally:
@@ -100,5 +111,22 @@ def room_stream(public_id: str) -> Response:
     response = Response(stream(), mimetype="text/event-stream", headers=STREAM_HEADERS)
     # However the response ends (even unread), the listener goes.
     response.call_on_close(lambda: hub.unsubscribe(listener))
-    response.headers["X-Liveroom-Worker"] = str(os.getpid())
+    if current_app.debug:
+        # Which worker holds the stream: for the multi-worker tests, never in production.
+        response.headers["X-Liveroom-Worker"] = str(os.getpid())
     return response
+
+
+def take_slot(listener: Listener, present: bool) -> int:
+    """One write as the stream opens: its slot (displacing this person's oldest stream
+    beyond five) and, for someone in the room, "still here" (a reload comes back)."""
+    slot_id = slots.open_slot(
+        listener.room_id,
+        listener.session_id,
+        listener.user_id,
+        timedelta(seconds=current_app.config["LIVEROOM_PRESENCE_TIMEOUT"]),
+    )
+    if present:
+        service.keep_present([listener.participation_id], commit=False)
+    db.session.commit()
+    return slot_id

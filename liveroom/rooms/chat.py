@@ -12,6 +12,8 @@ from liveroom.extensions import db
 from liveroom.models import ChatMessage, LiveSession, Participation, User, utcnow
 from liveroom.roles import RoomRole
 from liveroom.rooms import policy
+from liveroom.rooms.policy import Rank, Rights
+from liveroom.text import clean_text, is_blank
 
 MAX_LENGTH = 2000
 RATE_WINDOW = timedelta(seconds=5)
@@ -30,8 +32,9 @@ class ChatError(ValueError):
 
 
 def clean_body(raw: str) -> str:
-    body = raw.strip().replace("\r\n", "\n")
-    if not body:
+    # NFC, control characters out (newlines stay), bidi controls closed per line.
+    body = clean_text(raw, keep_newlines=True).strip()
+    if is_blank(body):
         raise ChatError("Write a message first.")
     if len(body) > MAX_LENGTH:
         raise ChatError(
@@ -40,15 +43,18 @@ def clean_body(raw: str) -> str:
     return body
 
 
-def thread_for(me: Participation, to_user_id: int | None) -> int | None:
+def thread_for(me: Participation, rights: Rights, to_user_id: int | None) -> int | None:
     """Which private thread a message goes to, or None for everyone.
 
-    A participant writing privately writes to the instructors (their own thread); an
-    instructor writes privately to one participant who is in the room.
+    A private thread is between one person and the staff instructors. Anyone who is
+    not staff (a promoted instructor too) writes privately only into their own
+    thread; staff write privately to one person in the room who is not staff.
     """
     if to_user_id is None:
         return None
-    if me.room_role is RoomRole.PARTICIPANT:
+    if not rights.staff:
+        if to_user_id != me.user_id:
+            raise ChatError("You can write privately to the instructors only.")
         return me.user_id
     recipient = db.session.scalar(
         sa.select(Participation).where(
@@ -59,22 +65,29 @@ def thread_for(me: Participation, to_user_id: int | None) -> int | None:
     )
     if recipient is None or recipient.user_id == me.user_id:
         raise ChatError("That person is not in the room any more.")
-    if recipient.room_role is RoomRole.INSTRUCTOR:
-        raise ChatError("Private messages go between a participant and the instructors.")
+    if policy.shown_rank(recipient) is Rank.STAFF:
+        raise ChatError("Private messages go between one person and the instructors.")
     return recipient.user_id
 
 
 def post_message(
-    session: LiveSession, me: Participation | None, raw: str, to_user_id: int | None = None
+    session: LiveSession,
+    me: Participation | None,
+    raw: str,
+    to_user_id: int | None = None,
+    rights: Rights | None = None,
 ) -> ChatMessage:
+    """Post to everyone, or into a private thread. ``rights`` are the author's in the
+    meeting now (by default what their stay records)."""
     if session.ended_at is not None:
         raise ChatError("This meeting has ended.", 409)
     if not policy.may_chat(me, session):
         if me is None or me.left_at is not None:
             raise ChatError("Join the meeting to chat.", 403)
         raise ChatError("The instructor has turned chat off for participants.", 403)
+    rights = rights or policy.rights_for(policy.shown_rank(me), me)
     body = clean_body(raw)
-    thread = thread_for(me, to_user_id)
+    thread = thread_for(me, rights, to_user_id)
     recent = db.session.scalar(
         sa.select(sa.func.count()).where(
             ChatMessage.session_id == session.id,
@@ -122,13 +135,15 @@ def delete_message(message: ChatMessage, actor: User) -> None:
     db.session.commit()
 
 
-def visible_messages_query(session_id: int, viewer_id: int, viewer_is_instructor: bool):
+def visible_messages_query(session_id: int, viewer_id: int, reads_all_threads: bool):
+    """Messages to everyone, and the private threads the viewer may read: every
+    thread for staff, only their own for anyone else (``policy.may_read_message``)."""
     query = (
         sa.select(ChatMessage)
         .where(ChatMessage.session_id == session_id, ChatMessage.deleted_at.is_(None))
         .options(so.joinedload(ChatMessage.author), so.joinedload(ChatMessage.thread_user))
     )
-    if not viewer_is_instructor:
+    if not reads_all_threads:
         query = query.where(
             sa.or_(ChatMessage.thread_user_id.is_(None), ChatMessage.thread_user_id == viewer_id)
         )
@@ -136,9 +151,9 @@ def visible_messages_query(session_id: int, viewer_id: int, viewer_is_instructor
 
 
 def recent_messages(
-    session: LiveSession, viewer_id: int, viewer_is_instructor: bool, limit: int = HISTORY
+    session: LiveSession, viewer_id: int, reads_all_threads: bool, limit: int = HISTORY
 ) -> list[ChatMessage]:
     """The last ``limit`` messages this person may read, oldest first."""
-    query = visible_messages_query(session.id, viewer_id, viewer_is_instructor)
+    query = visible_messages_query(session.id, viewer_id, reads_all_threads)
     newest = list(db.session.scalars(query.order_by(ChatMessage.id.desc()).limit(limit)))
     return newest[::-1]

@@ -12,24 +12,32 @@ from flask_login import current_user
 from liveroom.extensions import db
 from liveroom.models import ChatMessage, LiveSession, Participation, Room, WaitingEntry
 from liveroom.params import parse_id
-from liveroom.roles import RoomRole
 from liveroom.rooms import chat, policy, service
+from liveroom.rooms.policy import Rights
 from liveroom.rooms.routes import bp, load_room, no_content, require_join
+from liveroom.settings import get_settings
 
 
-def live_context(public_id: str) -> tuple[Room, LiveSession, Participation | None]:
+def live_context(public_id: str) -> tuple[Room, LiveSession, Participation | None, Rights]:
+    """The room, its live meeting, the person's stay and their rights in it now (from
+    their current roles, not the ones they entered with)."""
     room = load_room(public_id)
     require_join(room)
     session = service.live_session(room)
     if session is None:
         abort(409, "This meeting has ended.")
-    return room, session, service.presence_of(session, current_user)
+    me = service.presence_of(session, current_user)
+    return room, session, me, service.rights_of(current_user, room, session, me)
 
 
-def require_moderator(me: Participation | None) -> Participation:
-    if not policy.may_moderate(me):
-        abort(403, "Only the room's instructors can do that.")
-    return me
+def require_moderator(rights: Rights) -> None:
+    if not rights.moderate:
+        abort(403, "Only the room's instructors and moderators can do that.")
+
+
+def require_staff(rights: Rights, what: str) -> None:
+    if not rights.staff:
+        abort(403, f"Only the room's instructors can {what}; moderators cannot.")
 
 
 def done(room: Room) -> Response:
@@ -52,12 +60,17 @@ def target_in(session: LiveSession, participation_id: int) -> Participation:
     return target
 
 
+def too_fast(seconds: int, what: str) -> None:
+    unit = "second" if seconds == 1 else "seconds"
+    abort(429, f"{what} You can try again in {seconds} {unit}.")
+
+
 # --- Chat ---------------------------------------------------------------------------
 
 
 @bp.post("/rooms/<public_id>/chat")
 def post_chat(public_id: str) -> Response | tuple[str, int]:
-    room, session, me = live_context(public_id)
+    room, session, me, rights = live_context(public_id)
     to = request.form.get("to", "").strip()
     if to == "instructors" or to == "":
         to_user_id = me.user_id if (to and me is not None) else None
@@ -66,7 +79,7 @@ def post_chat(public_id: str) -> Response | tuple[str, int]:
     else:
         abort(400, "Choose who the message is for.")
     try:
-        chat.post_message(session, me, request.form.get("body", ""), to_user_id)
+        chat.post_message(session, me, request.form.get("body", ""), to_user_id, rights)
     except chat.ChatError as error:
         return str(error), error.status
     if request.htmx:
@@ -76,19 +89,21 @@ def post_chat(public_id: str) -> Response | tuple[str, int]:
 
 @bp.post("/rooms/<public_id>/chat/<id:message_id>/delete")
 def delete_chat(public_id: str, message_id: int) -> Response:
-    room, session, me = live_context(public_id)
-    require_moderator(me)
+    room, session, me, rights = live_context(public_id)
+    require_moderator(rights)
     message = db.session.get(ChatMessage, message_id)
     if message is None or message.session_id != session.id:
         abort(404, "That message is not in this meeting.")
+    if not rights.may_delete(service.rank_in(session, message.author)):
+        abort(403, "Moderators can delete participants’ messages only.")
     chat.delete_message(message, current_user)
     return done(room)
 
 
 @bp.post("/rooms/<public_id>/chat/enabled")
 def toggle_chat(public_id: str) -> Response:
-    room, session, me = live_context(public_id)
-    require_moderator(me)
+    room, session, me, rights = live_context(public_id)
+    require_staff(rights, "turn participant chat off and on")
     service.set_chat_enabled(session, flag("enabled"), current_user)
     return done(room)
 
@@ -98,25 +113,30 @@ def toggle_chat(public_id: str) -> Response:
 
 @bp.post("/rooms/<public_id>/hand")
 def my_hand(public_id: str) -> Response:
-    room, session, me = live_context(public_id)
+    room, session, me, rights = live_context(public_id)
     if me is None:
         abort(403, "Join the meeting to raise your hand.")
-    service.set_hand(me, flag("raised"))
+    wait = service.toggle_hand(me, flag("raised"))
+    if wait:
+        too_fast(wait, "Your hand went up and down 10 times in 10 seconds.")
     return done(room)
 
 
 @bp.post("/rooms/<public_id>/people/<id:participation_id>/hand/lower")
 def lower_hand(public_id: str, participation_id: int) -> Response:
-    room, session, me = live_context(public_id)
-    require_moderator(me)
-    service.set_hand(target_in(session, participation_id), False)
+    room, session, me, rights = live_context(public_id)
+    require_moderator(rights)
+    target = target_in(session, participation_id)
+    if not rights.may_lower_hand(service.rank_of(target)):
+        abort(403, "Moderators can lower participants’ hands only.")
+    service.set_hand(target, False)
     return done(room)
 
 
 @bp.post("/rooms/<public_id>/hands/lower-all")
 def lower_all_hands(public_id: str) -> Response:
-    room, session, me = live_context(public_id)
-    require_moderator(me)
+    room, session, me, rights = live_context(public_id)
+    require_moderator(rights)
     service.lower_all_hands(session)
     return done(room)
 
@@ -124,58 +144,68 @@ def lower_all_hands(public_id: str) -> Response:
 # --- Moderation -----------------------------------------------------------------------
 
 
+def refuse_action_on(target: Participation, what: str) -> None:
+    """403 with the reason: oneself, a staff instructor, or (for a moderator) another
+    moderator."""
+    if target.user_id == current_user.id:
+        abort(403, f"You cannot {what} yourself.")
+    if service.rank_of(target) is policy.Rank.STAFF:
+        abort(403, f"Nobody in the room can {what} an instructor.")
+    abort(403, f"Moderators cannot {what} another moderator.")
+
+
 @bp.post("/rooms/<public_id>/people/<id:participation_id>/role")
 def change_role(public_id: str, participation_id: int) -> Response:
-    room, session, me = live_context(public_id)
-    require_moderator(me)
+    room, session, me, rights = live_context(public_id)
+    require_staff(rights, "set or remove moderators")
     target = target_in(session, participation_id)
-    try:
-        role = RoomRole(request.form.get("role", ""))
-    except ValueError:
+    role = request.form.get("role", "")
+    if role not in ("instructor", "participant"):
         abort(400, "Choose instructor or participant.")
-    if not policy.may_change_role(me, target, room):
-        abort(
-            403, "The room's owner is always its instructor, and you cannot change your own role."
-        )
-    service.set_room_role(target, role)
+    if not rights.may_change_role(service.rank_of(target), target.user_id):
+        refuse_action_on(target, "change the role of")
+    service.set_moderator(target, role == "instructor")
     return done(room)
 
 
 @bp.post("/rooms/<public_id>/people/<id:participation_id>/remove")
 def remove_person(public_id: str, participation_id: int) -> Response:
-    room, session, me = live_context(public_id)
-    require_moderator(me)
+    room, session, me, rights = live_context(public_id)
+    require_moderator(rights)
     target = target_in(session, participation_id)
-    if not policy.may_remove(me, target, room):
-        abort(403, "The room's owner cannot be removed, and you cannot remove yourself.")
+    if not rights.may_remove(service.rank_of(target), target.user_id):
+        refuse_action_on(target, "remove")
     service.remove_person(target, current_user)
     return done(room)
 
 
 @bp.post("/rooms/<public_id>/lock")
 def lock_room(public_id: str) -> Response:
-    room, session, me = live_context(public_id)
-    require_moderator(me)
+    room, session, me, rights = live_context(public_id)
+    require_staff(rights, "lock and unlock the room")
     service.set_locked(session, flag("locked"), current_user)
     return done(room)
 
 
 @bp.post("/rooms/<public_id>/waiting/<id:entry_id>/<any(admit, deny):decision>")
 def decide_waiting(public_id: str, entry_id: int, decision: str) -> Response:
-    room, session, me = live_context(public_id)
-    require_moderator(me)
+    room, session, me, rights = live_context(public_id)
+    require_moderator(rights)
     entry = db.session.get(WaitingEntry, entry_id)
     if entry is None or entry.session_id != session.id:
         abort(404, "That person is not in the waiting room.")
-    if entry.decision is not None:
+    admit = decision == "admit"
+    entry_is_staff = policy.is_staff(entry.user, room, get_settings())
+    if not rights.may_decide(entry, admit, entry_is_staff):
+        abort(403, "Nobody can keep an instructor out of their own meeting.")
+    if entry.decision is not None or not service.decide(session, [entry], admit, current_user):
         abort(409, "Someone already answered that request.")
-    service.decide(session, [entry], decision == "admit", current_user)
     return done(room)
 
 
 @bp.post("/rooms/<public_id>/waiting/admit-all")
 def admit_all(public_id: str) -> Response:
-    room, session, me = live_context(public_id)
-    require_moderator(me)
+    room, session, me, rights = live_context(public_id)
+    require_moderator(rights)
     service.decide(session, service.waiting_people(session), True, current_user)
     return done(room)

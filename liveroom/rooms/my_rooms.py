@@ -13,6 +13,7 @@ from liveroom.rooms.forms import NewRoomForm
 from liveroom.rooms.routes import bp
 from liveroom.settings import get_settings
 from liveroom.templating import page_or_fragment, wants_fragment
+from liveroom.text import clean_line
 
 
 def require_my_rooms() -> None:
@@ -70,6 +71,8 @@ def create_room() -> Response | tuple[str, int]:
                     "rooms/_room_list.html", **room_list_context(created=room)
                 ), 201
             return redirect(url_for("rooms.my_rooms"), 303)
+    # Shown again in the field: what would have been stored, never raw control characters.
+    form.name.data = clean_line(form.name.data or "")
     return page_or_fragment(
         "rooms/my_rooms.html", "rooms/_room_list.html", **room_list_context(form)
     ), 422

@@ -6,8 +6,11 @@ module decides a permission.
 
 from __future__ import annotations
 
+import enum
+from dataclasses import dataclass, field
+
 from liveroom.channels.policy import channel_role, takes_part
-from liveroom.models import ChatMessage, LiveSession, Participation, Room, User
+from liveroom.models import ChatMessage, LiveSession, Participation, Room, User, WaitingEntry
 from liveroom.roles import RoomRole
 from liveroom.settings import SiteSettings
 
@@ -51,57 +54,88 @@ def may_join(user: User, room: Room, settings: SiteSettings) -> bool:
     return channel_role(user, room.channel) is not None
 
 
+# --- Ranks inside a room ----------------------------------------------------------
+# Staff instructors (a channel's Managers and Moderators, the site's admins, a private
+# room's owner) above promoted instructors ("Set as moderator") above participants.
+# A rank is computed from the current channel and application roles on every action,
+# never remembered from entry: a Manager made Member mid-meeting loses the controls.
+
+
+class Rank(enum.IntEnum):
+    PARTICIPANT = 0
+    PROMOTED = 1
+    STAFF = 2
+
+    @property
+    def is_instructor(self) -> bool:
+        return self >= Rank.PROMOTED
+
+    @property
+    def badge(self) -> str:
+        """What the people list calls someone of this rank."""
+        return _BADGES[self]
+
+    @property
+    def room_role(self) -> RoomRole:
+        """The stored room role that goes with this rank (lists and sorting read it)."""
+        return RoomRole.INSTRUCTOR if self.is_instructor else RoomRole.PARTICIPANT
+
+
+_BADGES = {Rank.STAFF: "Instructor", Rank.PROMOTED: "Moderator", Rank.PARTICIPANT: "Participant"}
+
+
+def is_staff(user: User, room: Room, settings: SiteSettings) -> bool:
+    """A staff instructor of this room: a channel's Managers and Moderators, or a
+    private room's owner, and the site's admins everywhere. Nobody in the room can
+    demote, remove or deny them."""
+    if not room_reachable(room, settings) or not takes_part(user):
+        return False
+    if user.role.is_admin:
+        return True
+    if room.is_private:
+        return room.owner_id == user.id
+    role = channel_role(user, room.channel)
+    return role is not None and role.runs_meetings
+
+
+def room_rank(user: User, room: Room, me: Participation | None, settings: SiteSettings) -> Rank:
+    """The person's rank now: staff by their current roles, else promoted if their stay
+    in this meeting says "Set as moderator", else participant."""
+    if is_staff(user, room, settings):
+        return Rank.STAFF
+    if me is not None and me.promoted:
+        return Rank.PROMOTED
+    return Rank.PARTICIPANT
+
+
+def shown_rank(person: Participation) -> Rank:
+    """The rank a stay records (``room_role`` and ``promoted``, kept in step with the
+    roles by ``service.follow_roles``): what lists show without asking every person's
+    channel roles again."""
+    if person.room_role is not RoomRole.INSTRUCTOR:
+        return Rank.PARTICIPANT
+    return Rank.PROMOTED if person.promoted else Rank.STAFF
+
+
 def room_role_for(user: User, room: Room, settings: SiteSettings) -> RoomRole:
-    """Whoever may start a room enters it with full instructor permissions."""
-    return RoomRole.INSTRUCTOR if may_start(user, room, settings) else RoomRole.PARTICIPANT
+    """Staff enter with full instructor permissions; everyone else as a participant."""
+    return RoomRole.INSTRUCTOR if is_staff(user, room, settings) else RoomRole.PARTICIPANT
 
 
 def may_end(
     user: User, room: Room, participation: Participation | None, settings: SiteSettings
 ) -> bool:
-    """End the meeting for everyone: its instructors. ``participation`` is the person's
-    latest stay in this meeting, if any: a Manager demoted to participant here cannot,
-    even after leaving; someone never in it may if they may start the room."""
-    if participation is not None:
-        return participation.room_role is RoomRole.INSTRUCTOR and may_join(user, room, settings)
-    return may_start(user, room, settings)
+    """End the meeting for everyone: staff instructors, by their current roles (a
+    promoted instructor cannot). Someone never in the meeting may if they may start
+    the room."""
+    if participation is None:
+        return may_start(user, room, settings)
+    return is_staff(user, room, settings) and may_join(user, room, settings)
 
 
-# --- Inside a live session -------------------------------------------------------
-# Room rights follow the person's current room role in the session (``me``), so a
-# participant made instructor gets the controls at once, and keeps them on refresh.
-
-
-def is_instructor(me: Participation | None) -> bool:
-    return me is not None and me.left_at is None and me.room_role is RoomRole.INSTRUCTOR
-
-
-def may_moderate(me: Participation | None) -> bool:
-    """Lock, admit, lower hands, delete messages, change roles, remove people."""
-    return is_instructor(me)
-
-
-def may_chat(me: Participation | None, session: LiveSession) -> bool:
-    """Instructors can always write; participants while participant chat is on."""
-    if me is None or me.left_at is not None or session.ended_at is not None:
-        return False
-    return is_instructor(me) or session.chat_enabled
-
-
-def is_permanent_instructor(room: Room, user_id: int) -> bool:
-    """A private room's owner: nobody can demote or remove them."""
-    return room.owner_id is not None and room.owner_id == user_id
-
-
-def may_change_role(me: Participation | None, target: Participation, room: Room) -> bool:
-    return (
-        may_moderate(me)
-        and target.user_id != me.user_id
-        and not is_permanent_instructor(room, target.user_id)
-    )
-
-
-may_remove = may_change_role
+def bypasses_lock(user: User, room: Room, settings: SiteSettings) -> bool:
+    """Staff walk into their meeting even when it is locked (or they were removed)."""
+    return is_staff(user, room, settings)
 
 
 def may_view_attendance(user: User, room: Room, settings: SiteSettings) -> bool:
@@ -109,15 +143,168 @@ def may_view_attendance(user: User, room: Room, settings: SiteSettings) -> bool:
     return may_start(user, room, settings)
 
 
-def bypasses_lock(user: User, room: Room, settings: SiteSettings) -> bool:
-    """Whoever may start the room walks into it even when it is locked."""
-    return may_start(user, room, settings)
+# --- Inside a live session -------------------------------------------------------
 
 
-def may_read_message(viewer_id: int, viewer_is_instructor: bool, message: ChatMessage) -> bool:
-    """Private messages are for their participant and the instructors only."""
+def is_present(me: Participation | None) -> bool:
+    return me is not None and me.left_at is None
+
+
+def is_instructor(me: Participation | None) -> bool:
+    """Present with an instructor's room role (staff or promoted)."""
+    return is_present(me) and me.room_role is RoomRole.INSTRUCTOR
+
+
+def may_chat(me: Participation | None, session: LiveSession) -> bool:
+    """Instructors can always write; participants while participant chat is on."""
+    if not is_present(me) or session.ended_at is not None:
+        return False
+    return is_instructor(me) or session.chat_enabled
+
+
+def acts_on(actor: Rank, target: Rank) -> bool:
+    """Whom a rank may moderate: staff anyone who is not staff, promoted instructors
+    participants only. Nobody acts on a staff instructor."""
+    if actor is Rank.STAFF:
+        return target is not Rank.STAFF
+    if actor is Rank.PROMOTED:
+        return target is Rank.PARTICIPANT
+    return False
+
+
+def may_read_message(viewer_id: int, reads_all_threads: bool, message: ChatMessage) -> bool:
+    """A private thread is between one person and the staff instructors: staff read
+    every thread, everyone else (a promoted instructor too) only their own."""
     return (
         message.thread_user_id is None
-        or viewer_is_instructor
+        or reads_all_threads
         or message.thread_user_id == viewer_id
     )
+
+
+@dataclass(frozen=True)
+class PersonMenu:
+    """What a viewer is offered on one person of the people list."""
+
+    badge: str
+    staff: bool
+    set_moderator: bool = False
+    make_participant: bool = False
+    lower_hand: bool = False
+    message_privately: bool = False
+    remove: bool = False
+
+    @property
+    def has_actions(self) -> bool:
+        return any(
+            (
+                self.set_moderator,
+                self.make_participant,
+                self.lower_hand,
+                self.message_privately,
+                self.remove,
+            )
+        )
+
+
+@dataclass(frozen=True)
+class Rights:
+    """What one person (or one audience of a stream) may do in a live session.
+
+    Views build it from the actor's current rank; the stream renders once per rank.
+    Templates read its flags and never decide a permission themselves.
+    """
+
+    rank: Rank
+    present: bool = True
+    me_id: int | None = None
+    # Users whose latest stay in this meeting is an instructor's: a promoted
+    # instructor may delete messages of participants only.
+    instructor_ids: frozenset[int] = field(default_factory=frozenset)
+    # People in the waiting room who are staff (stale entries): never denied.
+    staff_waiting: frozenset[int] = field(default_factory=frozenset)
+
+    @property
+    def staff(self) -> bool:
+        return self.present and self.rank is Rank.STAFF
+
+    @property
+    def promoted(self) -> bool:
+        return self.present and self.rank is Rank.PROMOTED
+
+    @property
+    def instructor(self) -> bool:
+        return self.present and self.rank.is_instructor
+
+    @property
+    def moderate(self) -> bool:
+        """Lower hands, admit and deny, delete messages, remove participants."""
+        return self.instructor
+
+    @property
+    def run_room(self) -> bool:
+        """Lock the room, turn participant chat off and on: staff only."""
+        return self.staff
+
+    @property
+    def reads_all_threads(self) -> bool:
+        return self.staff
+
+    @property
+    def private_to_instructors(self) -> bool:
+        """Whether this person writes privately to the staff (their own thread)."""
+        return self.present and not self.staff
+
+    def acts_on(self, target: Rank, target_user_id: int | None = None) -> bool:
+        if not self.present or (target_user_id is not None and target_user_id == self.me_id):
+            return False
+        return acts_on(self.rank, target)
+
+    def may_change_role(self, target: Rank, target_user_id: int | None = None) -> bool:
+        """Only staff promote or demote, and never another staff instructor."""
+        return self.staff and self.acts_on(target, target_user_id)
+
+    def may_remove(self, target: Rank, target_user_id: int | None = None) -> bool:
+        return self.moderate and self.acts_on(target, target_user_id)
+
+    def may_lower_hand(self, target: Rank) -> bool:
+        return self.moderate and acts_on(self.rank, target)
+
+    def offers_lower_hand(self, person: Participation) -> bool:
+        return self.may_lower_hand(shown_rank(person))
+
+    def may_decide(self, entry: WaitingEntry, admit: bool, entry_is_staff: bool) -> bool:
+        """Anyone who moderates admits; nobody denies a staff instructor."""
+        return self.moderate and (admit or not entry_is_staff)
+
+    def offers_deny(self, entry: WaitingEntry) -> bool:
+        return self.may_decide(entry, False, entry.user_id in self.staff_waiting)
+
+    def may_delete(self, author: Rank) -> bool:
+        return self.moderate and (self.staff or author is Rank.PARTICIPANT)
+
+    def offers_delete(self, message: ChatMessage) -> bool:
+        """The delete button on a message already shown (the author's rank as stored)."""
+        if self.staff:
+            return True
+        author = Rank.PROMOTED if message.author_id in self.instructor_ids else Rank.PARTICIPANT
+        return self.may_delete(author)
+
+    def menu(self, person: Participation) -> PersonMenu:
+        """The person's badge and the actions this viewer is offered on them."""
+        target = shown_rank(person)
+        # Rendered once per audience, so the viewer's own row is recognised by rank:
+        # staff never act on staff, promoted instructors never on instructors.
+        return PersonMenu(
+            badge=target.badge,
+            staff=target is Rank.STAFF,
+            set_moderator=self.may_change_role(target) and target is Rank.PARTICIPANT,
+            make_participant=self.may_change_role(target) and target is Rank.PROMOTED,
+            lower_hand=self.may_lower_hand(target) and person.hand_raised_at is not None,
+            message_privately=self.staff and target is Rank.PARTICIPANT,
+            remove=self.may_remove(target),
+        )
+
+
+def rights_for(rank: Rank, me: Participation | None, **known: frozenset[int]) -> Rights:
+    return Rights(rank=rank, present=is_present(me), me_id=me.user_id if me else None, **known)

@@ -6,17 +6,21 @@ sibling modules imported at the bottom; they all belong to this one blueprint.
 
 from __future__ import annotations
 
+import dataclasses
+import time
+
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask import session as browser_session
 from flask_login import current_user, login_required
 
 from liveroom import events
 from liveroom.extensions import db
-from liveroom.models import LiveSession, Participation, Room
+from liveroom.models import LiveSession, Participation, Room, WaitingEntry
 from liveroom.params import int_arg
 from liveroom.rooms import chat, policy, service
 from liveroom.rooms.service import Entry
-from liveroom.settings import get_settings
+from liveroom.settings import SiteSettings, get_settings
 from liveroom.templating import wants_fragment
 
 bp = Blueprint("rooms", __name__)
@@ -33,11 +37,76 @@ def no_content() -> Response:
     return Response(status=204)
 
 
-def load_room(public_id: str) -> Room:
+LIVE_ROOMS_OFF = "Live rooms were turned off by the site's administrator."
+PRIVATE_ROOMS_OFF = "Private rooms were turned off by the site's administrator."
+
+
+def find_room(public_id: str) -> Room:
+    """The room, whether or not live rooms are switched on; 404 if there is none."""
     room = db.session.scalar(sa.select(Room).where(Room.public_id == public_id))
-    if room is None or not policy.room_reachable(room, get_settings()):
+    if room is None:
         abort(404)
     return room
+
+
+def switched_off(room: Room) -> str | None:
+    """Why the room cannot be used now (a sentence to show), or None when it can."""
+    settings = get_settings()
+    if policy.room_reachable(room, settings):
+        return None
+    return LIVE_ROOMS_OFF if not settings.live_room_enabled else PRIVATE_ROOMS_OFF
+
+
+def load_room(public_id: str) -> Room:
+    """The room for an action in it: 404, saying why, while its kind is switched off."""
+    room = find_room(public_id)
+    reason = switched_off(room)
+    if reason:
+        abort(404, reason)
+    return room
+
+
+def switched_on(settings: SiteSettings) -> SiteSettings:
+    return dataclasses.replace(settings, live_room_enabled=True, private_rooms_enabled=True)
+
+
+def attendance_visible(room: Room) -> bool:
+    """Attendance records meetings that happened: switching live rooms off does not
+    hide it from the people who saw it (the policy asks as if the rooms were on)."""
+    return policy.may_view_attendance(current_user, room, switched_on(get_settings()))
+
+
+# --- Waiting for the start, remembered across reloads ---------------------------------
+# Before a meeting starts there is no session to hold a waiting place in the database,
+# so the browser's signed session remembers it: room public id -> when last confirmed.
+
+WAITING_KEY = "waiting_for_start"
+# A waiting page confirms every 2 s; one that stopped asking this long ago was closed.
+WAITING_FORGOTTEN_AFTER = 15 * 60
+WAITING_CONFIRM_EVERY = 60
+WAITING_ROOMS_KEPT = 20
+
+
+def waiting_for_start(room: Room) -> bool:
+    since = browser_session.get(WAITING_KEY, {}).get(room.public_id)
+    return since is not None and time.time() - since < WAITING_FORGOTTEN_AFTER
+
+
+def remember_waiting(room: Room) -> None:
+    """Note (in the cookie session, only when it changed) that this person waits here."""
+    waiting = dict(browser_session.get(WAITING_KEY, {}))
+    now = int(time.time())
+    if now - waiting.get(room.public_id, 0) < WAITING_CONFIRM_EVERY:
+        return
+    waiting[room.public_id] = now
+    newest = sorted(waiting.items(), key=lambda item: item[1])[-WAITING_ROOMS_KEPT:]
+    browser_session[WAITING_KEY] = dict(newest)
+
+
+def forget_waiting(room: Room) -> None:
+    waiting = browser_session.get(WAITING_KEY, {})
+    if room.public_id in waiting:
+        browser_session[WAITING_KEY] = {k: v for k, v in waiting.items() if k != room.public_id}
 
 
 def require_join(room: Room) -> None:
@@ -52,7 +121,7 @@ def button_context(room: Room) -> dict:
         "live": service.live_session(room) is not None,
         "can_start": policy.may_start(current_user, room, settings),
         "can_join": policy.may_join(current_user, room, settings),
-        "can_view_attendance": policy.may_view_attendance(current_user, room, settings),
+        "can_view_attendance": attendance_visible(room),
         "new_tab": settings.open_in_new_tab,
         "enabled": policy.room_reachable(room, settings),
     }
@@ -61,20 +130,22 @@ def button_context(room: Room) -> dict:
 def panel_context(room: Room, session: LiveSession, me: Participation) -> dict:
     # The cursor is read before the state, so the stream replays anything newer.
     since = events.latest_id(room.id)
-    instructor = policy.is_instructor(me)
+    rights = service.rights_of(current_user, room, session, me)  # current roles, kept in step
+    instructor = rights.instructor
     return {
         "room": room,
         "session": session,
         "me": me,
         "instructor": instructor,
+        "rights": rights,
         "since": since,
         "people": service.people_present(session),
         "hands": service.raised_hands(session),
         "waiting": service.waiting_people(session) if instructor else [],
-        "messages": chat.recent_messages(session, me.user_id, instructor),
+        "messages": chat.recent_messages(session, me.user_id, rights.reads_all_threads),
         "can_chat": policy.may_chat(me, session),
         "can_end": policy.may_end(current_user, room, me, get_settings()),
-        "can_view_attendance": policy.may_view_attendance(current_user, room, get_settings()),
+        "can_view_attendance": attendance_visible(room),
         "share_url": url_for("rooms.room_page", public_id=room.public_id, _external=True)
         if room.is_private
         else None,
@@ -100,8 +171,60 @@ def render_ended(room: Room, session: LiveSession) -> str:
     return render_state(room, "ended", ended_session=session, **context)
 
 
+def render_lobby(room: Room, session: LiveSession) -> str:
+    # The cursor is read before the caller looked at the waiting entry: a decision made
+    # in between is replayed (or the stream answers "refresh" straight away).
+    return render_state(room, "lobby", session=session, since=events.latest_id(room.id))
+
+
+def render_turned_off(room: Room, reason: str, ended_session: LiveSession | None = None) -> str:
+    """The meeting box while live rooms are off: it says so, and keeps asking (GET
+    button?off=1) so that it turns back into the button when they are on again."""
+    return render_state(
+        room,
+        "turned_off",
+        off_reason=reason,
+        ended_session=ended_session,
+        can_view_attendance=attendance_visible(room),
+    )
+
+
+def admission_unused(session: LiveSession, entry: WaitingEntry | None) -> bool:
+    """An instructor let them in while their page was away (a reload): enter on load."""
+    if entry is None or entry.decision != "admitted":
+        return False
+    stay = service.latest_stay(session, entry.user_id)
+    return stay is None or (entry.decided_at is not None and stay.joined_at < entry.decided_at)
+
+
+def meeting_state(room: Room) -> tuple[str, dict]:
+    """What a page opening this room's meeting box shows, so a person's place survives
+    a reload: in the room, in the waiting room, or waiting for the start."""
+    if switched_off(room):
+        return "meeting_button", button_context(room)  # the page shows no meeting box
+    session = service.live_session(room)
+    if session is None:
+        if waiting_for_start(room) and policy.may_join(current_user, room, get_settings()):
+            return "waiting", {"room": room}
+        return "meeting_button", button_context(room)
+    since = events.latest_id(room.id)
+    me = service.presence_of(session, current_user)
+    if me is not None:
+        return "panel", panel_context(room, session, me)
+    entry = service.latest_waiting_entry(session, current_user.id)
+    if entry is not None and entry.decision is None:
+        return "lobby", {"room": room, "session": session, "since": since}
+    context = button_context(room)
+    # Waiting for the start, and it started (or they were admitted) during the reload.
+    context["autojoin"] = context["can_join"] and (
+        waiting_for_start(room) or admission_unused(session, entry)
+    )
+    return "meeting_button", context
+
+
 def entered(room: Room, session: LiveSession, me: Participation) -> Response | str:
     """After Start or Join: the panel in place for HTMX, the room page otherwise."""
+    forget_waiting(room)
     if wants_fragment():
         return render_panel(room, session, me)
     return redirect(url_for("rooms.room_page", public_id=room.public_id), 303)
@@ -111,8 +234,9 @@ def state_for(room: Room, session: LiveSession, outcome: Entry, me: Participatio
     """The answer to someone asking to enter a live session."""
     if outcome is Entry.ENTERED:
         return entered(room, session, me)
+    forget_waiting(room)  # from now on the waiting room (or the removal) is in the database
     if outcome is Entry.WAITING_ROOM:
-        return render_state(room, "lobby", session=session, since=events.latest_id(room.id))
+        return render_lobby(room, session)
     return render_state(room, "removed", session=session)
 
 
@@ -120,15 +244,14 @@ def state_for(room: Room, session: LiveSession, outcome: Entry, me: Participatio
 def room_page(public_id: str) -> str:
     room = load_room(public_id)
     require_join(room)
-    session = service.live_session(room)
-    me = service.presence_of(session, current_user) if session else None
-    if session and me:
-        return render_template("rooms/room.html", state="panel", **panel_context(room, session, me))
-    context = button_context(room)
-    # Opening a room's link joins it (once the page has loaded: joining is a POST),
-    # except for someone who may start it: they choose when to start.
-    autojoin = session is not None or not context["can_start"]
-    return render_template("rooms/room.html", state="meeting_button", autojoin=autojoin, **context)
+    state, context = meeting_state(room)
+    if state == "meeting_button":
+        # Opening a room's link joins it (once the page has loaded: joining is a POST),
+        # except for someone who may start it: they choose when to start.
+        context["autojoin"] = (
+            context["live"] or not context["can_start"] or context.get("autojoin", False)
+        )
+    return render_template("rooms/room.html", state=state, **context)
 
 
 @bp.post("/rooms/<public_id>/start")
@@ -153,13 +276,19 @@ def start_meeting(public_id: str) -> Response | str:
 @bp.post("/rooms/<public_id>/join")
 def join_meeting(public_id: str) -> Response | str:
     """Join Meeting; also how an open page re-reads its state after a "refresh" event."""
-    room = load_room(public_id)
-    require_join(room)
+    room = find_room(public_id)
     shown = db.session.get(LiveSession, int_arg("session"))
-    if shown is not None and shown.room_id == room.id and shown.ended_at is not None:
+    if shown is not None and shown.room_id != room.id:
+        shown = None
+    if reason := switched_off(room):
+        forget_waiting(room)
+        return render_turned_off(room, reason, shown if shown and shown.ended_at else None)
+    require_join(room)
+    if shown is not None and shown.ended_at is not None:
         return render_ended(room, shown)
     session = service.live_session(room)
     if session is None:
+        remember_waiting(room)
         if request.args.get("waiting"):
             return no_content()  # still waiting: the page keeps its waiting state
         return render_state(room, "waiting")
@@ -184,6 +313,7 @@ def ask_to_enter(public_id: str) -> Response | str:
     require_join(room)
     session = service.live_session(room)
     if session is None:
+        remember_waiting(room)
         return render_state(room, "waiting")
     if service.presence_of(session, current_user) is None:
         service.ask_to_enter(session, current_user)
@@ -200,6 +330,7 @@ def leave_meeting(public_id: str) -> Response | str:
         if session is not None:
             service.say_goodbye(session, current_user)
         return no_content()
+    forget_waiting(room)  # "Stop waiting" comes here too
     if session is not None:
         service.leave_session(session, current_user)
         service.withdraw(session, current_user)
@@ -230,12 +361,16 @@ def end_meeting(public_id: str) -> Response | str:
 
 @bp.get("/rooms/<public_id>/button")
 def meeting_button(public_id: str) -> Response | str:
-    """Start/Join button refresh: 204 while the room's state matches what the page shows."""
-    room = load_room(public_id)
+    """Start/Join button refresh: 204 while the room's state matches what the page shows
+    (live or not, or switched off: ``off=1``)."""
+    room = find_room(public_id)
+    showing_off = bool(request.args.get("off"))
+    if reason := switched_off(room):
+        return no_content() if showing_off else render_turned_off(room, reason)
     require_join(room)
     context = button_context(room)
     shown = request.args.get("live")
-    if shown is not None and (shown == "1") == context["live"]:
+    if not showing_off and shown is not None and (shown == "1") == context["live"]:
         return no_content()
     if not wants_fragment():
         return redirect(url_for("rooms.room_page", public_id=room.public_id))

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import TooManyRequests
 
-from liveroom import events
+from liveroom import events, ratelimit
 from liveroom.extensions import db
 from liveroom.models import (
     Channel,
@@ -22,6 +23,9 @@ from liveroom.models import (
     utcnow,
 )
 from liveroom.roles import RoomRole
+from liveroom.rooms import policy
+from liveroom.rooms.policy import Rank, Rights
+from liveroom.settings import get_settings
 from liveroom.text import clean_line, name_key
 
 ROOM_NAME_MAX = 100
@@ -108,13 +112,28 @@ def private_rooms_of(owner: User) -> list[Room]:
 
 
 def _enter(session: LiveSession, user: User, role: RoomRole) -> Participation:
+    """The person's stay in the session: theirs already, or a new one and its event.
+
+    Decided once: when requests of one person race (six Join clicks), the unique index
+    on present stays lets one insert through. The others' inserts fail (on PostgreSQL
+    after waiting for the first to commit, on SQLite after waiting for its write
+    lock); they roll back and take that stay, so there is one stay and one event.
+    Rolling back drops the caller's other pending changes too: the winner made them.
+    """
     present = presence_of(session, user)
     if present is not None:
         present.last_seen_at = utcnow()
         return present
     participation = Participation(session_id=session.id, user_id=user.id, room_role=role)
     db.session.add(participation)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        present = presence_of(session, user)
+        if present is None:
+            raise  # not a race for the same stay
+        return present
     events.append(
         session.room_id,
         "participant_joined",
@@ -127,9 +146,15 @@ def _enter(session: LiveSession, user: User, role: RoomRole) -> Participation:
 
 
 def start_session(room: Room, user: User) -> tuple[LiveSession, Participation]:
-    """Start Meeting: open a live session (or join the one already live) as instructor."""
-    session = live_session(room)
-    if session is None:
+    """Start Meeting: open a live session (or join the one already live) as instructor.
+
+    Two Starts at once make one session: the partial unique index on live sessions
+    lets one insert through, and the other joins it.
+    """
+    for _ in range(3):
+        session = live_session(room)
+        if session is not None:
+            break
         session = LiveSession(room_id=room.id, started_by_id=user.id)
         db.session.add(session)
         try:
@@ -137,17 +162,19 @@ def start_session(room: Room, user: User) -> tuple[LiveSession, Participation]:
         except IntegrityError:
             # Another instructor started it a moment ago: join theirs.
             db.session.rollback()
-            session = live_session(room)
-            assert session is not None
-        else:
-            events.append(room.id, "session_started", session.id, user_id=user.id)
+            continue
+        events.append(room.id, "session_started", session.id, user_id=user.id)
+        break
+    else:
+        raise RuntimeError("the room's meeting kept starting and ending")
     participation = _enter(session, user, RoomRole.INSTRUCTOR)
     db.session.commit()
     return session, participation
 
 
 def join_session(session: LiveSession, user: User, role: RoomRole) -> Participation:
-    """Join Meeting: enter a live session with the given room role."""
+    """Join Meeting: enter a live session with the given room role (once, however
+    many requests ask at the same moment; see ``_enter``)."""
     participation = _enter(session, user, role)
     try:
         db.session.commit()
@@ -155,23 +182,30 @@ def join_session(session: LiveSession, user: User, role: RoomRole) -> Participat
         # A double click raced us; the other request already let them in.
         db.session.rollback()
         participation = presence_of(session, user)
-        assert participation is not None
+        if participation is None:
+            raise
     return participation
 
 
 def leave_session(session: LiveSession, user: User) -> None:
+    """Leave, once: the stay is closed by a conditional update, so two Leave clicks
+    (or a Leave racing the sweep) write one "left" event."""
     present = presence_of(session, user)
     if present is None:
         return
-    present.left_at = utcnow()
-    present.hand_raised_at = None
-    events.append(
-        session.room_id,
-        "participant_left",
-        session.id,
-        user_id=user.id,
-        participation_id=present.id,
-    )
+    left = db.session.execute(
+        sa.update(Participation)
+        .where(Participation.id == present.id, Participation.left_at.is_(None))
+        .values(left_at=utcnow(), hand_raised_at=None)
+    ).rowcount
+    if left:
+        events.append(
+            session.room_id,
+            "participant_left",
+            session.id,
+            user_id=user.id,
+            participation_id=present.id,
+        )
     db.session.commit()
 
 
@@ -230,6 +264,11 @@ def sweep_absent(session: LiveSession, timeout_seconds: int) -> int:
     """
     now = utcnow()
     cutoff = now - timedelta(seconds=timeout_seconds)
+    # Still gone when the update runs: a stream that came back in between keeps its stay.
+    gone_now = sa.or_(
+        Participation.last_seen_at < cutoff,
+        Participation.goodbye_at < now - GOODBYE_GRACE,
+    )
     candidates = list(
         db.session.execute(
             sa.select(
@@ -240,10 +279,7 @@ def sweep_absent(session: LiveSession, timeout_seconds: int) -> int:
             ).where(
                 Participation.session_id == session.id,
                 Participation.left_at.is_(None),
-                sa.or_(
-                    Participation.last_seen_at < cutoff,
-                    Participation.goodbye_at < now - GOODBYE_GRACE,
-                ),
+                gone_now,
             )
         )
     )
@@ -251,8 +287,9 @@ def sweep_absent(session: LiveSession, timeout_seconds: int) -> int:
     for row in candidates:
         closed = db.session.execute(
             sa.update(Participation)
-            .where(Participation.id == row.id, Participation.left_at.is_(None))
+            .where(Participation.id == row.id, Participation.left_at.is_(None), gone_now)
             .values(left_at=row.goodbye_at or row.last_seen_at, hand_raised_at=None)
+            .execution_options(synchronize_session=False)
         ).rowcount
         if closed:
             gone += 1
@@ -327,33 +364,88 @@ def previous_role(session: LiveSession, user_id: int) -> RoomRole | None:
 def enter_session(
     session: LiveSession, user: User, default_role: RoomRole, bypasses_lock: bool
 ) -> tuple[Entry, Participation | None]:
-    """Join Meeting inside a live session, minding removals and the room's lock."""
+    """Join Meeting inside a live session, minding removals and the room's lock.
+
+    Staff instructors always come back in as instructors: no removal, lock or earlier
+    demotion keeps them out of their own meeting. Anyone else keeps a promotion
+    ("Set as moderator") across leaving and coming back, and nothing more.
+    """
     present = presence_of(session, user)
     if present is not None:
         return Entry.ENTERED, present
     entry = latest_waiting_entry(session, user.id)
+    if policy.is_staff(user, session.room, get_settings()):
+        db.session.execute(
+            sa.delete(Removal).where(Removal.session_id == session.id, Removal.user_id == user.id)
+        )
+        _stop_waiting(session, entry)
+        return Entry.ENTERED, join_session(session, user, RoomRole.INSTRUCTOR)
     admitted = entry is not None and entry.decision == "admitted"
     if removal_of(session, user.id) is not None and not admitted:
         # Removed people come back only through the waiting room, if they ask.
         waiting = entry is not None and entry.decision is None
         return (Entry.WAITING_ROOM if waiting else Entry.REMOVED), None
-    role = previous_role(session, user.id)
-    if session.locked and not (bypasses_lock or admitted or role is not None):
+    last = latest_stay(session, user.id)
+    if session.locked and not (bypasses_lock or admitted or last is not None):
         ask_to_enter(session, user)
         return Entry.WAITING_ROOM, None
+    _stop_waiting(session, entry)
+    promoted = last is not None and last.promoted
+    me = join_session(session, user, RoomRole.INSTRUCTOR if promoted else default_role)
+    if promoted and not me.promoted:
+        me.promoted = True
+        # Lists show a moderator's badge; the join itself went out a moment ago.
+        events.append(
+            session.room_id, "person_changed", session.id, user_id=user.id, participation_id=me.id
+        )
+        db.session.commit()
+    return Entry.ENTERED, me
+
+
+def _stop_waiting(session: LiveSession, entry: WaitingEntry | None) -> None:
+    """Someone got in another way (the room was unlocked, or they are staff): they
+    wait no more. The caller commits."""
     if entry is not None and entry.decision is None:
-        # They got in another way (the room was unlocked): they wait no more.
-        entry.decision = "entered"
-        entry.decided_at = utcnow()
-        events.append(session.room_id, "waiting_changed", session.id, user_id=user.id)
-    return Entry.ENTERED, join_session(session, user, role or default_role)
+        stopped = db.session.execute(
+            sa.update(WaitingEntry)
+            .where(WaitingEntry.id == entry.id, WaitingEntry.decision.is_(None))
+            .values(decision="entered", decided_at=utcnow())
+        ).rowcount
+        if stopped:
+            events.append(session.room_id, "waiting_changed", session.id, user_id=entry.user_id)
+
+
+ASK_AGAIN_WINDOW = timedelta(seconds=30)
+
+
+class AskedTooSoon(TooManyRequests):
+    """Asking to be let in again, after a "no" or a removal, within 30 seconds of the
+    last time. An HTTP error because every way of asking (Ask again, Join, a reload)
+    answers it the same: 429 and when to try."""
+
+    def __init__(self, seconds: int) -> None:
+        unit = "second" if seconds == 1 else "seconds"
+        super().__init__(f"You asked a moment ago. You can ask again in {seconds} {unit}.")
+        self.retry_after = seconds
 
 
 def ask_to_enter(session: LiveSession, user: User) -> WaitingEntry:
-    """Put someone in the waiting room (once: asking twice keeps their place)."""
+    """Put someone in the waiting room (once: asking twice keeps their place).
+
+    After a "no" or a removal, asking again is limited to once per 30 seconds, so one
+    person cannot keep the instructors' waiting room (and everyone's stream) busy.
+    """
     entry = latest_waiting_entry(session, user.id)
     if entry is not None and entry.decision is None:
         return entry
+    refused = (entry is not None and entry.decision == "denied") or (
+        removal_of(session, user.id) is not None
+    )
+    if refused:
+        wait = ratelimit.hit(f"ask-again:{session.id}:{user.id}", 1, ASK_AGAIN_WINDOW)
+        if wait:
+            db.session.rollback()
+            raise AskedTooSoon(wait)
     entry = WaitingEntry(session_id=session.id, user_id=user.id)
     db.session.add(entry)
     db.session.flush()
@@ -375,15 +467,23 @@ def waiting_people(session: LiveSession) -> list[WaitingEntry]:
 
 
 def decide(session: LiveSession, entries: list[WaitingEntry], admit: bool, actor: User) -> int:
-    """Admit or deny people in the waiting room. Returns how many were decided."""
+    """Admit or deny people in the waiting room. Returns how many were decided.
+
+    Each entry is decided once, by a conditional update: when an Admit and a Deny
+    (or two instructors) answer at once, the first wins, the other changes nothing
+    and sends no event.
+    """
     now = utcnow()
+    decision = "admitted" if admit else "denied"
     decided = 0
     for entry in entries:
-        if entry.decision is not None:
+        won = db.session.execute(
+            sa.update(WaitingEntry)
+            .where(WaitingEntry.id == entry.id, WaitingEntry.decision.is_(None))
+            .values(decision=decision, decided_at=now, decided_by_id=actor.id)
+        ).rowcount
+        if not won:
             continue
-        entry.decision = "admitted" if admit else "denied"
-        entry.decided_at = now
-        entry.decided_by_id = actor.id
         decided += 1
         if admit:
             # Admitting someone who had been removed lets them back in.
@@ -397,7 +497,7 @@ def decide(session: LiveSession, entries: list[WaitingEntry], admit: bool, actor
             "waiting_changed",
             session.id,
             user_id=entry.user_id,
-            decision=entry.decision,
+            decision=decision,
         )
     db.session.commit()
     return decided
@@ -422,28 +522,164 @@ def set_chat_enabled(session: LiveSession, enabled: bool, actor: User) -> None:
     db.session.commit()
 
 
-def set_room_role(target: Participation, role: RoomRole) -> None:
-    """Make someone an instructor, or a participant again: live, no rejoin needed."""
-    if target.room_role is role:
-        return
-    target.room_role = role
-    events.append(
-        target.session.room_id,
-        "role_changed",
-        target.session_id,
-        user_id=target.user_id,
-        participation_id=target.id,
-        role=role.value,
-    )
+def set_moderator(target: Participation, promoted: bool) -> bool:
+    """"Set as moderator" or "Make participant": live, no rejoin needed.
+
+    Decided once: of two requests at once only the one that changes the stay writes
+    an event. Returns whether anything changed.
+    """
+    changed = _apply_rank(target, Rank.PROMOTED if promoted else Rank.PARTICIPANT)
     db.session.commit()
+    return changed
 
 
-def remove_person(target: Participation, actor: User) -> None:
-    """Remove someone from the session; they stay out unless admitted again."""
+def _apply_rank(stay: Participation, rank: Rank) -> bool:
+    """Store ``rank`` on a present stay (its room role and promotion) and tell the room,
+    unless it is stored already. The caller commits."""
+    role, promoted = rank.room_role, rank is Rank.PROMOTED
+    values: dict = {"room_role": role, "promoted": promoted}
+    if rank.is_instructor:
+        values["hand_raised_at"] = None  # instructors have no hand to raise
+    changed = db.session.execute(
+        sa.update(Participation)
+        .where(
+            Participation.id == stay.id,
+            Participation.left_at.is_(None),
+            sa.or_(Participation.room_role != role, Participation.promoted.is_not(promoted)),
+        )
+        .values(**values)
+    ).rowcount
+    if changed:
+        events.append(
+            stay.session.room_id,
+            "role_changed",
+            stay.session_id,
+            user_id=stay.user_id,
+            participation_id=stay.id,
+            role=role.value,
+            rank=rank.name.lower(),
+        )
+    return bool(changed)
+
+
+def rank_of(stay: Participation) -> Rank:
+    """Someone's rank in the meeting now, from their current channel and site roles."""
+    return policy.room_rank(stay.user, stay.session.room, stay, get_settings())
+
+
+def rank_in(session: LiveSession, user: User) -> Rank:
+    """The current rank of someone who may have left (a message's author, say)."""
+    return policy.room_rank(user, session.room, latest_stay(session, user.id), get_settings())
+
+
+def follow_roles(user: User) -> int:
+    """The user's channel or application role changed: each of their stays in a live
+    meeting takes its new rank at once (a Manager made Member loses the controls; a
+    Member made Manager gets them), and someone who may no longer join leaves.
+
+    Their page refreshes itself through the ``role_changed`` event and reconnects its
+    stream under the new rank. Returns how many stays changed.
+    """
+    settings = get_settings()
+    stays = db.session.scalars(
+        sa.select(Participation)
+        .join(LiveSession, Participation.session_id == LiveSession.id)
+        .where(
+            Participation.user_id == user.id,
+            Participation.left_at.is_(None),
+            LiveSession.ended_at.is_(None),
+        )
+    ).all()
+    changed = 0
+    for stay in stays:
+        room = stay.session.room
+        if not policy.may_join(user, room, settings):
+            changed += _close_stay(stay, "no_access")
+        else:
+            changed += _apply_rank(stay, policy.room_rank(user, room, stay, settings))
+    db.session.commit()
+    return changed
+
+
+def _close_stay(stay: Participation, reason: str) -> bool:
+    closed = db.session.execute(
+        sa.update(Participation)
+        .where(Participation.id == stay.id, Participation.left_at.is_(None))
+        .values(left_at=utcnow(), hand_raised_at=None)
+    ).rowcount
+    if closed:
+        events.append(
+            stay.session.room_id,
+            "participant_left",
+            stay.session_id,
+            user_id=stay.user_id,
+            participation_id=stay.id,
+            reason=reason,
+        )
+    return bool(closed)
+
+
+def rights_of(user: User, room: Room, session: LiveSession, me: Participation | None) -> Rights:
+    """What ``user`` may do in the meeting now, from their current roles.
+
+    A stay whose stored rank lags behind the roles (changed where nobody called
+    ``follow_roles``) is brought in step here, so every action and every panel uses
+    the current rank.
+    """
+    rank = policy.room_rank(user, room, me, get_settings())
+    stale = policy.is_present(me) and policy.shown_rank(me) is not rank
+    if stale and _apply_rank(me, rank):
+        db.session.commit()
+    known: dict[str, frozenset[int]] = {}
+    if rank is Rank.PROMOTED:
+        known["instructor_ids"] = instructor_ids(session)
+    if rank.is_instructor:
+        known["staff_waiting"] = staff_waiting(session)
+    return policy.rights_for(rank, me, **known)
+
+
+def instructor_ids(session: LiveSession) -> frozenset[int]:
+    """Users whose latest stay in the meeting is an instructor's (staff or promoted)."""
+    latest = (
+        sa.select(sa.func.max(Participation.id))
+        .where(Participation.session_id == session.id)
+        .group_by(Participation.user_id)
+    )
+    return frozenset(
+        db.session.scalars(
+            sa.select(Participation.user_id).where(
+                Participation.id.in_(latest), Participation.room_role == RoomRole.INSTRUCTOR
+            )
+        )
+    )
+
+
+def staff_waiting(session: LiveSession) -> frozenset[int]:
+    """People in the waiting room who are the meeting's staff (entries from before
+    staff walked straight in): they are admitted, never denied."""
+    settings = get_settings()
+    return frozenset(
+        entry.user_id
+        for entry in waiting_people(session)
+        if policy.is_staff(entry.user, session.room, settings)
+    )
+
+
+def remove_person(target: Participation, actor: User) -> bool:
+    """Remove someone from the session; they stay out unless admitted again.
+
+    Decided once: of two removals at once only one closes the stay and sends the
+    event. Returns whether this call removed them.
+    """
     session = target.session
-    now = utcnow()
-    target.left_at = now
-    target.hand_raised_at = None
+    removed = db.session.execute(
+        sa.update(Participation)
+        .where(Participation.id == target.id, Participation.left_at.is_(None))
+        .values(left_at=utcnow(), hand_raised_at=None)
+    ).rowcount
+    if not removed:
+        db.session.rollback()
+        return False
     if removal_of(session, target.user_id) is None:
         db.session.add(
             Removal(session_id=session.id, user_id=target.user_id, removed_by_id=actor.id)
@@ -466,6 +702,22 @@ def remove_person(target: Participation, actor: User) -> None:
         participation_id=target.id,
     )
     db.session.commit()
+    return True
+
+
+HAND_LIMIT = 10
+HAND_WINDOW = timedelta(seconds=10)
+
+
+def toggle_hand(me: Participation, raised: bool) -> int:
+    """Raise or lower one's own hand, at most 10 times in 10 seconds (each change is an
+    event for everyone in the room). Returns 0 when done, else the seconds to wait."""
+    wait = ratelimit.hit(f"hand:{me.session_id}:{me.user_id}", HAND_LIMIT, HAND_WINDOW)
+    if wait:
+        return wait
+    set_hand(me, raised)
+    db.session.commit()  # the counted toggle, even when the hand was already so
+    return 0
 
 
 def set_hand(target: Participation, raised: bool) -> None:
@@ -516,24 +768,40 @@ def raised_hands(session: LiveSession) -> list[Participation]:
 NO_INSTRUCTOR_LIMIT = timedelta(minutes=15)
 
 
-def keep_present(participation_ids: list[int]) -> None:
-    """One write for every open stream of a process: these people are still here."""
+def keep_present(participation_ids: list[int], commit: bool = True) -> None:
+    """One write for every open stream of a process: these people are still here.
+
+    A stay another transaction is writing right now (a Leave, the end of the meeting)
+    is skipped this time on PostgreSQL rather than waited for: the refresh comes
+    again in seconds, and a bulk update that waits on rows can deadlock with another.
+    """
+    if not participation_ids:
+        return
+    busy_skipped = (
+        sa.select(Participation.id)
+        .where(Participation.id.in_(participation_ids))
+        .with_for_update(skip_locked=True)
+    )
+    db.session.execute(
+        sa.update(Participation)
+        .where(Participation.id.in_(busy_skipped), Participation.left_at.is_(None))
+        .values(last_seen_at=utcnow(), goodbye_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    if commit:
+        db.session.commit()
+
+
+def say_goodbye_to(participation_ids: list[int]) -> None:
+    """Streams closed: unless one comes back within seconds, their people have left.
+    (One write for all the streams a process saw close since its last upkeep.)"""
     if not participation_ids:
         return
     db.session.execute(
         sa.update(Participation)
         .where(Participation.id.in_(participation_ids), Participation.left_at.is_(None))
-        .values(last_seen_at=utcnow(), goodbye_at=None)
-    )
-    db.session.commit()
-
-
-def say_goodbye_to(participation_id: int) -> None:
-    """A stream closed: unless it comes back within seconds, its person has left."""
-    db.session.execute(
-        sa.update(Participation)
-        .where(Participation.id == participation_id, Participation.left_at.is_(None))
         .values(goodbye_at=utcnow())
+        .execution_options(synchronize_session=False)
     )
     db.session.commit()
 
@@ -564,7 +832,8 @@ def end_sessions_without_instructor(now: datetime | None = None) -> int:
 
 def sweep_all(timeout_seconds: int) -> None:
     """Periodic upkeep, run by every process: stale stays, leaderless sessions."""
-    for session in db.session.scalars(sa.select(LiveSession).where(LiveSession.ended_at.is_(None))):
+    live = list(db.session.scalars(sa.select(LiveSession).where(LiveSession.ended_at.is_(None))))
+    for session in live:
         sweep_absent(session, timeout_seconds)
     end_sessions_without_instructor()
 

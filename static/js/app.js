@@ -30,6 +30,56 @@
     }
   });
 
+  // Live streams. The server sends "refresh" and then hangs up when a person's place in
+  // the room changes: closing the EventSource on "refresh" ends it cleanly. A stream that
+  // breaks for real says so in the page, not as "[object Event]" in the console
+  // (htmx-ext-sse logs whatever its error handler receives), and the notice goes away
+  // when the stream is back.
+  var leaving = false;
+  window.addEventListener("pagehide", function () { leaving = true; });
+
+  function watchErrors(source) {
+    // htmx-ext-sse assigns source.onerror; keep its handler here instead of on the
+    // EventSource, and call it only when it has work to do.
+    var handler = null;
+    Object.defineProperty(source, "onerror", {
+      configurable: true,
+      get: function () { return handler; },
+      set: function (fn) { handler = fn; }
+    });
+    source.addEventListener("error", function () {
+      if (leaving) return;
+      showConnectionProblem("Live updates interrupted. Reconnecting…");
+      // While the browser reconnects by itself there is nothing for the extension to do;
+      // once the browser gave up (CLOSED), the extension's back-off opens a new stream.
+      if (handler && source.readyState === EventSource.CLOSED) {
+        handler.call(source, "Live updates stopped; opening the stream again.");
+      }
+    });
+    return source;
+  }
+  if (window.htmx) {
+    // room.js installs its own factory later: the setter keeps it, the getter wraps it.
+    var makeEventSource = htmx.createEventSource;
+    Object.defineProperty(htmx, "createEventSource", {
+      configurable: true,
+      get: function () {
+        var make = makeEventSource ||
+          function (url) { return new EventSource(url, { withCredentials: true }); };
+        return function (url) { return watchErrors(make(url)); };
+      },
+      set: function (fn) { makeEventSource = fn; }
+    });
+  }
+  document.addEventListener("htmx:sseOpen", function (event) {
+    clearConnectionProblem();
+    if (event.detail && event.detail.source) event.target.__liveroomSource = event.detail.source;
+  });
+  document.addEventListener("sse:refresh", function (event) {
+    var owner = event.target.closest && event.target.closest("[sse-connect]");
+    if (owner && owner.__liveroomSource) owner.__liveroomSource.close();
+  });
+
   // When a swap removed the element that had focus (the Start button, say), put focus
   // on the new content's heading instead of dropping it to the top of the page.
   document.addEventListener("htmx:afterSettle", function (event) {

@@ -24,6 +24,27 @@
     }
   });
 
+  // A person keeps at most five streams per meeting. When a newer tab displaces this
+  // one, the server sends "displaced" (with what to show instead) and hangs up: close
+  // the EventSource so it does not reconnect, and show "This room is open in another
+  // tab" with its "Use the room here" button. (htmx:sseOpen reaches us for every
+  // stream, the first one of a full page load included.)
+  document.addEventListener("htmx:sseOpen", function (event) {
+    var source = event.detail && event.detail.source;
+    if (!source || source.__liveroomDisplaced) return;
+    source.__liveroomDisplaced = true;
+    source.addEventListener("displaced", function (message) {
+      source.close();
+      var meeting = document.getElementById("meeting");
+      if (!meeting) return;
+      htmx.swap(meeting, message.data, { swapStyle: "innerHTML" });
+      var announcer = document.getElementById("meeting-announcer");
+      if (announcer) announcer.textContent = "This room is open in another tab.";
+      var heading = document.getElementById("displaced-title");
+      if (heading) heading.focus();
+    });
+  });
+
   function panel() { return document.querySelector(".room-panel[data-me]"); }
 
   // After anything changed: one element per id, "you" marked, chat scrolled, menus closed.
