@@ -21,6 +21,8 @@ worker_connections = int(os.environ.get("LIVEROOM_WORKER_CONNECTIONS", "4000"))
 # count as a hung worker; 30 s is for a worker that truly stopped answering.
 timeout = 30
 graceful_timeout = 10
+# Also bounds how long gunicorn drains the unread rest of a body the app refused
+# (413, or 408 after LIVEROOM_BODY_TIMEOUT: liveroom/wsgi_guard.py) before it closes.
 keepalive = 5
 accesslog = os.environ.get("LIVEROOM_ACCESS_LOG", "-") or None
 forwarded_allow_ips = os.environ.get("LIVEROOM_FORWARDED_ALLOW_IPS", "127.0.0.1")

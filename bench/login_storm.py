@@ -1,23 +1,24 @@
 """A signed-in page while sixteen people log in at once.
 
-    .venv/bin/python bench/login_storm.py [--seconds 15] [--logins 16]
+    .venv/bin/python bench/login_storm.py [--seconds 5] [--rounds 3] [--logins 16]
 
 Liveroom runs under gunicorn with the shipped gunicorn.conf.py (gevent workers, one
 per core) on a fresh SQLite database whose users have real scrypt password hashes.
-One signed-in client asks for its channel list (``/channels/``) over and over, first
-alone, then while ``--logins`` clients log in again and again at once (log-in page,
-CSRF token, form post: a correct password each time, so no throttling). Prints
-p50/p95/max latency of the signed-in page in each phase, and the log-ins' own latency
-and rate, for two servers in one run:
+One signed-in client asks for its channel list (``/channels/``) over and over, alone,
+then while ``--logins`` clients log in again and again at once (log-in page, CSRF
+token, form post: a correct password each time, so no throttling), in alternating
+rounds. Prints p50/p95/max latency of the signed-in page in each phase, and the
+log-ins' own latency and rate, for three servers in one run:
 
 - ``hash on the loop``: ``LIVEROOM_HASH_IN_THREADPOOL=0``, how log-ins worked before:
   the scrypt hash runs on the worker's event loop and every other request of that
   worker waits for it;
-- ``hash in threadpool``: the shipped setting, the hash runs in gevent's threadpool
-  (scrypt releases the GIL), at most ``LIVEROOM_PASSWORD_CHECKS_AT_ONCE`` per worker.
+- ``threadpool, N at once``: the shipped way, the hash runs in gevent's threadpool
+  (scrypt releases the GIL), at most N per worker
+  (``LIVEROOM_PASSWORD_CHECKS_AT_ONCE``, 2 by default).
 
 Figures depend on the machine (the clients share its cores with the server): compare
-the two rows of one run, and each row's storm with its own "alone".
+the rows of one run, and each row's storm with its own "alone".
 """
 
 from __future__ import annotations
@@ -175,27 +176,34 @@ async def storm(
     return latencies
 
 
-async def run(base: str, logins: int, seconds: float) -> dict:
+async def run(base: str, logins: int, seconds: float, rounds: int) -> dict:
+    """Rounds of "alone" then "storm", so load from outside the benchmark (the machine
+    is shared) falls on both phases alike."""
     connector = aiohttp.TCPConnector(limit=0)
     reader = await log_in(base, "reader", connector)
     url = f"{base}/channels/"
-    await read_page(reader, url, 1.0)  # warm up both workers' caches and connections
-    alone = await read_page(reader, url, seconds)
-    stop = asyncio.Event()
-    storming = asyncio.create_task(storm(base, logins, connector, stop))
-    await asyncio.sleep(0.5)  # the storm is under way
-    started = time.perf_counter()
-    under_storm = await read_page(reader, url, seconds)
-    stop.set()
-    login_latencies = await storming
-    elapsed = time.perf_counter() - started + 0.5
+    await read_page(reader, url, 1.0)  # warm up: caches, connections
+    alone: list[float] = []
+    under_storm: list[float] = []
+    login_latencies: list[float] = []
+    storm_seconds = 0.0
+    for _ in range(rounds):
+        alone += await read_page(reader, url, seconds)
+        stop = asyncio.Event()
+        started = time.perf_counter()
+        storming = asyncio.create_task(storm(base, logins, connector, stop))
+        await asyncio.sleep(0.5)  # the storm is under way
+        under_storm += await read_page(reader, url, seconds)
+        stop.set()
+        login_latencies += await storming  # the log-ins under way finish
+        storm_seconds += time.perf_counter() - started
     await reader.close()
     await connector.close()
     return {
         "alone": alone,
         "storm": under_storm,
         "logins": login_latencies,
-        "logins_per_s": len(login_latencies) / elapsed,
+        "logins_per_s": len(login_latencies) / storm_seconds,
     }
 
 
@@ -204,10 +212,12 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def measure(database: Path, in_threadpool: bool, at_once: int, logins: int, seconds: float) -> dict:
+def measure(
+    database: Path, in_threadpool: bool, at_once: int, logins: int, seconds: float, rounds: int
+) -> dict:
     process, port = serve(database, in_threadpool, at_once)
     try:
-        return asyncio.run(run(f"http://127.0.0.1:{port}", logins, seconds))
+        return asyncio.run(run(f"http://127.0.0.1:{port}", logins, seconds, rounds))
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -220,12 +230,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--seconds", type=float, default=15, help="length of each phase")
+    parser.add_argument("--seconds", type=float, default=5, help="length of each phase")
+    parser.add_argument("--rounds", type=int, default=3, help="alone/storm rounds per server")
     parser.add_argument("--logins", type=int, default=16, help="clients logging in at once")
     args = parser.parse_args()
     print(
         f"{os.cpu_count()} cores; /channels/ alone, then while {args.logins} clients log in "
-        f"at once; {args.seconds:g} s each\n"
+        f"at once; {args.rounds} rounds of {args.seconds:g} s each\n"
     )
     header = (
         f"{'server':<24}{'page p50':>9}{'p95':>8}{'max':>8}"
@@ -238,7 +249,9 @@ def main() -> None:
         for name, in_threadpool, at_once in RUNS:
             database = Path(tmp_dir) / f"storm-{in_threadpool}-{at_once}.sqlite"
             prepare_database(database, args.logins)
-            result = measure(database, in_threadpool, at_once, args.logins, args.seconds)
+            result = measure(
+                database, in_threadpool, at_once, args.logins, args.seconds, args.rounds
+            )
             alone, under, logins = result["alone"], result["storm"], result["logins"]
             print(
                 f"{name:<24}{statistics.median(alone):>9.1f}{percentile(alone, 95):>8.1f}"

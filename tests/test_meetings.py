@@ -342,3 +342,37 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys_for_several_workers(app):
     with app.app_context():
         assert db.session.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
         assert db.session.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_opening_pages_writes_nothing(app, biology):
+    """GET requests only read: a page view never commits (reloads and polls are many)."""
+    import threading
+
+    import sqlalchemy.orm as so
+
+    teacher, student, helper = (as_user(app, name) for name in ("teacher", "student", "helper"))
+    start(teacher, biology["room"])
+    join(student, biology["room"])
+    session_id = live_session_id(app)
+    here = threading.get_ident()
+    commits: list[str] = []
+
+    def note(session: so.Session) -> None:
+        if threading.get_ident() == here:  # the hub's own threads may write presence
+            commits.append("commit")
+
+    sa.event.listen(so.Session, "after_commit", note)
+    try:
+        for client, path in [
+            (student, f"/channels/{biology['channel']}"),
+            (student, f"/rooms/{biology['room']}"),
+            (student, f"/rooms/{biology['room']}/button?live=0"),
+            (helper, f"/channels/{biology['channel']}"),
+            (teacher, f"/rooms/{biology['room']}/attendance"),
+            (teacher, f"/rooms/{biology['room']}/sessions/{session_id}/attendance"),
+            (teacher, f"/rooms/{biology['room']}/sessions/{session_id}/attendance.csv"),
+        ]:
+            assert client.get(path, headers=HTMX).status_code in (200, 204), path
+            assert commits == [], f"GET {path} committed"
+    finally:
+        sa.event.remove(so.Session, "after_commit", note)

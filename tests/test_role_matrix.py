@@ -10,7 +10,16 @@ import pytest
 import sqlalchemy as sa
 
 from liveroom.extensions import db
-from liveroom.models import Channel, LiveSession, Membership, User
+from liveroom.live.hub import hub_of
+from liveroom.models import (
+    Channel,
+    ChatMessage,
+    LiveSession,
+    Membership,
+    Participation,
+    User,
+    WaitingEntry,
+)
 from liveroom.roles import AppRole, ChannelRole
 from liveroom.rooms import service
 from liveroom.settings import set_setting
@@ -138,3 +147,147 @@ def test_role_matrix(matrix, app_role, channel_role, action):
     app, ids = matrix
     allowed = do(app, ids, username(app_role, channel_role), action)
     assert allowed == expected(app_role, channel_role, action)
+
+
+# --- Inside a meeting: staff instructors x promoted moderators x participants ----------
+# Maria (channel Manager) runs the meeting. The actor is another channel Manager
+# ("staff"), a Member given "Set as moderator" ("promoted"), or a Member ("participant").
+# Targets: Cora (channel Moderator: staff), Mo (a promoted Member), Pia (a Member with
+# her hand up). Each has written a message; Leo waits in the locked room, and so does a
+# stale request of Bo's (a channel Manager: staff).
+
+RANKS = ["staff", "promoted", "participant"]
+IN_ROOM = {
+    # action                              staff  promoted participant
+    "lock the room":                      (True, False, False),
+    "turn participant chat off":          (True, False, False),
+    "end the meeting":                    (True, False, False),
+    "lower all hands":                    (True, True, False),
+    "set a participant as moderator":     (True, False, False),
+    "make a moderator participant":       (True, False, False),
+    "make staff participant":             (False, False, False),
+    "remove a participant":               (True, True, False),
+    "remove a moderator":                 (True, False, False),
+    "remove staff":                       (False, False, False),
+    "lower a participant's hand":         (True, True, False),
+    "delete a participant's message":     (True, True, False),
+    "delete a moderator's message":       (True, False, False),
+    "delete staff's message":             (True, False, False),
+    "admit a newcomer":                   (True, True, False),
+    "deny a newcomer":                    (True, True, False),
+    "deny staff":                         (False, False, False),
+}  # fmt: skip
+
+
+class InRoom:
+    def __init__(self, app, rank: str) -> None:
+        self.app = app
+        people = {
+            "maria": ChannelRole.MANAGER,
+            "cora": ChannelRole.MODERATOR,
+            "bo": ChannelRole.MANAGER,
+            "mo": ChannelRole.MEMBER,
+            "pia": ChannelRole.MEMBER,
+            "leo": ChannelRole.MEMBER,
+            "actor": ChannelRole.MANAGER if rank == "staff" else ChannelRole.MEMBER,
+        }
+        with app.app_context():
+            set_setting("liveRoomEnabled", "true")
+            channel = Channel(name="Biology 101")
+            db.session.add(channel)
+            for name, role in people.items():
+                user = User(username=name, display_name=name, password_hash=FAST_HASH)
+                db.session.add_all([user, Membership(channel=channel, user=user, role=role)])
+            db.session.commit()
+            self.room = service.channel_room(channel).public_id
+            db.session.commit()
+        self.clients = {name: self.login(name) for name in people}
+        self.post("maria", "start")
+        for name in ("cora", "mo", "pia", "actor"):
+            self.post(name, "join")
+        self.post("maria", f"people/{self.stay('mo')}/role", role="instructor")
+        if rank == "promoted":
+            self.post("maria", f"people/{self.stay('actor')}/role", role="instructor")
+        for name in ("maria", "cora", "mo", "pia"):
+            self.post(name, "chat", body=f"hello from {name}")
+        self.post("pia", "hand", raised="1")
+        self.post("maria", "lock", locked="1")
+        self.post("leo", "join")
+        with app.app_context():
+            session = db.session.scalar(sa.select(LiveSession))
+            bo = db.session.scalar(sa.select(User).where(User.username == "bo"))
+            db.session.add(WaitingEntry(session_id=session.id, user_id=bo.id))
+            db.session.commit()
+
+    def login(self, name):
+        client = self.app.test_client()
+        client.post("/login", data={"username": name, "password": PASSWORD})
+        return client
+
+    def post(self, name, action, **data):
+        return self.clients[name].post(f"/rooms/{self.room}/{action}", data=data, headers=HTMX)
+
+    def stay(self, name) -> int:
+        with self.app.app_context():
+            return db.session.scalar(
+                sa.select(Participation.id)
+                .join(User, Participation.user_id == User.id)
+                .where(User.username == name, Participation.left_at.is_(None))
+            )
+
+    def message(self, name) -> int:
+        with self.app.app_context():
+            return db.session.scalar(
+                sa.select(ChatMessage.id)
+                .join(User, ChatMessage.author_id == User.id)
+                .where(User.username == name)
+            )
+
+    def entry(self, name) -> int:
+        with self.app.app_context():
+            return db.session.scalar(
+                sa.select(WaitingEntry.id)
+                .join(User, WaitingEntry.user_id == User.id)
+                .where(User.username == name)
+            )
+
+    def attempt(self, action: str) -> int:
+        requests = {
+            "lock the room": ("lock", {"locked": "0"}),
+            "turn participant chat off": ("chat/enabled", {"enabled": "0"}),
+            "end the meeting": ("end", {}),
+            "lower all hands": ("hands/lower-all", {}),
+            "set a participant as moderator": (
+                f"people/{self.stay('pia')}/role",
+                {"role": "instructor"},
+            ),
+            "make a moderator participant": (
+                f"people/{self.stay('mo')}/role",
+                {"role": "participant"},
+            ),
+            "make staff participant": (f"people/{self.stay('cora')}/role", {"role": "participant"}),
+            "remove a participant": (f"people/{self.stay('pia')}/remove", {}),
+            "remove a moderator": (f"people/{self.stay('mo')}/remove", {}),
+            "remove staff": (f"people/{self.stay('cora')}/remove", {}),
+            "lower a participant's hand": (f"people/{self.stay('pia')}/hand/lower", {}),
+            "delete a participant's message": (f"chat/{self.message('pia')}/delete", {}),
+            "delete a moderator's message": (f"chat/{self.message('mo')}/delete", {}),
+            "delete staff's message": (f"chat/{self.message('cora')}/delete", {}),
+            "admit a newcomer": (f"waiting/{self.entry('leo')}/admit", {}),
+            "deny a newcomer": (f"waiting/{self.entry('leo')}/deny", {}),
+            "deny staff": (f"waiting/{self.entry('bo')}/deny", {}),
+        }
+        url, data = requests[action]
+        return self.post("actor", url, **data).status_code
+
+
+@pytest.mark.parametrize("action", list(IN_ROOM))
+@pytest.mark.parametrize("rank", RANKS)
+def test_in_room_matrix(tmp_path, rank, action):
+    app = make_app(tmp_path)
+    try:
+        status = InRoom(app, rank).attempt(action)
+    finally:
+        hub_of(app).stop()
+    allowed = IN_ROOM[action][RANKS.index(rank)]
+    assert status in (200, 204) if allowed else status == 403, status

@@ -91,3 +91,72 @@ def test_front_end_libraries_are_served_by_the_app(client):
     assert b"htmx" in response.data[:2000]
     assert client.get("/vendor/../package.json").status_code == 404
     assert client.get("/vendor/htmx.org/package.json").status_code == 404
+
+
+def test_pages_send_a_permissions_policy_for_camera_microphone_and_screen(client):
+    policy = client.get("/login").headers["Permissions-Policy"]
+    for feature in ("camera", "microphone", "display-capture"):
+        assert f"{feature}=(self)" in policy
+
+
+def test_https_sites_send_hsts_and_plain_ones_do_not(tmp_path, client):
+    assert "Strict-Transport-Security" not in client.get("/login").headers
+    secure = make_app(tmp_path / "secure", SESSION_COOKIE_SECURE=True)
+    assert "max-age=" in secure.test_client().get("/login").headers["Strict-Transport-Security"]
+
+
+@pytest.mark.browser
+def test_a_pupils_tab_has_no_csp_violation_or_console_error(tmp_path):
+    """A pupil joins, chats, raises a hand, is promoted and demoted (each ends their
+    stream), and sees the meeting end: the console stays clean all along."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, serve
+
+    watch = (
+        "document.addEventListener('securitypolicyviolation', e => console.error("
+        "'CSP violation: ' + e.violatedDirective + ' ' + (e.target && e.target.outerHTML"
+        " ? e.target.outerHTML.slice(0, 200) : '')), true)"
+    )
+    problems: list[str] = []
+    with serve(demo_app(tmp_path)) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+        def log_in(username: str, password: str, watched: bool):
+            context = browser.new_context(base_url=base)
+            context.add_init_script(watch)
+            page = context.new_page()
+            if watched:
+                page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+                page.on("pageerror", lambda error: problems.append(str(error)))
+            page.goto("/login")
+            page.get_by_label("Username").fill(username)
+            page.get_by_label("Password").fill(password)
+            page.get_by_role("button", name="Log in").click()
+            page.get_by_role("link", name="Biology 101").click()
+            return page
+
+        teacher = log_in("teacher", "liveroom-teacher", watched=False)
+        teacher.get_by_role("button", name="Start Meeting").click()
+        pupil = log_in("student1", "liveroom-student", watched=True)
+        pupil.get_by_role("button", name="Join Meeting").click()
+        expect(pupil.get_by_text("You are a participant")).to_be_visible()
+        message = pupil.get_by_role("textbox", name="Message")
+        message.fill("hello https://example.com")
+        message.press("Enter")
+        expect(teacher.get_by_text("hello")).to_be_visible(timeout=5000)
+        pupil.get_by_role("button", name=re.compile("Raise")).click()
+        expect(teacher.locator("#people-list li", has_text="Sam Lee")).to_have_count(1)
+        teacher.locator("#people-list li", has_text="Sam Lee").locator("summary").click()
+        teacher.get_by_role("button", name="Set as moderator").click()
+        expect(pupil.get_by_text("You are a moderator")).to_be_visible(timeout=5000)
+        teacher.locator("#people-list li", has_text="Sam Lee").locator("summary").click()
+        teacher.get_by_role("button", name="Make participant").click()
+        expect(pupil.get_by_text("You are a participant")).to_be_visible(timeout=5000)
+        teacher.once("dialog", lambda dialog: dialog.accept())
+        teacher.get_by_role("button", name="End meeting for everyone").click()
+        expect(pupil.get_by_role("heading", name="This meeting has ended")).to_be_visible(
+            timeout=5000
+        )
+        browser.close()
+    assert problems == []

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from liveroom.cli import DEMO_PASSWORDS
 from liveroom.live.hub import hub_of
 from liveroom.roles import ChannelRole
 from tests.conftest import HTMX, PASSWORD, World, make_app, text_of
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, serve
 
 
 def copy_of_session(app, client):
@@ -99,3 +104,31 @@ def test_log_out_everywhere_needs_the_form_token(tmp_path):
     assert client.post("/logout/everywhere").status_code == 400
     assert client.get("/channels/").status_code == 200
     hub_of(app).stop()
+
+
+# --- In a real browser ------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_teacher_logs_out_everywhere_from_the_menu_and_the_phone_is_logged_out(tmp_path):
+    with serve(demo_app(tmp_path)) as base_url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        laptop, phone = (
+            browser_log_in(browser, base_url, "teacher", DEMO_PASSWORDS["teacher"]) for _ in "ab"
+        )
+        laptop.locator("summary", has_text="open user menu").click()
+        laptop.get_by_role("button", name="Log out everywhere").click()
+        expect(laptop.get_by_text("You have logged out on every device.")).to_be_visible()
+        phone.reload()
+        expect(phone.get_by_role("heading", name="Log in to Liveroom")).to_be_visible()
+        browser.close()
+
+
+def browser_log_in(browser, base_url: str, username: str, password: str):
+    page = browser.new_context(base_url=base_url).new_page()
+    page.goto("/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="My channels")).to_be_visible()
+    return page

@@ -27,7 +27,8 @@ from liveroom.models import (
 )
 from liveroom.roles import AppRole, ChannelRole, RoomRole
 from liveroom.rooms import service
-from tests.conftest import HTMX, PASSWORD, open_stream, participants_of, text_of
+from tests.conftest import HTMX, PASSWORD, World, open_stream, participants_of, text_of
+from tests.test_postgres import pg_app  # noqa: F401  (fixture)
 
 
 def as_user(app, username):
@@ -118,6 +119,14 @@ class Meeting:
 @pytest.fixture
 def meeting(app, world):
     return Meeting(app, world)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db_meeting(request, app):
+    """The meeting on SQLite, then on a real PostgreSQL server (races differ)."""
+    if request.param == "postgresql":
+        app = request.getfixturevalue("pg_app")
+    return Meeting(app, World(app))
 
 
 def person_row(response, name):
@@ -452,46 +461,46 @@ def run_at_once(*calls):
     return results
 
 
-def test_admit_and_deny_at_the_same_moment_store_one_answer(meeting):
-    meeting.post("co", "join")
-    entry = meeting.wait_in_locked_room("late")
-    before = meeting.events("waiting_changed")
+def test_admit_and_deny_at_the_same_moment_store_one_answer(any_db_meeting):
+    any_db_meeting.post("co", "join")
+    entry = any_db_meeting.wait_in_locked_room("late")
+    before = any_db_meeting.events("waiting_changed")
     statuses = sorted(
         response.status_code
         for response in run_at_once(
-            lambda: meeting.post("teacher", f"waiting/{entry}/admit"),
-            lambda: meeting.post("co", f"waiting/{entry}/deny"),
+            lambda: any_db_meeting.post("teacher", f"waiting/{entry}/admit"),
+            lambda: any_db_meeting.post("co", f"waiting/{entry}/deny"),
         )
     )
     assert statuses == [204, 409]
-    assert meeting.events("waiting_changed") == before + 1
+    assert any_db_meeting.events("waiting_changed") == before + 1
 
 
-def test_two_instructors_removing_one_person_at_once_send_one_event(meeting):
-    meeting.post("co", "join")
-    sam = meeting.stay("sam")
+def test_two_instructors_removing_one_person_at_once_send_one_event(any_db_meeting):
+    any_db_meeting.post("co", "join")
+    sam = any_db_meeting.stay("sam")
     statuses = sorted(
         response.status_code
         for response in run_at_once(
-            lambda: meeting.post("teacher", f"people/{sam}/remove"),
-            lambda: meeting.post("co", f"people/{sam}/remove"),
+            lambda: any_db_meeting.post("teacher", f"people/{sam}/remove"),
+            lambda: any_db_meeting.post("co", f"people/{sam}/remove"),
         )
     )
     assert all(status in (204, 404) for status in statuses), statuses
-    assert meeting.events("participant_removed") == 1
-    with meeting.app.app_context():
+    assert any_db_meeting.events("participant_removed") == 1
+    with any_db_meeting.app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Removal)) == 1
 
 
-def test_two_promotions_at_once_send_one_event(meeting):
-    meeting.post("co", "join")
-    sam = meeting.stay("sam")
+def test_two_promotions_at_once_send_one_event(any_db_meeting):
+    any_db_meeting.post("co", "join")
+    sam = any_db_meeting.stay("sam")
     statuses = run_at_once(
-        lambda: meeting.post("teacher", f"people/{sam}/role", role="instructor"),
-        lambda: meeting.post("co", f"people/{sam}/role", role="instructor"),
+        lambda: any_db_meeting.post("teacher", f"people/{sam}/role", role="instructor"),
+        lambda: any_db_meeting.post("co", f"people/{sam}/role", role="instructor"),
     )
     assert [r.status_code for r in statuses] == [204, 204]
-    assert meeting.events("role_changed") == 1
+    assert any_db_meeting.events("role_changed") == 1
 
 
 # --- Noise limits ---------------------------------------------------------------------

@@ -140,7 +140,7 @@ class Gunicorn:
     def biology_room(self, teacher: requests.Session) -> str:
         """The public id of the demo's Biology 101 room."""
         page = teacher.get(f"{self.base}/channels/1", headers={"HX-Request": ""}).text
-        return re.search(r"/rooms/([\w-]+)/start", page).group(1)
+        return re.search(r"/rooms/([\w-]+)/(?:start|join|button)", page).group(1)
 
     def scalar(self, sql: str, **params: object) -> object:
         """One value from the server's database (what was stored)."""

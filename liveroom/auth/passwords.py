@@ -25,7 +25,6 @@ from typing import Any
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
-_turns: tuple[int, Any] | None = None  # (pid, semaphore): rebuilt after a fork
 _turns_guard = threading.Lock()
 
 
@@ -39,20 +38,24 @@ def _gevent_patched() -> bool:
 
 
 def _semaphore() -> Any:
-    """This process's turns; made on first use, after gunicorn forked and patched."""
-    global _turns
+    """This app's turns in this process: made on first use, after gunicorn forked the
+    worker and gevent patched it (a semaphore made before either would be wrong)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     pid = os.getpid()
-    if _turns is None or _turns[0] != pid:
+    turns = app.extensions.get("liveroom_password_turns")
+    if turns is None or turns[0] != pid:
         with _turns_guard:
-            if _turns is None or _turns[0] != pid:
-                size = int(current_app.config.get("LIVEROOM_PASSWORD_CHECKS_AT_ONCE", 2))
+            turns = app.extensions.get("liveroom_password_turns")
+            if turns is None or turns[0] != pid:
+                size = int(app.config["LIVEROOM_PASSWORD_CHECKS_AT_ONCE"])
                 if _gevent_patched():
                     from gevent.lock import BoundedSemaphore
 
-                    _turns = (pid, BoundedSemaphore(size))
+                    turns = (pid, BoundedSemaphore(size))
                 else:
-                    _turns = (pid, threading.BoundedSemaphore(size))
-    return _turns[1]
+                    turns = (pid, threading.BoundedSemaphore(size))
+                app.extensions["liveroom_password_turns"] = turns
+    return turns[1]
 
 
 @contextmanager

@@ -237,6 +237,15 @@ def _chat_audiences(data: dict) -> list[tuple[Target, Rank]]:
     ]
 
 
+def _author_rank(event: Event, session: LiveSession, message: ChatMessage) -> Rank:
+    """The author's rank when they wrote (events from before it was recorded: now)."""
+    recorded = event.data.get("author_rank", "")
+    if recorded.upper() in Rank.__members__:
+        return Rank[recorded.upper()]
+    author = service.latest_stay(session, message.author_id)
+    return policy.shown_rank(author) if author else Rank.PARTICIPANT
+
+
 def _chat_posted(plan: Plan, event: Event, session: LiveSession) -> None:
     # One query for the message and the names it shows: this runs for every message.
     message = db.session.scalar(
@@ -246,8 +255,7 @@ def _chat_posted(plan: Plan, event: Event, session: LiveSession) -> None:
     )
     if message is None or message.deleted_at is not None:
         return
-    author = service.latest_stay(session, message.author_id)
-    author_rank = policy.shown_rank(author) if author else Rank.PARTICIPANT
+    author_rank = _author_rank(event, session, message)
     for target, rank in _chat_audiences(event.data):
         rights = Rights(rank=rank)
         item = render_template(

@@ -6,6 +6,8 @@ through the room's event stream. Errors answer a readable fragment (4xx).
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from flask import Response, abort, redirect, request, url_for
 from flask_login import current_user
 
@@ -31,6 +33,7 @@ def live_context(public_id: str) -> tuple[Room, LiveSession, Participation | Non
 
 
 def require_moderator(rights: Rights) -> None:
+    """Staff and promoted instructors (present in the meeting) moderate participants."""
     if not rights.moderate:
         abort(403, "Only the room's instructors and moderators can do that.")
 
@@ -60,7 +63,7 @@ def target_in(session: LiveSession, participation_id: int) -> Participation:
     return target
 
 
-def too_fast(seconds: int, what: str) -> None:
+def too_fast(seconds: int, what: str) -> NoReturn:
     unit = "second" if seconds == 1 else "seconds"
     abort(429, f"{what} You can try again in {seconds} {unit}.")
 

@@ -172,8 +172,8 @@ def render_ended(room: Room, session: LiveSession) -> str:
 
 
 def render_lobby(room: Room, session: LiveSession) -> str:
-    # The cursor is read before the caller looked at the waiting entry: a decision made
-    # in between is replayed (or the stream answers "refresh" straight away).
+    # A decision made after this cursor is replayed to the stream; one made before the
+    # stream connects makes it answer "refresh" at once: either way the page moves on.
     return render_state(room, "lobby", session=session, since=events.latest_id(room.id))
 
 

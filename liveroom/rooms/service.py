@@ -355,12 +355,6 @@ def latest_stay(session: LiveSession, user_id: int) -> Participation | None:
     )
 
 
-def previous_role(session: LiveSession, user_id: int) -> RoomRole | None:
-    """The role someone last had in this session: a promotion survives leaving."""
-    stay = latest_stay(session, user_id)
-    return stay.room_role if stay else None
-
-
 def enter_session(
     session: LiveSession, user: User, default_role: RoomRole, bypasses_lock: bool
 ) -> tuple[Entry, Participation | None]:

@@ -51,7 +51,7 @@ def upgrade():
         batch_op.create_index('ix_room_stream_open', ['session_id', 'user_id', 'closed_at'], unique=False)
 
     with op.batch_alter_table('participation', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('promoted', sa.Boolean(), server_default=sa.text('0'), nullable=False))
+        batch_op.add_column(sa.Column('promoted', sa.Boolean(), server_default=sa.false(), nullable=False))
 
     with op.batch_alter_table('room', schema=None) as batch_op:
         batch_op.alter_column('name_key',

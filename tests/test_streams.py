@@ -1,0 +1,209 @@
+"""Streams per person: at most five open room streams per person per meeting, counted
+across workers. A sixth closes the oldest, whose tab says "This room is open in
+another tab" and stays closed until its "Use the room here" button is pressed."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from liveroom.events import newest_id
+from liveroom.extensions import db
+from liveroom.live.hub import hub_of
+from liveroom.live.slots import STREAMS_PER_PERSON
+from liveroom.models import Event, LiveSession, RoomStream, User, utcnow
+from liveroom.roles import ChannelRole
+from tests.conftest import HTMX, PASSWORD, World, make_app, open_stream, text_of
+
+
+def as_user(app, username):
+    client = app.test_client()
+    client.post("/login", data={"username": username, "password": PASSWORD})
+    return client
+
+
+class Meeting:
+    """Biology 101 is live: the teacher started it and Sam joined."""
+
+    def __init__(self, app, world: World) -> None:
+        world.user("teacher", name="Maria Rivera")
+        world.user("sam", name="Sam Lee")
+        world.enable()
+        self.app = app
+        self.id = world.room_of(world.channel(teacher=ChannelRole.MANAGER, sam=ChannelRole.MEMBER))
+        self.teacher = as_user(app, "teacher")
+        self.sam = as_user(app, "sam")
+        self.teacher.post(f"/rooms/{self.id}/start", headers=HTMX)
+        self.sam.post(f"/rooms/{self.id}/join", headers=HTMX)
+        with app.app_context():
+            self.session = db.session.scalar(sa.select(LiveSession.id))
+
+    def tab(self, client=None, app=None):
+        """One more open tab of the room: its stream, from the newest event on."""
+        app = app or self.app
+        client = client or self.sam
+        with app.app_context():
+            since = newest_id()
+        return open_stream(client, self.id, self.session, since)
+
+    def chat(self, body: str) -> None:
+        response = self.teacher.post(f"/rooms/{self.id}/chat", data={"body": body}, headers=HTMX)
+        assert response.status_code == 200
+
+    def open_slots(self, username: str = "sam") -> int:
+        with self.app.app_context():
+            return db.session.scalar(
+                sa.select(sa.func.count())
+                .select_from(RoomStream)
+                .join(User, RoomStream.user_id == User.id)
+                .where(User.username == username, RoomStream.closed_at.is_(None))
+            )
+
+
+@pytest.fixture
+def meeting(app, world):
+    return Meeting(app, world)
+
+
+def displaced(message) -> bool:
+    return message.event == "displaced"
+
+
+def test_a_sixth_tab_closes_the_oldest_which_says_why(meeting):
+    tabs = [meeting.tab() for _ in range(STREAMS_PER_PERSON)]
+    sixth = meeting.tab()
+    told = tabs[0].wait_for(displaced, timeout=10)
+    assert "This room is open in another tab" in told.data
+    assert "Use the room here" in told.data
+    assert tabs[0].ended(timeout=10), "the server hangs up on the displaced tab"
+    meeting.chat("still with us?")
+    for tab in [*tabs[1:], sixth]:
+        tab.wait_for_text("still with us?", timeout=10)
+        assert not any(displaced(m) for m in tab.seen)
+    assert meeting.open_slots() == STREAMS_PER_PERSON
+    for tab in [*tabs[1:], sixth]:
+        tab.close()
+
+
+def test_five_tabs_of_one_person_do_not_crowd_out_another(meeting):
+    tabs = [meeting.tab() for _ in range(STREAMS_PER_PERSON)]
+    teacher_tab = meeting.tab(meeting.teacher)
+    meeting.chat("everyone here")
+    for tab in [*tabs, teacher_tab]:
+        tab.wait_for_text("everyone here", timeout=10)
+        assert not any(displaced(m) for m in tab.seen)
+    for tab in [*tabs, teacher_tab]:
+        tab.close()
+
+
+def test_tabs_are_counted_across_workers(tmp_path):
+    # Two app instances on one SQLite file are what two gunicorn workers are.
+    first = make_app(tmp_path)
+    second = make_app(tmp_path)
+    try:
+        meeting = Meeting(first, World(first))
+        on_second = as_user(second, "sam")
+        oldest = meeting.tab()
+        tabs = [meeting.tab() for _ in range(2)]
+        tabs += [meeting.tab(on_second, second) for _ in range(3)]
+        # The sixth tab was opened through the second worker; the first one says so.
+        assert "This room is open in another tab" in oldest.wait_for(displaced, timeout=10).data
+        assert oldest.ended(timeout=10)
+        assert meeting.open_slots() == STREAMS_PER_PERSON
+        for tab in tabs:
+            tab.close()
+    finally:
+        hub_of(first).stop()
+        hub_of(second).stop()
+
+
+def test_two_tabs_opening_at_once_still_leave_five(meeting):
+    tabs = [meeting.tab() for _ in range(STREAMS_PER_PERSON - 1)]
+    barrier = threading.Barrier(3)
+    opened = []
+
+    def open_one():
+        client = as_user(meeting.app, "sam")
+        barrier.wait(timeout=10)
+        opened.append(meeting.tab(client))
+
+    threads = [threading.Thread(target=open_one) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(opened) == 3
+    # Seven asked for, five kept: the two oldest were told, whoever raced whom.
+    tabs[0].wait_for(displaced, timeout=10)
+    tabs[1].wait_for(displaced, timeout=10)
+    assert meeting.open_slots() == STREAMS_PER_PERSON
+    for tab in [*tabs[2:], *opened]:
+        assert tab.nothing_matching(displaced, within=0.2)
+        tab.close()
+
+
+def test_using_the_room_here_takes_it_back_from_the_oldest_other_tab(meeting):
+    tabs = [meeting.tab() for _ in range(STREAMS_PER_PERSON + 1)]
+    tabs[0].wait_for(displaced, timeout=10)
+    # "Use the room here" asks for this tab's room again: the panel, with a new stream…
+    again = meeting.sam.post(
+        f"/rooms/{meeting.id}/join",
+        query_string={"session": meeting.session, "auto": 1},
+        headers=HTMX,
+    )
+    assert "You are a participant" in text_of(again)
+    back = meeting.tab()
+    # …which now displaces the oldest of the others.
+    tabs[1].wait_for(displaced, timeout=10)
+    meeting.chat("welcome back")
+    back.wait_for_text("welcome back", timeout=10)
+    for tab in [*tabs[2:], back]:
+        tab.close()
+
+
+def test_a_tab_whose_worker_stopped_answering_does_not_count(meeting):
+    # Five slots left behind by a worker that crashed: nobody refreshed them since.
+    with meeting.app.app_context():
+        sam = db.session.scalar(sa.select(User.id).where(User.username == "sam"))
+        long_ago = utcnow() - timedelta(minutes=5)
+        for _ in range(STREAMS_PER_PERSON):
+            db.session.add(
+                RoomStream(
+                    session_id=meeting.session, user_id=sam, opened_at=long_ago, seen_at=long_ago
+                )
+            )
+        db.session.commit()
+    tab = meeting.tab()
+    assert meeting.open_slots() == 1, "the stale ones are closed, and nobody is displaced"
+    with meeting.app.app_context():
+        kinds = db.session.scalars(sa.select(Event.kind).where(Event.kind == "stream_displaced"))
+        assert list(kinds) == []
+    tab.close()
+
+
+def test_a_closed_tab_gives_its_slot_back(meeting):
+    tab = meeting.tab()
+    assert meeting.open_slots() == 1
+    tab.close()
+    hub = hub_of(meeting.app)
+    deadline = time.monotonic() + 10
+    while hub.listener_count() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    hub.keep_present()  # the upkeep's write, which runs every few seconds by itself
+    assert meeting.open_slots() == 0
+
+
+def test_an_open_tab_keeps_its_slot_fresh(meeting):
+    tab = meeting.tab()
+    with meeting.app.app_context():
+        db.session.execute(sa.update(RoomStream).values(seen_at=utcnow() - timedelta(minutes=5)))
+        db.session.commit()
+    hub_of(meeting.app).keep_present()
+    with meeting.app.app_context():
+        seen = db.session.scalar(sa.select(RoomStream.seen_at))
+    assert utcnow() - seen < timedelta(minutes=1)
+    tab.close()
