@@ -8,6 +8,8 @@ from __future__ import annotations
 import click
 import flask_migrate
 import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
@@ -79,7 +81,12 @@ def upgrade_database() -> None:
     """
     inspector = sa.inspect(db.engine)
     if inspector.has_table("user") and not inspector.has_table("alembic_version"):
-        flask_migrate.stamp(revision=BASELINE_REVISION)
+        # Made by ``create_all``: as the current models describe it (nothing to do), or
+        # as they were when migrations began (the baseline, then every revision).
+        with db.engine.connect() as connection:
+            context = MigrationContext.configure(connection)
+            current = not compare_metadata(context, db.metadata)
+        flask_migrate.stamp(revision="head" if current else BASELINE_REVISION)
     flask_migrate.upgrade()
 
 
