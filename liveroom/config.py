@@ -55,15 +55,15 @@ def _pool_options() -> dict:
     most two (its watcher's read, its upkeep's write) and only while it works; so a
     worker needs connections for the requests that are in the middle of their queries,
     not for its thousands of open streams. All workers of a host share
-    ``LIVEROOM_DB_CONNECTIONS`` (keep it, summed over hosts, under PostgreSQL's
+    ``LIVEROOM_DB_CONNECTIONS`` (40; keep it, summed over hosts, under PostgreSQL's
     ``max_connections``, 100 by default): each gets an even share, at least 4, at most
-    40 (more than that only queues at the database on a core), and no more than it
-    has worker connections. Half is kept open, half opened when busy. gunicorn.conf.py
-    passes the actual worker settings to the app, command-line options included.
+    40 (more only queues at the database on a core), and no more than it has worker
+    connections. Half is kept open, half opened when busy. gunicorn.conf.py passes the
+    actual worker settings to the app, command-line options included.
     """
     workers = _number("LIVEROOM_WORKERS", str(os.cpu_count() or 1), int)
     worker_connections = _number("LIVEROOM_WORKER_CONNECTIONS", "4000", int)
-    budget = _number("LIVEROOM_DB_CONNECTIONS", "80", int)
+    budget = _number("LIVEROOM_DB_CONNECTIONS", "40", int)
     share = max(4, min(40, budget // workers, worker_connections + 2))
     pool_size = _number("LIVEROOM_DB_POOL_SIZE", str(share // 2), int)
     max_overflow = _number("LIVEROOM_DB_MAX_OVERFLOW", str(share - share // 2), int)

@@ -214,7 +214,8 @@ def test_a_class_of_300_on_postgresql_gets_every_message(tmp_path, bus):
         result = asyncio.run(a_class_meets(server, CLASS_SIZE, MESSAGES))
         missing = [k for k, got in enumerate(result["received"]) if len(got) < MESSAGES]
         assert not missing, f"{len(missing)} of {CLASS_SIZE} streams missed messages"
-        assert result["pages"] and set(result["pages"]) == {200}, result["pages"]
+        # Pages answer (the Join button's check answers 204: nothing changed).
+        assert result["pages"] and set(result["pages"]) <= {200, 204}, result["pages"]
         log = server.log()
         assert "QueuePool limit" not in log
         assert "Traceback" not in log, log[-3000:]

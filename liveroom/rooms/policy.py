@@ -176,9 +176,7 @@ def may_read_message(viewer_id: int, reads_all_threads: bool, message: ChatMessa
     """A private thread is between one person and the staff instructors: staff read
     every thread, everyone else (a promoted instructor too) only their own."""
     return (
-        message.thread_user_id is None
-        or reads_all_threads
-        or message.thread_user_id == viewer_id
+        message.thread_user_id is None or reads_all_threads or message.thread_user_id == viewer_id
     )
 
 

@@ -107,7 +107,9 @@ def create_private_room(owner: User, raw_name: str) -> Room:
 
 def private_rooms_of(owner: User) -> list[Room]:
     return list(
-        db.session.scalars(sa.select(Room).where(Room.owner_id == owner.id).order_by(Room.name, Room.id))
+        db.session.scalars(
+            sa.select(Room).where(Room.owner_id == owner.id).order_by(Room.name, Room.id)
+        )
     )
 
 
@@ -517,7 +519,7 @@ def set_chat_enabled(session: LiveSession, enabled: bool, actor: User) -> None:
 
 
 def set_moderator(target: Participation, promoted: bool) -> bool:
-    """"Set as moderator" or "Make participant": live, no rejoin needed.
+    """Set as moderator, or make participant again: live, no rejoin needed.
 
     Decided once: of two requests at once only the one that changes the stay writes
     an event. Returns whether anything changed.
