@@ -207,3 +207,79 @@ def test_an_open_tab_keeps_its_slot_fresh(meeting):
         seen = db.session.scalar(sa.select(RoomStream.seen_at))
     assert utcnow() - seen < timedelta(minutes=1)
     tab.close()
+
+
+# --- In a real browser ------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_a_tab_displaced_by_a_sixth_stays_quiet_until_asked_to_take_the_room_back(tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, serve
+
+    app = demo_app(tmp_path)
+
+    def student_slots() -> int:
+        with app.app_context():
+            return db.session.scalar(
+                sa.select(sa.func.count())
+                .select_from(RoomStream)
+                .join(User, RoomStream.user_id == User.id)
+                .where(User.username == "student1", RoomStream.closed_at.is_(None))
+            )
+
+    with serve(app) as base_url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+        def log_in(username: str, password: str):
+            # One browser profile per tab: each has its own connections to the server
+            # (a browser allows six per host, and five tabs would hold five streams).
+            page = browser.new_context(base_url=base_url).new_page()
+            page.goto("/login")
+            page.get_by_label("Username").fill(username)
+            page.get_by_label("Password").fill(password)
+            page.get_by_role("button", name="Log in").click()
+            expect(page.get_by_role("heading", name="My channels")).to_be_visible()
+            return page
+
+        teacher = log_in("teacher", "liveroom-teacher")
+        teacher.get_by_role("link", name="Biology 101").click()
+        teacher.get_by_role("button", name="Start Meeting").click()
+        expect(teacher.get_by_text("You are an instructor")).to_be_visible()
+        room_url = teacher.url
+
+        tabs = []
+        for _ in range(STREAMS_PER_PERSON + 1):
+            tab = log_in("student1", "liveroom-student")
+            tab.goto(room_url)
+            expect(tab.get_by_text("You are a participant")).to_be_visible(timeout=10_000)
+            tabs.append(tab)
+
+        first = tabs[0]
+        notice = first.get_by_role("heading", name="This room is open in another tab")
+        expect(notice).to_be_visible(timeout=10_000)
+        expect(notice).to_be_focused()
+        # It does not reconnect by itself (were it to, it would displace another tab):
+        # while the other five receive a message, it stays as it is.
+        teacher.get_by_label("Message").fill("still with us?")
+        teacher.keyboard.press("Enter")
+        for tab in tabs[1:]:
+            expect(tab.get_by_text("still with us?")).to_be_visible(timeout=10_000)
+        for tab in tabs[1:]:
+            assert tab.get_by_text("This room is open in another tab").count() == 0
+        assert first.get_by_text("still with us?").count() == 0
+        expect(notice).to_be_visible()
+        assert student_slots() == STREAMS_PER_PERSON
+
+        first.get_by_role("button", name="Use the room here").click()
+        expect(first.get_by_text("You are a participant")).to_be_visible(timeout=10_000)
+        # Now the oldest of the others gives way.
+        expect(
+            tabs[1].get_by_role("heading", name="This room is open in another tab")
+        ).to_be_visible(timeout=10_000)
+        teacher.get_by_label("Message").fill("welcome back")
+        teacher.keyboard.press("Enter")
+        expect(first.get_by_text("welcome back")).to_be_visible(timeout=10_000)
+        browser.close()
+    hub_of(app).stop()
