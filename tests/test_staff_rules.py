@@ -528,6 +528,8 @@ def test_asking_to_rejoin_again_within_30_seconds_says_when(meeting):
     refused = meeting.post("late", "ask")
     assert refused.status_code == 429
     assert re.search(r"You can ask again in (30|29|28) seconds\.", text_of(refused))
+    assert "Ask again" in text_of(refused), "the button stays for when the time is up"
+    assert refused.headers["Retry-After"] in ("28", "29", "30")
     # Joining afresh (a reload) is asking too.
     assert meeting.post("late", "join").status_code == 429
     assert meeting.events("waiting_changed") == asks, "the instructors heard nothing"

@@ -247,12 +247,13 @@ def test_a_tab_displaced_by_a_sixth_stays_quiet_until_asked_to_take_the_room_bac
         teacher.get_by_role("link", name="Biology 101").click()
         teacher.get_by_role("button", name="Start Meeting").click()
         expect(teacher.get_by_text("You are an instructor")).to_be_visible()
-        room_url = teacher.url
+        channel_url = teacher.url
 
         tabs = []
         for _ in range(STREAMS_PER_PERSON + 1):
             tab = log_in("student1", "liveroom-student")
-            tab.goto(room_url)
+            tab.goto(channel_url)
+            tab.get_by_role("button", name="Join Meeting").click()
             expect(tab.get_by_text("You are a participant")).to_be_visible(timeout=10_000)
             tabs.append(tab)
 

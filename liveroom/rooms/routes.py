@@ -320,6 +320,21 @@ def ask_to_enter(public_id: str) -> Response | str:
     return join_meeting(public_id)
 
 
+@bp.errorhandler(service.AskedTooSoon)
+def asked_too_soon(error: service.AskedTooSoon) -> Response:
+    """However they asked (Ask again, Join, a reload), someone refused a moment ago
+    keeps their "removed" or "not let in" screen, with the time they must wait."""
+    room = load_room(request.view_args["public_id"])
+    session = service.live_session(room)
+    if session is None:
+        return render_state(room, "waiting")
+    removed = service.removal_of(session, current_user.id) is not None
+    body = render_state(
+        room, "removed" if removed else "denied", session=session, retry=error.description
+    )
+    return Response(body, 429, {"Retry-After": str(error.retry_after)})
+
+
 @bp.post("/rooms/<public_id>/leave")
 def leave_meeting(public_id: str) -> Response | str:
     room = load_room(public_id)
