@@ -117,7 +117,8 @@ def load_config(instance_path: str) -> dict:
         "LIVEROOM_TRUSTED_PROXIES": _hops("LIVEROOM_TRUSTED_PROXIES"),
         # Password hashes (scrypt, about 0.15 s of CPU each) checked at once per worker,
         # in gevent's threadpool so pages keep flowing (=0 only to measure the "before").
-        "LIVEROOM_PASSWORD_CHECKS_AT_ONCE": _number("LIVEROOM_PASSWORD_CHECKS_AT_ONCE", "2", int),
+        # One per worker, with a worker per core, keeps the cores busy and no busier.
+        "LIVEROOM_PASSWORD_CHECKS_AT_ONCE": _number("LIVEROOM_PASSWORD_CHECKS_AT_ONCE", "1", int),
         "LIVEROOM_HASH_IN_THREADPOOL": os.environ.get("LIVEROOM_HASH_IN_THREADPOOL", "1") != "0",
         # Request bodies: refused with 413 above this size before a byte is read (1 MB;
         # a file-upload view marked with wsgi_guard.accepts_upload may take 5 MB), and

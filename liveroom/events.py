@@ -51,15 +51,6 @@ def newest_id() -> int:
     return db.session.scalar(sa.select(sa.func.max(Event.id))) or 0
 
 
-def all_after(after_id: int, limit: int = 1000) -> list[Event]:
-    """Every room's events newer than ``after_id``, oldest first."""
-    return list(
-        db.session.scalars(
-            sa.select(Event).where(Event.id > after_id).order_by(Event.id).limit(limit)
-        )
-    )
-
-
 def session_after(session_id: int, after_id: int, limit: int) -> list[Event]:
     """One session's events newer than ``after_id`` (a reconnecting client's gap)."""
     return list(

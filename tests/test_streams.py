@@ -253,8 +253,13 @@ def test_a_tab_displaced_by_a_sixth_stays_quiet_until_asked_to_take_the_room_bac
         for _ in range(STREAMS_PER_PERSON + 1):
             tab = log_in("student1", "liveroom-student")
             tab.goto(channel_url)
-            tab.get_by_role("button", name="Join Meeting").click()
-            expect(tab.get_by_text("You are a participant")).to_be_visible(timeout=10_000)
+            # The first tab joins; the others find her in the room already.
+            join = tab.get_by_role("button", name="Join Meeting")
+            inside = tab.get_by_text("You are a participant")
+            expect(join.or_(inside)).to_be_visible(timeout=10_000)
+            if join.is_visible():
+                join.click()
+            expect(inside).to_be_visible(timeout=10_000)
             tabs.append(tab)
 
         first = tabs[0]
@@ -263,7 +268,7 @@ def test_a_tab_displaced_by_a_sixth_stays_quiet_until_asked_to_take_the_room_bac
         expect(notice).to_be_focused()
         # It does not reconnect by itself (were it to, it would displace another tab):
         # while the other five receive a message, it stays as it is.
-        teacher.get_by_label("Message").fill("still with us?")
+        teacher.get_by_role("textbox", name="Message").fill("still with us?")
         teacher.keyboard.press("Enter")
         for tab in tabs[1:]:
             expect(tab.get_by_text("still with us?")).to_be_visible(timeout=10_000)
@@ -279,7 +284,7 @@ def test_a_tab_displaced_by_a_sixth_stays_quiet_until_asked_to_take_the_room_bac
         expect(
             tabs[1].get_by_role("heading", name="This room is open in another tab")
         ).to_be_visible(timeout=10_000)
-        teacher.get_by_label("Message").fill("welcome back")
+        teacher.get_by_role("textbox", name="Message").fill("welcome back")
         teacher.keyboard.press("Enter")
         expect(first.get_by_text("welcome back")).to_be_visible(timeout=10_000)
         browser.close()

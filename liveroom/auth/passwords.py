@@ -5,9 +5,10 @@ workers every request of a process shares one event loop, so a hash computed on 
 freezes every other page of that worker, and sixteen log-ins at once froze them for
 over a second. ``hashlib.scrypt`` releases the GIL while it works, so the hash runs
 in gevent's native threadpool and the loop keeps serving pages meanwhile. A
-per-process limit on hashes at once (``LIVEROOM_PASSWORD_CHECKS_AT_ONCE``) keeps a
-storm of log-ins from taking every core and 32 MiB of memory per hash; the rest wait
-their turn, which is cheap.
+per-process limit on hashes at once (``LIVEROOM_PASSWORD_CHECKS_AT_ONCE``, 1: with a
+worker per core that is a hash per core) keeps a storm of log-ins from taking more
+than the cores and 32 MiB of memory per hash; the rest wait their turn, which costs
+nothing. bench/login_storm.py measures it.
 
 Outside gevent (the test client, a threaded server, the CLI) hashes run where they are
 called: there is no loop to protect, and threads already run in parallel.

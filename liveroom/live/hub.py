@@ -103,6 +103,8 @@ class Hub:
         # Stream slots (liveroom/live/slots.py) of this process's listeners.
         self.slot_of: dict[Listener, int] = {}
         self.by_slot: dict[int, Listener] = {}
+        # Open streams per stay: the last one to close says goodbye for its person.
+        self.streams_of_stay: dict[int, int] = {}
         self.wake = threading.Event()
         self.ready = threading.Event()
         self.pid: int | None = None
@@ -133,6 +135,9 @@ class Hub:
             if slot_id is not None:
                 self.slot_of[listener] = slot_id
                 self.by_slot[slot_id] = listener
+            stay = listener.participation_id
+            if stay is not None:
+                self.streams_of_stay[stay] = self.streams_of_stay.get(stay, 0) + 1
             return Cursor(self.high, frozenset(self.missing))
 
     def unsubscribe(self, listener: Listener) -> None:
@@ -147,13 +152,14 @@ class Hub:
             if slot_id is not None:
                 self.by_slot.pop(slot_id, None)
                 self.closed_slots.append(slot_id)
-            still_here = listener.participation_id is not None and any(
-                other.participation_id == listener.participation_id
-                for room in self.rooms.values()
-                for other in room
-            )
-            if listener.participation_id is not None and not still_here:
-                self.goodbyes.append(listener.participation_id)
+            stay = listener.participation_id
+            if stay is not None:
+                left = self.streams_of_stay.get(stay, 1) - 1
+                if left > 0:
+                    self.streams_of_stay[stay] = left
+                else:
+                    self.streams_of_stay.pop(stay, None)
+                    self.goodbyes.append(stay)
 
     def slot_unused(self, slot_id: int) -> None:
         """A stream that took a slot and then never subscribed: free the slot."""
@@ -407,14 +413,7 @@ class Hub:
         """A few writes for all of this process's open streams: their people are
         still here, their slots still open; and the goodbyes and closed slots since."""
         with self.lock:
-            ids = sorted(
-                {
-                    listener.participation_id
-                    for room in self.rooms.values()
-                    for listener in room
-                    if listener.participation_id is not None
-                }
-            )
+            ids = sorted(self.streams_of_stay)
             goodbyes, self.goodbyes = [pid for pid in self.goodbyes if pid not in ids], []
             open_slots = sorted(self.by_slot)
             closed, self.closed_slots = self.closed_slots, []
