@@ -210,6 +210,18 @@ class ChatMessage(db.Model):
 class WaitingEntry(db.Model):
     """Someone asking to enter a locked room (or to come back after being removed)."""
 
+    __table_args__ = (
+        # One open request per person: two "Ask again" clicks at once keep one place.
+        sa.Index(
+            "uq_waiting_entry_open",
+            "session_id",
+            "user_id",
+            unique=True,
+            sqlite_where=sa.text("decision IS NULL"),
+            postgresql_where=sa.text("decision IS NULL"),
+        ),
+    )
+
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     session_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("live_session.id"), index=True)
     user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id"))

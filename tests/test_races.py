@@ -204,3 +204,19 @@ def test_eight_removals_at_once_remove_once(meeting, server):
         == 1
     )
     assert meeting.events(session_id, "participant_removed", participation_id=stay) == 1
+
+
+def test_eight_knocks_on_a_locked_room_at_once_keep_one_place(meeting, server):
+    session_id = meeting.start()
+    assert meeting.teacher.post(meeting.url("lock"), data={"locked": "1"}).status_code == 204
+    statuses = at_once(meeting.priya, [(meeting.url("join"), {})] * AT_ONCE)
+    no_server_errors(statuses, server)
+    priya = meeting.user_id("student2")
+    waiting = server.scalar(
+        "SELECT count(*) FROM waiting_entry WHERE session_id = :s AND user_id = :u"
+        " AND decision IS NULL",
+        s=session_id,
+        u=priya,
+    )
+    assert waiting == 1
+    assert meeting.events(session_id, "waiting_changed", user_id=priya) == 1

@@ -27,7 +27,7 @@ WRONG_LOGIN = "That username and password don't match. Check them and try again.
 @login.user_loader
 def load_user(user_id: str) -> User | None:
     """The signed-in user, unless their sessions were ended since this one began."""
-    if not user_id.isdigit():
+    if not (user_id.isascii() and user_id.isdigit()):
         return None
     user = db.session.get(User, int(user_id))
     if user is None or not is_current(user):

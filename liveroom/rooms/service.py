@@ -444,7 +444,12 @@ def ask_to_enter(session: LiveSession, user: User) -> WaitingEntry:
             raise AskedTooSoon(wait)
     entry = WaitingEntry(session_id=session.id, user_id=user.id)
     db.session.add(entry)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # The same person asked in another request a moment ago: theirs is the place.
+        db.session.rollback()
+        return latest_waiting_entry(session, user.id)
     events.append(session.room_id, "waiting_changed", session.id, user_id=user.id)
     db.session.commit()
     return entry
