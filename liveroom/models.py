@@ -37,9 +37,6 @@ class User(UserMixin, db.Model):
     password_hash: so.Mapped[str] = so.mapped_column(sa.String(256))
     role: so.Mapped[AppRole] = so.mapped_column(_enum(AppRole), default=AppRole.VIEWER)
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
-    # Part of every session cookie: raising it (log out everywhere, a password change,
-    # a deactivation) ends every copy of every session at once.
-    session_generation: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
 
     memberships: so.Mapped[list[Membership]] = so.relationship(
         back_populates="user", cascade="all, delete-orphan"
@@ -53,6 +50,20 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.username} {self.role.value}>"
+
+
+class LoginSession(db.Model):
+    """One signed-in browser. Its cookie holds a random token, and only the token's
+    digest is stored here: ending the row logs out every copy of that cookie, and a
+    leaked table opens no session."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id"), index=True)
+    # sha256 hex of the cookie's token (liveroom/auth/sessions.py).
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    # Set by "Log out" (this row) or "Log out everywhere" (all the user's rows).
+    ended_at: so.Mapped[datetime | None]
 
 
 class Channel(db.Model):

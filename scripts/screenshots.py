@@ -53,6 +53,12 @@ def main() -> None:
             anon.get_by_label("Password").fill("wrong")
             anon.get_by_role("button", name="Log in").click()
             shot(anon, "02-login-error")
+            # Another account, so that the teacher is not the one locked out here.
+            anon.get_by_label("Username").fill("guess")
+            for _ in range(10):
+                anon.get_by_label("Password").fill("still wrong")
+                anon.get_by_role("button", name="Log in").click()
+            shot(anon, "02b-login-throttled")
 
             teacher = login("teacher", "liveroom-teacher")
             shot(teacher, "03-channels")
@@ -110,6 +116,18 @@ def main() -> None:
             )
             row.locator("summary").click()
             shot(teacher, "09d-person-menu")
+            teacher.keyboard.press("Escape")
+            sam_row = (
+                teacher.get_by_role("region", name=re.compile("In the room"))
+                .get_by_role("listitem")
+                .filter(has_text="Sam Lee")
+            )
+            sam_row.locator("summary").click()
+            sam_row.get_by_role("button", name="Set as moderator").click()
+            expect(student.get_by_text("You are a moderator")).to_be_visible(timeout=6000)
+            shot(student, "09f-panel-moderator")
+            shot(teacher, "09g-people-staff-and-moderator")
+            row.locator("summary").click()
             teacher.once("dialog", lambda d: d.accept())
             row.get_by_role("button", name="Remove from room").click()
             expect(
@@ -145,6 +163,36 @@ def main() -> None:
             admin = login("admin", "liveroom-admin")
             admin.goto("/admin/settings")
             shot(admin, "15-admin-settings")
+
+            # Five tabs of one person: a sixth displaces the oldest.
+            teacher.goto("/channels/1")
+            teacher.get_by_role("button", name="Start Meeting").click()
+            expect(teacher.get_by_text("You are an instructor")).to_be_visible()
+            student.goto("/channels/1")
+            expect(student.get_by_text("You are a participant")).to_be_visible(timeout=6000)
+            tabs = [student.context.new_page() for _ in range(5)]
+            for tab in tabs:
+                tab.goto("/channels/1")
+                expect(tab.get_by_text("You are a participant")).to_be_visible(timeout=6000)
+            expect(
+                student.get_by_role("heading", name="This room is open in another tab")
+            ).to_be_visible(timeout=10000)
+            shot(student, "15b-open-in-another-tab")
+            for tab in tabs:
+                tab.close()
+
+            # The admin turns live rooms off during the meeting.
+            admin.get_by_label(re.compile("Live Room module")).uncheck()
+            admin.get_by_role("button", name="Save settings").click()
+            expect(
+                teacher.get_by_text("Live rooms were turned off by the site's administrator")
+            ).to_be_visible(timeout=8000)
+            shot(teacher, "15c-turned-off")
+            admin.get_by_label(re.compile("Live Room module")).check()
+            admin.get_by_role("button", name="Save settings").click()
+            expect(teacher.get_by_role("button", name="Start Meeting")).to_be_visible(
+                timeout=8000
+            )
             student.goto("/channels/2")
             shot(student, "16-channel-contributor")
             student.goto("/admin/settings")

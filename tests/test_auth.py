@@ -1,5 +1,10 @@
 import pytest
+import sqlalchemy as sa
 
+from liveroom import ratelimit
+from liveroom.extensions import db
+from liveroom.live.hub import hub_of
+from liveroom.models import RateHit, User, utcnow
 from tests.conftest import text_of
 
 
@@ -78,9 +83,6 @@ def test_logout_is_a_post_and_ends_the_session(world, auth, client):
 
 
 def test_passwords_are_stored_with_a_strong_hash(app, runner):
-    from liveroom.extensions import db
-    from liveroom.models import User
-
     runner.invoke(args=["users", "create", "teacher", "--password", "correct horse battery"])
     with app.app_context():
         stored = db.session.scalar(db.select(User.password_hash))
@@ -123,3 +125,17 @@ def test_login_keeps_a_next_with_its_own_query(world, client):
         data={"username": "teacher", "password": "correct horse battery"},
     )
     assert response.headers["Location"] == "/channels/?q=bio"
+
+
+def test_failed_log_ins_older_than_every_limit_are_forgotten_by_the_upkeep(app, world, auth):
+    world.user("teacher")
+    auth.login("teacher", "wrong password")
+    with app.app_context():
+        db.session.add(RateHit(bucket="login-ip:203.0.113.5", at=utcnow() - 2 * ratelimit.KEEP))
+        db.session.commit()
+    hub_of(app).keep_present()
+    with app.app_context():
+        buckets = db.session.scalars(sa.select(RateHit.bucket)).all()
+    # Today's failure still counts; the one from two hours ago is gone.
+    assert buckets
+    assert "login-ip:203.0.113.5" not in buckets

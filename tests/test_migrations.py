@@ -61,7 +61,7 @@ def test_init_db_upgrades_a_database_made_before_migrations(tmp_path):
     assert result.exit_code == 0, result.output
     with app.app_context():
         assert db.session.scalar(sa.text("SELECT display_name FROM user")) == "Maria"
-        assert db.session.scalar(sa.text("SELECT session_generation FROM user")) == 0
+        assert db.session.scalar(sa.text("SELECT count(*) FROM login_session")) == 0
     hub_of(app).stop()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -10,10 +11,16 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_login import current_user, login_required
 
 from liveroom.auth import passwords, throttle
-from liveroom.auth.forms import LoginForm
-from liveroom.auth.sessions import begin_session, end_every_session, end_this_session, is_current
+from liveroom.auth.forms import USERNAME_MAX, LoginForm
+from liveroom.auth.sessions import (
+    begin_session,
+    end_every_session,
+    end_this_session,
+    user_of_this_session,
+)
 from liveroom.extensions import db, login
 from liveroom.models import User
+from liveroom.params import MAX_ID
 
 bp = Blueprint("auth", __name__)
 
@@ -26,18 +33,26 @@ WRONG_LOGIN = "That username and password don't match. Check them and try again.
 
 @login.user_loader
 def load_user(user_id: str) -> User | None:
-    """The signed-in user, unless their sessions were ended since this one began."""
-    if not (user_id.isascii() and user_id.isdigit()):
+    """The signed-in user, while this browser's login session is open."""
+    if not (user_id.isascii() and user_id.isdigit() and len(user_id) <= 19):
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not is_current(user):
+    if int(user_id) > MAX_ID:
         return None
-    return user
+    return user_of_this_session(int(user_id))
 
 
 def _has_control_characters(text: str) -> bool:
     # Decoding leaves raw ones as they are, so one look at the decoded text sees both.
     return any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
+def could_be_a_username(username: str) -> bool:
+    """No account has a name this long or with control characters in it, so such a
+    name is a failed log-in before any query: PostgreSQL refuses a NUL in text (a 500),
+    and the throttle's counts are keyed by the name."""
+    return len(username) <= USERNAME_MAX and not any(
+        unicodedata.category(c) == "Cc" for c in username
+    )
 
 
 def safe_next(target: str | None) -> str | None:
@@ -117,9 +132,13 @@ def login_page() -> Response | tuple[str, int]:
     form = LoginForm()
     if form.validate_on_submit():
         username = form.username.data.strip().lower()
+        if not could_be_a_username(username):
+            form.username.data = ""  # not echoed back into the page
+            return render_template("auth/login.html", form=form, error=WRONG_LOGIN), 401
         attempt = _check_login(throttle.client_address(), username, form.password.data)
         if attempt.user is not None:
             begin_session(attempt.user)
+            db.session.commit()
             return _after_login()
         if attempt.wait:
             return _too_many_attempts(form, attempt.wait)
@@ -131,11 +150,10 @@ def login_page() -> Response | tuple[str, int]:
 @bp.post("/logout")
 @login_required
 def logout() -> Response:
-    # Ends every copy of this session's cookie (and, for now, the user's other
-    # sessions: see liveroom/auth/sessions.py).
-    end_every_session(current_user)
-    db.session.commit()
+    """This browser only: every copy of its cookie ends, the person's other browsers
+    stay signed in."""
     end_this_session()
+    db.session.commit()
     flash("You have logged out.", "info")
     return redirect(url_for("auth.login_page"))
 
@@ -145,7 +163,7 @@ def logout() -> Response:
 def logout_everywhere() -> Response:
     """For a lost phone or a shared computer left signed in: every browser, at once."""
     end_every_session(current_user)
-    db.session.commit()
     end_this_session()
+    db.session.commit()
     flash("You have logged out on every device.", "info")
     return redirect(url_for("auth.login_page"))

@@ -1,63 +1,124 @@
 """Sessions that end: a logged-out cookie stays logged out, wherever it was copied.
 
-Liveroom's session is a signed cookie, so the server keeps nothing it could delete
-at log-out, and a saved copy of the cookie would go on working. Each session
-therefore carries the user's session generation (``User.session_generation``) from
-the moment it logged in, and every request compares it with the current one: raising
-the generation ends every session of that user at once, in every browser and every
-copy.
+Liveroom's session is a signed cookie, and a saved copy of a signed cookie works as
+well as the original: nothing in it can be taken back. So every log-in also makes a
+row on the server (``LoginSession``, table ``login_session``), and the cookie carries
+a random token whose sha256 digest names that row. A request is signed in only while
+its row is open, checked by the user loader in the same query that loads the user
+(one query per request, as before).
 
-Plain "Log out" raises it too. A copy of a cookie cannot be told apart from the
-original, so ending one session for good would need a record of each session on the
-server (a table this release does not have); until then "Log out" errs on the safe
-side and also ends the person's other sessions, exactly as "Log out everywhere" does.
-A password change or a deactivation calls ``end_every_session`` as well.
+- "Log out" ends this browser's row: every copy of this cookie is dead, and the same
+  person's other browsers (the teacher's phone, say) stay signed in.
+- "Log out everywhere" ends all of the person's rows; a password change or a
+  deactivation calls ``end_every_session`` too.
+- Open room streams end with their session: each stream remembers its row's id
+  (``current_login_id``), and the live hub's upkeep closes, within seconds, the streams
+  whose row has ended (liveroom/live/hub.py).
 
-Flask-Login's remember-me cookie is not issued (``login_user`` is never asked to
-remember); one presented anyway restores no session, since it carries no generation.
+Only the digest is stored, so reading the table opens no session. A cookie from
+before these rows (no token) counts as logged out, and so does Flask-Login's
+remember-me cookie, which is never issued (``login_user`` is never asked to remember)
+and restores no token if presented anyway.
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+
 import sqlalchemy as sa
-from flask import session
+from flask import g, session
 from flask_login import login_user, logout_user
 
 from liveroom.extensions import db
-from liveroom.models import User
+from liveroom.models import LoginSession, User, utcnow
 
-GENERATION_KEY = "generation"
+TOKEN_KEY = "login_token"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _token() -> str | None:
+    token = session.get(TOKEN_KEY)
+    return token if isinstance(token, str) and token else None
 
 
 def begin_session(user: User) -> None:
-    """Log ``user`` in on this browser, bound to their current session generation."""
+    """Log ``user`` in on this browser with a session of its own; the caller commits."""
     # Nothing from before the log-in (an old session's keys) carries over.
     session.clear()
+    token = secrets.token_urlsafe(32)
+    db.session.add(LoginSession(user_id=user.id, token_hash=_digest(token)))
     login_user(user)
-    session[GENERATION_KEY] = user.session_generation
+    session[TOKEN_KEY] = token
 
 
-def is_current(user: User) -> bool:
-    """Whether this request's session was started since the user's sessions last ended."""
-    return session.get(GENERATION_KEY) == user.session_generation
+def user_of_this_session(user_id: int) -> User | None:
+    """The user whose open session this request's cookie holds, in one query; None
+    when the cookie has no token or its session has ended. Remembers the session's
+    id for the request (``current_login_id``)."""
+    token = _token()
+    if token is None:
+        return None
+    row = db.session.execute(
+        sa.select(User, LoginSession.id)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(
+            User.id == user_id,
+            LoginSession.token_hash == _digest(token),
+            LoginSession.ended_at.is_(None),
+        )
+    ).first()
+    if row is None:
+        return None
+    g.login_session_id = row[1]
+    return row[0]
+
+
+def current_login_id() -> int | None:
+    """This request's login session id, once the user loader found it open."""
+    return g.get("login_session_id")
 
 
 def end_every_session(user: User) -> None:
-    """End every session of ``user``, everywhere; the caller commits.
-
-    Raised in SQL so two log-outs at once both count; the cookie of this request is
-    emptied by ``end_this_session``.
-    """
+    """End every session of ``user``, in every browser; the caller commits."""
     db.session.execute(
-        sa.update(User)
-        .where(User.id == user.id)
-        .values(session_generation=User.session_generation + 1)
+        sa.update(LoginSession)
+        .where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
+        .values(ended_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    db.session.expire(user, ["session_generation"])
 
 
 def end_this_session() -> None:
-    """Forget the log-in in this browser's cookie."""
+    """End this browser's session (every copy of its cookie) and empty the cookie;
+    the caller commits."""
+    token = _token()
+    if token is not None:
+        db.session.execute(
+            sa.update(LoginSession)
+            .where(LoginSession.token_hash == _digest(token), LoginSession.ended_at.is_(None))
+            .values(ended_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
     logout_user()
     session.clear()
+    g.pop("login_session_id", None)
+
+
+def ended_among(login_ids: list[int]) -> set[int]:
+    """Which of these sessions have ended (the hub closes their open streams)."""
+    ended: set[int] = set()
+    # Chunks keep each query within every database's limit on bound parameters.
+    for start in range(0, len(login_ids), 1000):
+        chunk = login_ids[start : start + 1000]
+        ended.update(
+            db.session.scalars(
+                sa.select(LoginSession.id).where(
+                    LoginSession.id.in_(chunk), LoginSession.ended_at.is_not(None)
+                )
+            )
+        )
+    return ended

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 from flask import Flask
 
-from liveroom import events
+from liveroom import events, ratelimit
+from liveroom.auth import sessions as login_sessions
 from liveroom.extensions import db
 from liveroom.live import slots
 from liveroom.live.render import Listener, Plan, plan_for, render_template, sse_message
@@ -61,6 +62,11 @@ KEEP_PRESENT_EVERY = 3.0
 SAFETY_READ = 0.1
 KEEP_ALIVE = b": keep-alive\n\n"
 SWEEP_EVERY = 5.0
+# Old rate-limit rows are deleted this often (they only slow the counts down).
+FORGET_RATE_HITS_EVERY = 60.0
+# Sent to a stream whose login session ended: the page asks for its state again and is
+# sent to the log-in page. No id, so the browser's resume point stays where it was.
+SESSION_ENDED = b"event: refresh\ndata: refresh\n\n"
 
 
 class HubNotReady(RuntimeError):
@@ -119,6 +125,7 @@ class Hub:
         self.sqlite_files = sqlite_files(app.config["SQLALCHEMY_DATABASE_URI"])
         self.marker: tuple = ()
         self.last_read = 0.0
+        self.next_forget = 0.0
 
     # --- listeners -------------------------------------------------------------------
 
@@ -411,12 +418,21 @@ class Hub:
 
     def keep_present(self) -> None:
         """A few writes for all of this process's open streams: their people are
-        still here, their slots still open; and the goodbyes and closed slots since."""
+        still here, their slots still open; and the goodbyes and closed slots since.
+        Then one read: streams whose login session ended (log-out, here or in another
+        copy of the cookie, or everywhere) get a refresh and are closed. At most once
+        a minute, old rate-limit rows are deleted too."""
         with self.lock:
             ids = sorted(self.streams_of_stay)
             goodbyes, self.goodbyes = [pid for pid in self.goodbyes if pid not in ids], []
             open_slots = sorted(self.by_slot)
             closed, self.closed_slots = self.closed_slots, []
+            by_login: dict[int, list[Listener]] = {}
+            for room in self.rooms.values():
+                for listener in room:
+                    if listener.login_id is not None:
+                        by_login.setdefault(listener.login_id, []).append(listener)
+        forget = time.monotonic() >= self.next_forget
         try:
             with self.app.app_context():
                 try:
@@ -424,6 +440,11 @@ class Hub:
                     service.say_goodbye_to(goodbyes)
                     slots.keep_open(open_slots)
                     slots.close(closed)
+                    ended = login_sessions.ended_among(sorted(by_login))
+                    if forget:
+                        self.next_forget = time.monotonic() + FORGET_RATE_HITS_EVERY
+                        ratelimit.forget_old()
+                        db.session.commit()
                 finally:
                     db.session.remove()
         except Exception:
@@ -431,6 +452,21 @@ class Hub:
                 self.goodbyes.extend(goodbyes)
                 self.closed_slots.extend(closed)
             raise
+        for login_id in ended:
+            for listener in by_login[login_id]:
+                self._end_with_session(listener)
+
+    def _end_with_session(self, listener: Listener) -> None:
+        """Its login session ended: the page refreshes (and finds itself logged out),
+        and the stream ends rather than go on hearing the room."""
+        self.unsubscribe(listener)
+        try:
+            listener.queue.put_nowait((0, SESSION_ENDED))
+        except QUEUE_FULL:
+            self._cut_off(listener)
+            return
+        with contextlib.suppress(*QUEUE_FULL):
+            listener.queue.put_nowait(None)
 
 
 def displaced_message(event) -> bytes:

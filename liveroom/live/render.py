@@ -51,6 +51,8 @@ class Listener:
     user_id: int
     role: str
     participation_id: int | None
+    # The browser's login session: the stream ends when it does (hub.keep_present).
+    login_id: int | None = None
     queue: object = field(default=None, repr=False)
     last_id: int = 0
 

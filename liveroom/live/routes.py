@@ -9,6 +9,7 @@ from datetime import timedelta
 from flask import Blueprint, Response, abort, current_app, request
 from flask_login import current_user, login_required
 
+from liveroom.auth.sessions import current_login_id
 from liveroom.extensions import db
 from liveroom.live import slots
 from liveroom.live.hub import HubNotReady, hub_of
@@ -70,6 +71,7 @@ def room_stream(public_id: str) -> Response:
         user_id=current_user.id,
         role=role,
         participation_id=me.id if me else None,
+        login_id=current_login_id(),
     )
     slot_id = take_slot(listener, me is not None)
     # From here on, hold no database connection while waiting: not for the hub (whose
