@@ -55,7 +55,7 @@ def main() -> None:
             shot(anon, "02-login-error")
             # Another account, so that the teacher is not the one locked out here.
             anon.get_by_label("Username").fill("guess")
-            for _ in range(10):
+            for _ in range(11):  # ten failures, then the eleventh try is refused
                 anon.get_by_label("Password").fill("still wrong")
                 anon.get_by_role("button", name="Log in").click()
             shot(anon, "02b-login-throttled")
@@ -91,7 +91,7 @@ def main() -> None:
             teacher.get_by_role("button", name="Send").click()
             student.get_by_role("button", name="Raise hand").click()
             expect(
-                teacher.get_by_role("region", name="Raised hands").get_by_text("Sam Lee")
+                teacher.get_by_role("region", name="Raised hands").get_by_text("Sam Lee", exact=True)
             ).to_be_visible()
             teacher.wait_for_timeout(300)
             shot(teacher, "08-panel-instructor")
@@ -169,6 +169,7 @@ def main() -> None:
             teacher.get_by_role("button", name="Start Meeting").click()
             expect(teacher.get_by_text("You are an instructor")).to_be_visible()
             student.goto("/channels/1")
+            student.get_by_role("button", name="Join Meeting").click()
             expect(student.get_by_text("You are a participant")).to_be_visible(timeout=6000)
             tabs = [student.context.new_page() for _ in range(5)]
             for tab in tabs:
@@ -185,7 +186,7 @@ def main() -> None:
             admin.get_by_label(re.compile("Live Room module")).uncheck()
             admin.get_by_role("button", name="Save settings").click()
             expect(
-                teacher.get_by_text("Live rooms were turned off by the site's administrator")
+                teacher.get_by_text("Live rooms were turned off by the site's administrator").first
             ).to_be_visible(timeout=8000)
             shot(teacher, "15c-turned-off")
             admin.get_by_label(re.compile("Live Room module")).check()
