@@ -195,19 +195,7 @@ def leave_session(session: LiveSession, user: User) -> None:
     present = presence_of(session, user)
     if present is None:
         return
-    left = db.session.execute(
-        sa.update(Participation)
-        .where(Participation.id == present.id, Participation.left_at.is_(None))
-        .values(left_at=utcnow(), hand_raised_at=None)
-    ).rowcount
-    if left:
-        events.append(
-            session.room_id,
-            "participant_left",
-            session.id,
-            user_id=user.id,
-            participation_id=present.id,
-        )
+    close_stay(present, "left")
     db.session.commit()
 
 
@@ -595,14 +583,16 @@ def follow_roles(user: User) -> int:
     for stay in stays:
         room = stay.session.room
         if not policy.may_join(user, room, settings):
-            changed += _close_stay(stay, "no_access")
+            changed += close_stay(stay, "no_access")
         else:
             changed += _apply_rank(stay, policy.room_rank(user, room, stay, settings))
     db.session.commit()
     return changed
 
 
-def _close_stay(stay: Participation, reason: str) -> bool:
+def close_stay(stay: Participation, reason: str) -> bool:
+    """End one stay, once (a conditional update): only the request that closed it
+    writes the "left" event. ``reason``: "left", "timeout", "no_access"."""
     closed = db.session.execute(
         sa.update(Participation)
         .where(Participation.id == stay.id, Participation.left_at.is_(None))
