@@ -76,13 +76,14 @@ def test_redis_wakes_the_other_process_at_once(tmp_path):
 # --- Real gunicorn, two worker processes ------------------------------------------------
 
 
-def streams_on_both_workers(server: Gunicorn, client: requests.Session, url: str):
+def streams_on_both_workers(server: Gunicorn, people: list[requests.Session], url: str):
     """Open streams until two different worker processes hold one each (the server
-    runs with FLASK_DEBUG=1, so each stream names its worker)."""
+    runs with FLASK_DEBUG=1, so each stream names its worker). The streams are spread
+    over several people, each under the limit of five open streams per meeting."""
     by_worker: dict[str, tuple] = {}
     extra = []
-    for _ in range(40):
-        response = client.get(url, stream=True, timeout=10)
+    for attempt in range(5 * len(people)):
+        response = people[attempt % len(people)].get(url, stream=True, timeout=10)
         assert response.status_code == 200
         worker = response.headers["X-Liveroom-Worker"]
         if worker in by_worker:
@@ -116,9 +117,11 @@ def test_event_posted_through_one_worker_reaches_a_stream_on_the_other(tmp_path,
         started = teacher.post(f"{server.base}/rooms/{room}/start")
         assert "You are an instructor" in started.text
         session_id = re.search(r"session=(\d+)", started.text).group(1)
-        assert "You are a participant" in student.post(f"{server.base}/rooms/{room}/join").text
+        other = server.login("student2")
+        for pupil in (student, other):
+            assert "You are a participant" in pupil.post(f"{server.base}/rooms/{room}/join").text
         url = f"{server.base}/live/rooms/{room}/stream?session={session_id}"
-        streams = streams_on_both_workers(server, student, url)
+        streams = streams_on_both_workers(server, [student, other, teacher], url)
         time.sleep(0.5)
         teacher.post(f"{server.base}/rooms/{room}/chat", data={"body": f"hello from {backend}"})
         for _, reader in streams:
