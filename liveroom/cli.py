@@ -5,6 +5,8 @@ Bad input prints one line on stderr and exits 1, with nothing changed.
 
 from __future__ import annotations
 
+import unicodedata
+
 import click
 import flask_migrate
 import sqlalchemy as sa
@@ -18,7 +20,7 @@ from liveroom.models import AuditEntry, Channel, Membership, User
 from liveroom.roles import AppRole, ChannelRole
 from liveroom.rooms import service as room_service
 from liveroom.settings import change_settings, set_setting, stored_values
-from liveroom.text import clean_line
+from liveroom.text import clean_line, clean_text
 
 BASELINE_REVISION = "0001_baseline"
 
@@ -32,23 +34,25 @@ def fail(message: str) -> None:
 
 
 def find_user(username: str) -> User:
-    user = db.session.scalar(sa.select(User).where(User.username == username.strip().lower()))
+    key = clean_line(username).lower()
+    user = db.session.scalar(sa.select(User).where(User.username == key))
     if user is None:
         fail(f"no user named '{username}'")
     return user
 
 
 def find_channel(name: str) -> Channel:
-    channel = db.session.scalar(sa.select(Channel).where(Channel.name == name.strip()))
+    channel = db.session.scalar(sa.select(Channel).where(Channel.name == clean_line(name)))
     if channel is None:
         fail(f"no channel named '{name}'")
     return channel
 
 
 def clean_username(raw: str) -> str:
-    username = raw.strip().lower()
-    if not username or len(username) > 64 or any(c.isspace() for c in username):
-        fail("usernames are 1 to 64 characters without spaces")
+    username = unicodedata.normalize("NFC", raw.strip()).lower()
+    visible = all(unicodedata.category(c)[0] not in "CZ" for c in username)
+    if not username or len(username) > 64 or not visible:
+        fail("usernames are 1 to 64 characters without spaces or invisible characters")
     return username
 
 
@@ -162,7 +166,7 @@ def create_channel_command(name: str, description: str) -> None:
         fail("channel names are 1 to 100 characters")
     if db.session.scalar(sa.select(Channel.id).where(Channel.name == name)):
         fail(f"a channel named '{name}' already exists")
-    channel = Channel(name=name, description=description.strip())
+    channel = Channel(name=name, description=clean_text(description, keep_newlines=True).strip())
     db.session.add(channel)
     room_service.channel_room(channel)
     db.session.commit()

@@ -112,6 +112,9 @@ def load_config(instance_path: str) -> dict:
             "LIVEROOM_LOGIN_FAILURES_PER_ADDRESS", "100", int
         ),
         "LIVEROOM_LOGIN_WINDOW": _number("LIVEROOM_LOGIN_WINDOW", "900", int),
+        # A login session ends this many days after the log-in, used or not
+        # (liveroom/auth/sessions.py); a copied cookie works no longer than that.
+        "LIVEROOM_SESSION_DAYS": _number("LIVEROOM_SESSION_DAYS", "14"),
         # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are believed
         # (ProxyFix); the client address is what the outermost trusted one saw.
         "LIVEROOM_TRUSTED_PROXIES": _hops("LIVEROOM_TRUSTED_PROXIES"),

@@ -1,7 +1,7 @@
 """Rate limits counted in the database, so they hold across workers and hosts.
 
 A limit is a bucket name ("hand:42:7"), a number of hits and a window. ``hit`` records
-one attempt and tells whether it was within the limit; ``over`` only looks. Rows older
+one attempt and tells whether it was within the limit; ``retry_after`` only looks. Rows older
 than the longest window anyone uses are deleted as new hits come in.
 """
 

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from liveroom.rooms.policy import may_see_my_rooms
 from liveroom.settings import get_settings
-from liveroom.text import linkify
+from liveroom.text import initial, linkify
 
 
 def wants_fragment() -> bool:
@@ -37,6 +37,7 @@ def iso_utc(moment: datetime | None) -> str:
 
 def register(app: Flask) -> None:
     app.jinja_env.filters["linkify"] = linkify
+    app.jinja_env.filters["initial"] = initial
     app.jinja_env.filters["iso_utc"] = iso_utc
 
     @app.context_processor

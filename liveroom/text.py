@@ -14,6 +14,15 @@ _URL = re.compile(r"\bhttps?://[^\s<>\"'`]+", re.IGNORECASE)
 _TRAILING = ".,;:!?)]}"
 
 
+def initial(name: str) -> str:
+    """The letter an avatar shows: the first letter or digit of a name, never a format
+    character (a lone right-to-left override would reorder the rest of the row)."""
+    for char in name:
+        if unicodedata.category(char)[0] in "LN":
+            return char.upper()
+    return "?"
+
+
 def linkify(text: str) -> Markup:
     """Escape ``text`` and turn http(s) links into anchors that open in a new tab."""
     parts: list[str] = []
@@ -28,7 +37,9 @@ def linkify(text: str) -> Markup:
         safe = escape(url)
         parts.append(str(escape(text[last : match.start()])))
         parts.append(
-            f'<a href="{safe}" rel="noopener noreferrer nofollow ugc" target="_blank">{safe}</a>'
+            # dir="ltr" isolates the address: an override before it cannot reverse it.
+            f'<a href="{safe}" dir="ltr" rel="noopener noreferrer nofollow ugc" '
+            f'target="_blank">{safe}</a>'
         )
         last = end
     parts.append(str(escape(text[last:])))

@@ -155,3 +155,20 @@ def test_demo_is_idempotent_and_prints_logins(app, runner):
         assert roles == [("student1", "member"), ("student2", "member"), ("teacher", "manager")]
     shown = run(runner, "settings", "show").output
     assert "liveRoomEnabled = true" in shown and "enableUserPrivateLiveRoom = true" in shown
+
+
+@pytest.mark.parametrize("username", ["sam\u202e", "s\u200bam", "sa\x00m", "sam lee", ""])
+def test_usernames_with_invisible_characters_are_refused(app, runner, username):
+    result = run(runner, "users", "create", username, "--password", "longenough")
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "Error: usernames are 1 to 64 characters without spaces or invisible characters"
+    )
+    assert count(app, User) == 0
+
+
+def test_a_channel_is_found_by_its_name_in_either_unicode_form(app, runner):
+    assert run(runner, "channels", "create", "Caf\u00e9 club").exit_code == 0
+    run(runner, "users", "create", "sam", "--password", "longenough")
+    result = run(runner, "channels", "add-member", "Cafe\u0301 club", "sam", "--role", "member")
+    assert result.exit_code == 0, result.output

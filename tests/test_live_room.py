@@ -134,7 +134,7 @@ def test_chat_is_rendered_as_text_with_safe_links(room):
     assert "<img" not in message
     assert "&lt;img src=x onerror=alert(1)&gt;" in message
     assert (
-        '<a href="https://example.org/a?b=1&amp;c=2" rel="noopener noreferrer nofollow ugc" target="_blank">'
+        '<a href="https://example.org/a?b=1&amp;c=2" dir="ltr" rel="noopener noreferrer nofollow ugc" target="_blank">'
         in message
     )
     assert "</a>." in message, "the full stop is not part of the link"

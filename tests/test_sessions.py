@@ -5,6 +5,8 @@ in unless they log out everywhere."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+from hashlib import sha256
 
 import pytest
 import sqlalchemy as sa
@@ -14,9 +16,9 @@ from liveroom.cli import DEMO_PASSWORDS
 from liveroom.events import newest_id
 from liveroom.extensions import db
 from liveroom.live.hub import hub_of
-from liveroom.models import LiveSession, LoginSession
+from liveroom.models import LiveSession, LoginSession, utcnow
 from liveroom.roles import ChannelRole
-from tests.conftest import HTMX, PASSWORD, World, make_app, open_stream, text_of
+from tests.conftest import HTMX, PASSWORD, AuthActions, World, make_app, open_stream, text_of
 from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, serve
 from tests.test_postgres import pg_app  # noqa: F401 (a fixture)
 
@@ -147,6 +149,89 @@ def test_a_forged_token_opens_no_session(app, world, client):
     assert client.get("/channels/").status_code == 302
 
 
+# --- Sessions run out, and old rows go ----------------------------------------------
+
+
+def logged_in_days_ago(app, days: float, login_id: int | None = None) -> None:
+    """Move a log-in (the newest, unless named) back in time, as if made ``days`` ago."""
+    with app.app_context():
+        login_id = login_id or db.session.scalar(sa.select(sa.func.max(LoginSession.id)))
+        db.session.execute(
+            sa.update(LoginSession)
+            .where(LoginSession.id == login_id)
+            .values(created_at=utcnow() - timedelta(days=days))
+        )
+        db.session.commit()
+
+
+def test_a_session_older_than_its_lifetime_is_sent_to_the_login_page(app, world, auth, client):
+    world.user("teacher")
+    auth.login("teacher")
+    logged_in_days_ago(app, 15)
+    response = client.get("/channels/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+
+
+def test_a_copied_cookie_stops_working_when_its_session_runs_out(app, world, auth, client):
+    world.user("teacher")
+    auth.login("teacher")
+    copy = copy_of_session(app, client)
+    logged_in_days_ago(app, 13)
+    assert copy.get("/channels/").status_code == 200, "13 days in, it still works"
+    logged_in_days_ago(app, 14.01)
+    assert copy.get("/channels/").status_code == 302
+
+
+def test_the_lifetime_is_set_in_days(tmp_path):
+    app = make_app(tmp_path, LIVEROOM_SESSION_DAYS=1)
+    World(app).user("teacher")
+    client = app.test_client()
+    AuthActions(client).login("teacher")
+    logged_in_days_ago(app, 0.5)
+    assert client.get("/channels/").status_code == 200
+    logged_in_days_ago(app, 1.5)
+    assert client.get("/channels/").status_code == 302
+    hub_of(app).stop()
+
+
+def test_upkeep_deletes_sessions_over_for_a_day_and_keeps_the_rest(app, world):
+    teacher = world.user("teacher")
+    now = utcnow()
+    rows = {
+        "logged out 2 days ago": dict(
+            created_at=now - timedelta(days=3), ended_at=now - timedelta(days=2)
+        ),
+        "ran out 2 days ago": dict(created_at=now - timedelta(days=16)),
+        "logged out an hour ago": dict(
+            created_at=now - timedelta(days=1), ended_at=now - timedelta(hours=1)
+        ),
+        "ran out an hour ago": dict(created_at=now - timedelta(days=14, hours=1)),
+        "open, 13 days old": dict(created_at=now - timedelta(days=13)),
+        "open, just now": dict(created_at=now),
+    }
+    with app.app_context():
+        for name, times in rows.items():
+            db.session.add(
+                LoginSession(user_id=teacher, token_hash=sha256(name.encode()).hexdigest(), **times)
+            )
+        db.session.commit()
+    hub = hub_of(app)
+    hub.next_forget = 0.0  # its once-a-minute tidy is due
+    hub.keep_present()
+    with app.app_context():
+        kept = set(db.session.scalars(sa.select(LoginSession.token_hash)))
+    assert kept == {
+        sha256(name.encode()).hexdigest()
+        for name in [
+            "logged out an hour ago",
+            "ran out an hour ago",
+            "open, 13 days old",
+            "open, just now",
+        ]
+    }
+
+
 # --- Open room streams end with their session ---------------------------------------
 
 
@@ -201,6 +286,15 @@ def test_open_stream_ends_when_a_copy_of_its_cookie_logs_out(app, live_room):
     response = live_room.refresh_panel(live_room.teacher)
     assert response.status_code == 401
     assert response.headers["HX-Redirect"].startswith("/login")
+
+
+def test_open_stream_ends_when_its_session_runs_out(app, live_room):
+    stream = live_room.stream(live_room.teacher)
+    logged_in_days_ago(app, 15)
+    hub_of(app).keep_present()
+    stream.wait_for(refresh, timeout=10)
+    assert stream.ended(timeout=10)
+    assert live_room.refresh_panel(live_room.teacher).status_code == 401
 
 
 def test_open_stream_ends_by_itself_within_seconds_of_logging_out(live_room):

@@ -378,11 +378,12 @@ def test_staff_removed_earlier_re_enters_as_instructor(meeting):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Removal)) == 0
 
 
-def test_a_staff_stay_demoted_by_the_old_rules_is_put_right_on_the_next_page(meeting):
+def test_a_staff_stay_demoted_by_the_old_rules_is_put_right_on_her_next_action(meeting):
     with meeting.app.app_context():
         db.session.get(Participation, meeting.stay("teacher")).room_role = RoomRole.PARTICIPANT
         db.session.commit()
-    assert "You are an instructor" in text_of(meeting.page("teacher"))
+    assert "You are an instructor" in text_of(meeting.page("teacher")), "her rights are current"
+    assert meeting.post("teacher", "chat", body="Good morning").status_code == 200
     assert "Instructor" in person_row(meeting.page("sam"), "Maria Rivera")
 
 
@@ -533,3 +534,88 @@ def test_asking_to_rejoin_again_within_30_seconds_says_when(meeting):
     # Joining afresh (a reload) is asking too.
     assert meeting.post("late", "join").status_code == 429
     assert meeting.events("waiting_changed") == asks, "the instructors heard nothing"
+
+
+# --- Found in review: the edges of the rules --------------------------------------------
+
+
+def test_a_moderator_cannot_delete_a_private_message_she_cannot_read(meeting):
+    assert (
+        meeting.post("priya", "chat", body="Only for the teacher", to="instructors").status_code
+        == 200
+    )
+    meeting.promote("sam")
+    with meeting.app.app_context():
+        message_id = db.session.scalar(sa.select(ChatMessage.id))
+    refused = meeting.post("sam", f"chat/{message_id}/delete")
+    assert refused.status_code == 404, "a thread she may not read does not exist for her"
+    assert "That message is not in this meeting." in text_of(refused)
+    with meeting.app.app_context():
+        assert db.session.get(ChatMessage, message_id).deleted_at is None
+    assert "Only for the teacher" in text_of(meeting.page("teacher"))
+
+
+def test_a_removed_moderator_let_back_in_comes_back_as_a_participant(meeting):
+    meeting.promote("priya")
+    meeting.post("teacher", f"people/{meeting.stay('priya')}/remove")
+    meeting.post("priya", "ask")
+    with meeting.app.app_context():
+        entry = db.session.scalar(sa.select(WaitingEntry.id).where(WaitingEntry.decision.is_(None)))
+    assert meeting.post("teacher", f"waiting/{entry}/admit").status_code == 204
+    back = meeting.post("priya", "join")
+    assert "You are a participant" in text_of(back)
+
+
+def test_opening_the_room_page_does_not_write_even_when_a_stored_rank_is_behind(meeting):
+    with meeting.app.app_context():
+        # Cora's role changed in the database where nobody told the room.
+        db.session.execute(
+            sa.update(Participation).values(room_role=RoomRole.PARTICIPANT, promoted=False)
+        )
+        db.session.commit()
+    before = meeting.events()
+    assert "You are an instructor" in text_of(meeting.page("teacher")), "rights are current"
+    assert meeting.events() == before, "a GET writes nothing"
+    # The next action brings the stored rank in step for everyone's list.
+    assert meeting.post("teacher", "lock", locked="1").status_code == 204
+    assert meeting.events("role_changed") == 1
+
+
+def test_a_name_that_starts_with_a_right_to_left_override_keeps_the_row_in_order(meeting, world):
+    with meeting.app.app_context():
+        sam = db.session.get(User, meeting.user_id("sam"))
+        sam.display_name = "\u202eSam"
+        db.session.commit()
+    row = person_row(meeting.page("teacher"), "Sam")
+    avatar = re.search(r'class="avatar[^"]*"[^>]*>(.*?)</span>', row).group(1)
+    assert avatar == "S", "the avatar shows the first letter, not the override"
+    assert "<bdi>\u202eSam</bdi>" in row
+
+
+def test_staff_end_the_meeting_even_with_an_old_removal_on_record(meeting):
+    with meeting.app.app_context():
+        db.session.add(
+            Removal(
+                session_id=meeting.session,
+                user_id=meeting.user_id("co"),
+                removed_by_id=meeting.user_id("teacher"),
+            )
+        )
+        db.session.commit()
+    ended = meeting.post("co", "end")
+    assert ended.status_code == 200
+    assert "This meeting has ended" in text_of(ended)
+
+
+def test_outsiders_learn_nothing_about_a_room_while_live_rooms_are_off(meeting, world):
+    world.user("stranger", name="Stella Stranger")
+    world.settings(liveRoomEnabled="false")
+    stranger = as_user(meeting.app, "stranger")
+    for response in (
+        stranger.post(f"/rooms/{meeting.id}/join", headers=HTMX),
+        stranger.get(f"/rooms/{meeting.id}/button?off=1", headers=HTMX),
+    ):
+        assert response.status_code == 403
+        assert "Biology 101" not in response.get_data(as_text=True)
+    member = meeting.post("sam", "join")
+    assert "Live rooms were turned off by the site's administrator" in text_of(member)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from liveroom.events import newest_id
 from liveroom.extensions import db
 from liveroom.live.hub import hub_of
-from liveroom.live.slots import STREAMS_PER_PERSON
+from liveroom.live.slots import DISPLACED, OPENS_PER_MINUTE, STREAMS_PER_PERSON
 from liveroom.models import Event, LiveSession, RoomStream, User, utcnow
 from liveroom.roles import ChannelRole
 from tests.conftest import HTMX, PASSWORD, World, make_app, open_stream, text_of
@@ -209,6 +209,83 @@ def test_an_open_tab_keeps_its_slot_fresh(meeting):
     tab.close()
 
 
+# --- A loop of opens, and old slots ------------------------------------------------------
+
+
+def displaced_events(meeting) -> int:
+    with meeting.app.app_context():
+        return db.session.scalar(
+            sa.select(sa.func.count()).select_from(Event).where(Event.kind == DISPLACED)
+        )
+
+
+def open_response(meeting, client):
+    """One open of the room's stream, whatever the answer."""
+    return client.get(
+        f"/live/rooms/{meeting.id}/stream",
+        query_string={"session": meeting.session},
+        buffered=False,
+    )
+
+
+def open_and_hang_up(meeting, times: int) -> None:
+    """Sam's loop: open the stream and hang up at once, ``times`` times."""
+    for _ in range(times):
+        response = open_response(meeting, meeting.sam)
+        assert response.status_code == 200
+        response.close()
+
+
+def test_the_thirty_first_open_within_a_minute_is_refused_and_tells_nobody(meeting):
+    open_and_hang_up(meeting, OPENS_PER_MINUTE)
+    events_before = displaced_events(meeting)
+    refused = open_response(meeting, meeting.sam)
+    assert refused.status_code == 429
+    assert "opened too often in the last minute" in text_of(refused)
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert displaced_events(meeting) == events_before
+    # Someone else in the same meeting opens theirs as usual.
+    meeting.tab(meeting.teacher).close()
+
+
+def test_opening_works_again_once_the_minute_has_passed(meeting):
+    open_and_hang_up(meeting, OPENS_PER_MINUTE)
+    assert open_response(meeting, meeting.sam).status_code == 429
+    with meeting.app.app_context():
+        db.session.execute(sa.update(RoomStream).values(opened_at=utcnow() - timedelta(seconds=61)))
+        db.session.commit()
+    tab = meeting.tab()
+    meeting.chat("back again")
+    tab.wait_for_text("back again", timeout=10)
+    tab.close()
+
+
+def test_upkeep_deletes_slots_closed_for_a_day_and_keeps_open_ones(meeting):
+    now = utcnow()
+    days_ago = now - timedelta(days=3)
+    with meeting.app.app_context():
+        sam = db.session.scalar(sa.select(User.id).where(User.username == "sam"))
+        slots = {
+            "closed 2 days ago": dict(seen_at=days_ago, closed_at=now - timedelta(days=2)),
+            "closed an hour ago": dict(seen_at=days_ago, closed_at=now - timedelta(hours=1)),
+            "open for 3 days, still listening": dict(seen_at=now),
+            "left open by a worker that stopped 2 days ago": dict(seen_at=now - timedelta(days=2)),
+        }
+        ids = {}
+        for name, times in slots.items():
+            slot = RoomStream(session_id=meeting.session, user_id=sam, opened_at=days_ago, **times)
+            db.session.add(slot)
+            db.session.flush()
+            ids[slot.id] = name
+        db.session.commit()
+    hub = hub_of(meeting.app)
+    hub.next_forget = 0.0  # its once-a-minute tidy is due
+    hub.keep_present()
+    with meeting.app.app_context():
+        kept = {ids[slot_id] for slot_id in db.session.scalars(sa.select(RoomStream.id))}
+    assert kept == {"closed an hour ago", "open for 3 days, still listening"}
+
+
 # --- In a real browser ------------------------------------------------------------------
 
 
@@ -287,5 +364,76 @@ def test_a_tab_displaced_by_a_sixth_stays_quiet_until_asked_to_take_the_room_bac
         teacher.get_by_role("textbox", name="Message").fill("welcome back")
         teacher.keyboard.press("Enter")
         expect(first.get_by_text("welcome back")).to_be_visible(timeout=10_000)
+        browser.close()
+    hub_of(app).stop()
+
+
+@pytest.mark.browser
+def test_a_page_refused_for_opening_too_often_backs_off_and_comes_back(tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, serve
+
+    app = demo_app(tmp_path)
+    with serve(app) as base_url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+        def log_in(username: str, password: str):
+            page = browser.new_context(base_url=base_url).new_page()
+            page.goto("/login")
+            page.get_by_label("Username").fill(username)
+            page.get_by_label("Password").fill(password)
+            page.get_by_role("button", name="Log in").click()
+            expect(page.get_by_role("heading", name="My channels")).to_be_visible()
+            return page
+
+        teacher = log_in("teacher", "liveroom-teacher")
+        teacher.get_by_role("link", name="Biology 101").click()
+        teacher.get_by_role("button", name="Start Meeting").click()
+        expect(teacher.get_by_text("You are an instructor")).to_be_visible()
+        # A loop opened student1's stream thirty times in the last minute, most of it
+        # a while ago: the limit lets her in again within seconds.
+        with app.app_context():
+            student = db.session.scalar(sa.select(User.id).where(User.username == "student1"))
+            session = db.session.scalar(sa.select(LiveSession.id))
+            a_while_ago = utcnow() - timedelta(seconds=50)
+            for _ in range(OPENS_PER_MINUTE):
+                db.session.add(
+                    RoomStream(
+                        session_id=session,
+                        user_id=student,
+                        opened_at=a_while_ago,
+                        seen_at=a_while_ago,
+                        closed_at=a_while_ago,
+                    )
+                )
+            db.session.commit()
+
+        student = log_in("student1", "liveroom-student")
+        answers: list[int] = []
+        student.on(
+            "response",
+            lambda response: "/stream?" in response.url and answers.append(response.status),
+        )
+        student.goto(teacher.url)
+        student.get_by_role("button", name="Join Meeting").click()
+        expect(student.get_by_text("You are a participant")).to_be_visible(timeout=10_000)
+        # Refused, the page still works: what she says reaches the room.
+        deadline = time.monotonic() + 10
+        while 429 not in answers and time.monotonic() < deadline:
+            student.wait_for_timeout(100)
+        assert 429 in answers
+        student.get_by_role("textbox", name="Message").fill("can you hear me?")
+        student.keyboard.press("Enter")
+        expect(teacher.get_by_text("can you hear me?")).to_be_visible(timeout=10_000)
+        # Its stream comes back by itself once the minute has passed.
+        teacher.get_by_role("textbox", name="Message").fill("yes, welcome")
+        teacher.keyboard.press("Enter")
+        expect(student.get_by_text("yes, welcome")).to_be_visible(timeout=60_000)
+        assert answers[-1] == 200
+        refused = answers.count(429)
+        # htmx-ext-sse waits 0.5, 1, 2, 4, 8 … s between tries: a handful, not a flood.
+        assert 1 <= refused <= 8, answers
+        print(f"stream answers while refused, then back: {answers}")
         browser.close()
     hub_of(app).stop()

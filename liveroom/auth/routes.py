@@ -33,7 +33,8 @@ WRONG_LOGIN = "That username and password don't match. Check them and try again.
 
 @login.user_loader
 def load_user(user_id: str) -> User | None:
-    """The signed-in user, while this browser's login session is open."""
+    """The signed-in user, while this browser's login session is open and not older
+    than ``LIVEROOM_SESSION_DAYS``."""
     if not (user_id.isascii() and user_id.isdigit() and len(user_id) <= 19):
         return None
     if int(user_id) > MAX_ID:

@@ -11,6 +11,10 @@ its row is open, checked by the user loader in the same query that loads the use
   person's other browsers (the teacher's phone, say) stay signed in.
 - "Log out everywhere" ends all of the person's rows; a password change or a
   deactivation calls ``end_every_session`` too.
+- A session also ends by itself ``LIVEROOM_SESSION_DAYS`` (14) days after the log-in,
+  however busy it was: a copied cookie stops working by then even if nobody logs
+  out. The live hub's upkeep deletes the rows that ended or ran out more than a day
+  ago (``forget_old``), so the table holds the open sessions and little more.
 - Open room streams end with their session: each stream remembers its row's id
   (``current_login_id``), and the live hub's upkeep closes, within seconds, the streams
   whose row has ended (liveroom/live/hub.py).
@@ -25,15 +29,19 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import g, session
+from flask import current_app, g, session
 from flask_login import login_user, logout_user
 
 from liveroom.extensions import db
 from liveroom.models import LoginSession, User, utcnow
 
 TOKEN_KEY = "login_token"
+
+# Ended or run-out sessions are kept this long before ``forget_old`` deletes them.
+KEEP_ENDED = timedelta(days=1)
 
 
 def _digest(token: str) -> str:
@@ -55,10 +63,20 @@ def begin_session(user: User) -> None:
     session[TOKEN_KEY] = token
 
 
+def lifetime() -> timedelta:
+    """How long a session lasts from its log-in (``LIVEROOM_SESSION_DAYS``)."""
+    return timedelta(days=current_app.config["LIVEROOM_SESSION_DAYS"])
+
+
+def _oldest_open_login() -> datetime:
+    """Sessions logged in before this have run out, used or not."""
+    return utcnow() - lifetime()
+
+
 def user_of_this_session(user_id: int) -> User | None:
     """The user whose open session this request's cookie holds, in one query; None
-    when the cookie has no token or its session has ended. Remembers the session's
-    id for the request (``current_login_id``)."""
+    when the cookie has no token, or its session has ended or run out. Remembers the
+    session's id for the request (``current_login_id``)."""
     token = _token()
     if token is None:
         return None
@@ -69,6 +87,7 @@ def user_of_this_session(user_id: int) -> User | None:
             User.id == user_id,
             LoginSession.token_hash == _digest(token),
             LoginSession.ended_at.is_(None),
+            LoginSession.created_at >= _oldest_open_login(),
         )
     ).first()
     if row is None:
@@ -109,16 +128,40 @@ def end_this_session() -> None:
 
 
 def ended_among(login_ids: list[int]) -> set[int]:
-    """Which of these sessions have ended (the hub closes their open streams)."""
+    """Which of these sessions have ended or run out (the hub closes their open
+    streams)."""
     ended: set[int] = set()
+    oldest_open = _oldest_open_login()
     # Chunks keep each query within every database's limit on bound parameters.
     for start in range(0, len(login_ids), 1000):
         chunk = login_ids[start : start + 1000]
         ended.update(
             db.session.scalars(
                 sa.select(LoginSession.id).where(
-                    LoginSession.id.in_(chunk), LoginSession.ended_at.is_not(None)
+                    LoginSession.id.in_(chunk),
+                    sa.or_(
+                        LoginSession.ended_at.is_not(None),
+                        LoginSession.created_at < oldest_open,
+                    ),
                 )
             )
         )
     return ended
+
+
+def forget_old() -> int:
+    """Delete sessions that ended, or ran out, more than a day ago (run by the live
+    hub's upkeep; the caller commits). The day's grace changes nothing for the cookie
+    (an ended row opens no session either way); it only keeps recent log-outs to look
+    at. Returns how many rows went."""
+    cutoff = utcnow() - KEEP_ENDED
+    return db.session.execute(
+        sa.delete(LoginSession)
+        .where(
+            sa.or_(
+                LoginSession.ended_at < cutoff,
+                LoginSession.created_at < cutoff - lifetime(),
+            )
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount

@@ -420,8 +420,9 @@ class Hub:
         """A few writes for all of this process's open streams: their people are
         still here, their slots still open; and the goodbyes and closed slots since.
         Then one read: streams whose login session ended (log-out, here or in another
-        copy of the cookie, or everywhere) get a refresh and are closed. At most once
-        a minute, old rate-limit rows are deleted too."""
+        copy of the cookie, or everywhere, or it ran out) get a refresh and are
+        closed. At most once a minute, old rate-limit rows, login sessions over for a
+        day and streams closed for a day are deleted too."""
         with self.lock:
             ids = sorted(self.streams_of_stay)
             goodbyes, self.goodbyes = [pid for pid in self.goodbyes if pid not in ids], []
@@ -444,6 +445,8 @@ class Hub:
                     if forget:
                         self.next_forget = time.monotonic() + FORGET_RATE_HITS_EVERY
                         ratelimit.forget_old()
+                        login_sessions.forget_old()
+                        slots.forget_old()
                         db.session.commit()
                 finally:
                     db.session.remove()

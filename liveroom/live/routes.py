@@ -10,6 +10,7 @@ from flask import Blueprint, Response, abort, current_app, request
 from flask_login import current_user, login_required
 
 from liveroom.auth.sessions import current_login_id
+from liveroom.errors import error_page
 from liveroom.extensions import db
 from liveroom.live import slots
 from liveroom.live.hub import HubNotReady, hub_of
@@ -73,7 +74,10 @@ def room_stream(public_id: str) -> Response:
         participation_id=me.id if me else None,
         login_id=current_login_id(),
     )
-    slot_id = take_slot(listener, me is not None)
+    try:
+        slot_id = take_slot(listener, me is not None)
+    except slots.OpeningTooOften as error:
+        return opening_too_often(error.retry_after)
     # From here on, hold no database connection while waiting: not for the hub (whose
     # watcher may need one to start), and not while the stream is open.
     db.session.remove()
@@ -119,9 +123,25 @@ def room_stream(public_id: str) -> Response:
     return response
 
 
+def opening_too_often(wait: int) -> Response:
+    """429 for a loop of opens (a real tab reconnects every few seconds at most). The
+    page's EventSource gives up on a non-200 answer, and htmx-ext-sse opens it again
+    after 0.5, 1, 2, 4 … up to 64 seconds, so a real page backs off by itself and
+    comes back once the minute has passed."""
+    unit = "second" if wait == 1 else "seconds"
+    response = error_page(
+        429,
+        "This room's live updates were opened too often in the last minute. "
+        f"They start again by themselves; you can also reload the page in {wait} {unit}.",
+    )
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
 def take_slot(listener: Listener, present: bool) -> int:
     """One write as the stream opens: its slot (displacing this person's oldest stream
-    beyond five) and, for someone in the room, "still here" (a reload comes back)."""
+    beyond five) and, for someone in the room, "still here" (a reload comes back).
+    Raises ``slots.OpeningTooOften`` beyond 30 opens a minute, having written nothing."""
     slot_id = slots.open_slot(
         listener.room_id,
         listener.session_id,

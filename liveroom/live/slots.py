@@ -7,11 +7,18 @@ whichever worker holds that stream tells its tab "This room is open in another t
 and hangs up. The worker holding a stream refreshes its slot's ``seen_at`` with the
 presence write every few seconds, so a crashed worker's slots go stale and stop
 counting.
+
+Opening is limited too: more than ``OPENS_PER_MINUTE`` opens by one person in one
+meeting within a minute are refused (429), counted from the same rows, so a loop of
+opens cannot fill everyone's event log with "displaced" events. A real tab reconnects
+every few seconds at most, far below the limit. Closed slots are deleted a day later
+by the live hub's upkeep (``forget_old``).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import math
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -21,11 +28,26 @@ from liveroom.models import RoomStream, User, utcnow
 
 STREAMS_PER_PERSON = 5
 DISPLACED = "stream_displaced"
+# Stream opens per person per meeting within OPENS_WINDOW; the next one waits.
+OPENS_PER_MINUTE = 30
+OPENS_WINDOW = timedelta(seconds=60)
+# Closed slots are kept this long (to look at), then deleted.
+KEEP_CLOSED = timedelta(days=1)
+
+
+class OpeningTooOften(Exception):
+    """This person opened the room's stream too often just now; ``retry_after`` says
+    in how many seconds one more open fits."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"opening too often, retry after {retry_after} s")
+        self.retry_after = retry_after
 
 
 def open_slot(room_id: int, session_id: int, user_id: int, stale_after: timedelta) -> int:
     """Take a slot for a new stream and displace the oldest beyond the limit. Returns
-    the slot's id; the caller commits.
+    the slot's id; the caller commits. Raises ``OpeningTooOften`` (having written
+    nothing; the caller rolls back) beyond ``OPENS_PER_MINUTE``.
 
     Two tabs opening at once must not both count five others and both stay: the
     person's row is locked first on PostgreSQL, and on SQLite the insert takes the
@@ -33,6 +55,8 @@ def open_slot(room_id: int, session_id: int, user_id: int, stale_after: timedelt
     """
     db.session.execute(sa.select(User.id).where(User.id == user_id).with_for_update())
     now = utcnow()
+    if wait := _wait_before_opening(session_id, user_id, now):
+        raise OpeningTooOften(wait)
     slot = RoomStream(session_id=session_id, user_id=user_id, opened_at=now, seen_at=now)
     db.session.add(slot)
     db.session.flush()
@@ -91,6 +115,46 @@ def open_count(session_id: int, user_id: int, stale_after: timedelta) -> int:
             RoomStream.seen_at >= utcnow() - stale_after,
         )
     )
+
+
+def _wait_before_opening(session_id: int, user_id: int, now: datetime) -> int:
+    """Seconds until one more open fits in the person's last minute; 0 when it fits
+    now. One indexed read of at most ``OPENS_PER_MINUTE`` rows, no write of its own:
+    the slots themselves are the count."""
+    opened = list(
+        db.session.scalars(
+            sa.select(RoomStream.opened_at)
+            .where(
+                RoomStream.session_id == session_id,
+                RoomStream.user_id == user_id,
+                RoomStream.opened_at > now - OPENS_WINDOW,
+            )
+            .order_by(RoomStream.opened_at.desc())
+            .limit(OPENS_PER_MINUTE)
+        )
+    )
+    if len(opened) < OPENS_PER_MINUTE:
+        return 0
+    # The oldest of the last OPENS_PER_MINUTE opens must leave the window first.
+    return max(1, math.ceil((opened[-1] + OPENS_WINDOW - now).total_seconds()))
+
+
+def forget_old() -> int:
+    """Delete slots closed more than a day ago, and those nobody refreshed for a day
+    (their worker stopped; the slot counted for nothing since), run by the live hub's
+    upkeep; the caller commits. Open slots stay however old they are: their streams
+    are still listening. Returns how many rows went."""
+    cutoff = utcnow() - KEEP_CLOSED
+    return db.session.execute(
+        sa.delete(RoomStream)
+        .where(
+            sa.or_(
+                RoomStream.closed_at < cutoff,
+                sa.and_(RoomStream.closed_at.is_(None), RoomStream.seen_at < cutoff),
+            )
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def _unlocked(model: type, ids: list[int]) -> sa.Select:

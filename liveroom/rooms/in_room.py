@@ -95,7 +95,11 @@ def delete_chat(public_id: str, message_id: int) -> Response:
     room, session, me, rights = live_context(public_id)
     require_moderator(rights)
     message = db.session.get(ChatMessage, message_id)
-    if message is None or message.session_id != session.id:
+    unreadable = message is not None and not policy.may_read_message(
+        current_user.id, rights.reads_all_threads, message
+    )
+    if message is None or message.session_id != session.id or unreadable:
+        # A private thread someone may not read does not exist for them at all.
         abort(404, "That message is not in this meeting.")
     if not rights.may_delete(service.rank_in(session, message.author)):
         abort(403, "Moderators can delete participants’ messages only.")
@@ -199,7 +203,7 @@ def decide_waiting(public_id: str, entry_id: int, decision: str) -> Response:
         abort(404, "That person is not in the waiting room.")
     admit = decision == "admit"
     entry_is_staff = policy.is_staff(entry.user, room, get_settings())
-    if not rights.may_decide(entry, admit, entry_is_staff):
+    if not rights.may_decide(admit, entry_is_staff):
         abort(403, "Nobody can keep an instructor out of their own meeting.")
     if entry.decision is not None or not service.decide(session, [entry], admit, current_user):
         abort(409, "Someone already answered that request.")

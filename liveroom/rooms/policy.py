@@ -25,8 +25,6 @@ def may_see_my_rooms(user: User, settings: SiteSettings) -> bool:
     )
 
 
-may_create_room = may_see_my_rooms
-
 
 def room_reachable(room: Room, settings: SiteSettings) -> bool:
     """Whether the room exists for anyone at all (otherwise its URLs answer 404)."""
@@ -248,11 +246,6 @@ class Rights:
     def reads_all_threads(self) -> bool:
         return self.staff
 
-    @property
-    def private_to_instructors(self) -> bool:
-        """Whether this person writes privately to the staff (their own thread)."""
-        return self.present and not self.staff
-
     def acts_on(self, target: Rank, target_user_id: int | None = None) -> bool:
         if not self.present or (target_user_id is not None and target_user_id == self.me_id):
             return False
@@ -271,12 +264,12 @@ class Rights:
     def offers_lower_hand(self, person: Participation) -> bool:
         return self.may_lower_hand(shown_rank(person))
 
-    def may_decide(self, entry: WaitingEntry, admit: bool, entry_is_staff: bool) -> bool:
+    def may_decide(self, admit: bool, entry_is_staff: bool) -> bool:
         """Anyone who moderates admits; nobody denies a staff instructor."""
         return self.moderate and (admit or not entry_is_staff)
 
     def offers_deny(self, entry: WaitingEntry) -> bool:
-        return self.may_decide(entry, False, entry.user_id in self.staff_waiting)
+        return self.may_decide(False, entry.user_id in self.staff_waiting)
 
     def may_delete(self, author: Rank) -> bool:
         return self.moderate and (self.staff or author is Rank.PARTICIPANT)

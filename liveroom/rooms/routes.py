@@ -109,9 +109,14 @@ def forget_waiting(room: Room) -> None:
         browser_session[WAITING_KEY] = {k: v for k, v in waiting.items() if k != room.public_id}
 
 
-def require_join(room: Room) -> None:
-    if not policy.may_join(current_user, room, get_settings()):
+def require_join(room: Room, settings: SiteSettings | None = None) -> None:
+    if not policy.may_join(current_user, room, settings or get_settings()):
         abort(403, "Only members of this channel can join its meetings.")
+
+
+def require_member_while_off(room: Room) -> None:
+    """While rooms are switched off, only those who could join hear that they are."""
+    require_join(room, switched_on(get_settings()))
 
 
 def button_context(room: Room) -> dict:
@@ -130,7 +135,8 @@ def button_context(room: Room) -> dict:
 def panel_context(room: Room, session: LiveSession, me: Participation) -> dict:
     # The cursor is read before the state, so the stream replays anything newer.
     since = events.latest_id(room.id)
-    rights = service.rights_of(current_user, room, session, me)  # current roles, kept in step
+    # Current roles; a page that only reads (GET) leaves the stored rank as it is.
+    rights = service.rights_of(current_user, room, session, me, request.method != "GET")
     instructor = rights.instructor
     return {
         "room": room,
@@ -281,6 +287,7 @@ def join_meeting(public_id: str) -> Response | str:
     if shown is not None and shown.room_id != room.id:
         shown = None
     if reason := switched_off(room):
+        require_member_while_off(room)
         forget_waiting(room)
         return render_turned_off(room, reason, shown if shown and shown.ended_at else None)
     require_join(room)
@@ -330,7 +337,7 @@ def asked_too_soon(error: service.AskedTooSoon) -> Response:
         return render_state(room, "waiting")
     removed = service.removal_of(session, current_user.id) is not None
     body = render_state(
-        room, "removed" if removed else "denied", session=session, retry=error.description
+        room, "removed" if removed else "denied", session=session, retry=error.message
     )
     return Response(body, 429, {"Retry-After": str(error.retry_after)})
 
@@ -364,11 +371,10 @@ def end_meeting(public_id: str) -> Response | str:
         if not last:
             abort(409, "This room has no meeting to end.")
         return render_ended(room, last[0])
-    # Someone who left still ends as what they were here: a demoted or removed Manager
-    # cannot end the meeting by stepping out first.
+    # Ending is for staff by their current roles, whether or not they are in the room
+    # (an old removal from before they were staff does not stop them).
     me = service.presence_of(session, current_user) or service.latest_stay(session, current_user.id)
-    removed = service.removal_of(session, current_user.id) is not None
-    if removed or not policy.may_end(current_user, room, me, get_settings()):
+    if not policy.may_end(current_user, room, me, get_settings()):
         abort(403, "Only the room's instructors can end the meeting.")
     service.end_session(session, current_user)
     return render_ended(room, session)
@@ -381,6 +387,7 @@ def meeting_button(public_id: str) -> Response | str:
     room = find_room(public_id)
     showing_off = bool(request.args.get("off"))
     if reason := switched_off(room):
+        require_member_while_off(room)
         return no_content() if showing_off else render_turned_off(room, reason)
     require_join(room)
     context = button_context(room)

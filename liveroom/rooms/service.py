@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from sqlalchemy.exc import IntegrityError
-from werkzeug.exceptions import TooManyRequests
 
 from liveroom import events, ratelimit
 from liveroom.extensions import db
@@ -29,9 +28,6 @@ from liveroom.settings import get_settings
 from liveroom.text import clean_line, name_key
 
 ROOM_NAME_MAX = 100
-# A heartbeat younger than this is not written again: at 1,000 people polling every
-# few seconds, presence must not turn into a stream of writes.
-HEARTBEAT_WRITE_INTERVAL = timedelta(seconds=10)
 # After the browser says goodbye, how long a reload has to come back before the
 # person counts as gone.
 GOODBYE_GRACE = timedelta(seconds=5)
@@ -227,17 +223,6 @@ def end_session(session: LiveSession, user: User | None, reason: str = "ended") 
     db.session.commit()
 
 
-def heartbeat(participation: Participation) -> None:
-    """Note that a participant's page is still open."""
-    now = utcnow()
-    if participation.goodbye_at is not None or (
-        now - participation.last_seen_at >= HEARTBEAT_WRITE_INTERVAL
-    ):
-        participation.last_seen_at = now
-        participation.goodbye_at = None
-        db.session.commit()
-
-
 def say_goodbye(session: LiveSession, user: User) -> None:
     """The browser is leaving the page: they leave unless the page comes right back."""
     present = presence_of(session, user)
@@ -402,14 +387,15 @@ def _stop_waiting(session: LiveSession, entry: WaitingEntry | None) -> None:
 ASK_AGAIN_WINDOW = timedelta(seconds=30)
 
 
-class AskedTooSoon(TooManyRequests):
+class AskedTooSoon(Exception):
     """Asking to be let in again, after a "no" or a removal, within 30 seconds of the
-    last time. An HTTP error because every way of asking (Ask again, Join, a reload)
-    answers it the same: 429 and when to try."""
+    last time. Every way of asking (Ask again, Join, a reload) raises it, and the rooms
+    blueprint answers it the same way: 429 and when to try."""
 
     def __init__(self, seconds: int) -> None:
         unit = "second" if seconds == 1 else "seconds"
-        super().__init__(f"You asked a moment ago. You can ask again in {seconds} {unit}.")
+        self.message = f"You asked a moment ago. You can ask again in {seconds} {unit}."
+        super().__init__(self.message)
         self.retry_after = seconds
 
 
@@ -610,16 +596,19 @@ def close_stay(stay: Participation, reason: str) -> bool:
     return bool(closed)
 
 
-def rights_of(user: User, room: Room, session: LiveSession, me: Participation | None) -> Rights:
+def rights_of(
+    user: User, room: Room, session: LiveSession, me: Participation | None, catch_up: bool = True
+) -> Rights:
     """What ``user`` may do in the meeting now, from their current roles.
 
-    A stay whose stored rank lags behind the roles (changed where nobody called
-    ``follow_roles``) is brought in step here, so every action and every panel uses
-    the current rank.
+    With ``catch_up`` (actions, never a page that only reads), a stay whose stored rank
+    lags behind the roles (changed where nobody called ``follow_roles``) is brought in
+    step here, so everyone's list shows it too. The rights are the current rank's either
+    way.
     """
     rank = policy.room_rank(user, room, me, get_settings())
     stale = policy.is_present(me) and policy.shown_rank(me) is not rank
-    if stale and _apply_rank(me, rank):
+    if catch_up and stale and _apply_rank(me, rank):
         db.session.commit()
     known: dict[str, frozenset[int]] = {}
     if rank is Rank.PROMOTED:
@@ -666,7 +655,8 @@ def remove_person(target: Participation, actor: User) -> bool:
     removed = db.session.execute(
         sa.update(Participation)
         .where(Participation.id == target.id, Participation.left_at.is_(None))
-        .values(left_at=utcnow(), hand_raised_at=None)
+        # A removed moderator who is let back in comes back as a participant.
+        .values(left_at=utcnow(), hand_raised_at=None, promoted=False)
     ).rowcount
     if not removed:
         db.session.rollback()
