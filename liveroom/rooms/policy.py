@@ -184,6 +184,7 @@ class PersonMenu:
 
     badge: str
     staff: bool
+    moderator: bool
     set_moderator: bool = False
     make_participant: bool = False
     lower_hand: bool = False
@@ -289,6 +290,7 @@ class Rights:
         return PersonMenu(
             badge=target.badge,
             staff=target is Rank.STAFF,
+            moderator=target is Rank.PROMOTED,
             set_moderator=self.may_change_role(target) and target is Rank.PARTICIPANT,
             make_participant=self.may_change_role(target) and target is Rank.PROMOTED,
             lower_hand=self.may_lower_hand(target) and person.hand_raised_at is not None,
