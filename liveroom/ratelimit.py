@@ -43,11 +43,20 @@ def hit(bucket: str, limit: int, window: timedelta) -> int:
     Returns 0 when it was allowed, or the seconds to wait when the limit is reached
     (a refused attempt is not counted, so waiting out the window always works).
     """
+    _serialize(bucket)
     wait = retry_after(bucket, limit, window)
     if wait:
         return wait
     db.session.add(RateHit(bucket=bucket[:200]))
     return 0
+
+
+def _serialize(bucket: str) -> None:
+    """Count and add as one step: on PostgreSQL two requests at once would both count
+    nine and both add a tenth, so each takes the bucket's lock until it commits.
+    (SQLite runs one writer at a time, and its counting reads see committed hits.)"""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(bucket))))
 
 
 def record(bucket: str) -> None:

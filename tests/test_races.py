@@ -220,3 +220,15 @@ def test_eight_knocks_on_a_locked_room_at_once_keep_one_place(meeting, server):
     )
     assert waiting == 1
     assert meeting.events(session_id, "waiting_changed", user_id=priya) == 1
+
+
+def test_twenty_hand_toggles_at_once_count_against_the_limit_once_each(meeting, server):
+    session_id = meeting.start()
+    assert meeting.sam.post(meeting.url("join")).status_code == 200
+    flips = [(meeting.url("hand"), {"raised": "1" if n % 2 == 0 else "0"}) for n in range(20)]
+    statuses = at_once(meeting.sam, flips)
+    no_server_errors(statuses, server)
+    assert statuses.count(204) <= 10, statuses
+    assert statuses.count(429) >= 10, statuses
+    sam = meeting.user_id("student1")
+    assert meeting.events(session_id, "hand_changed", user_id=sam) <= 10
