@@ -19,22 +19,27 @@ from liveroom.models import RateHit, utcnow
 KEEP = timedelta(hours=1)
 
 
-def retry_after(bucket: str, limit: int, window: timedelta) -> int:
-    """Seconds until one more hit fits in ``bucket``'s window; 0 when it fits now."""
-    since = utcnow() - window
-    times = list(
+def _recent(bucket: str, window: timedelta, how_many: int) -> list:
+    """The times of the newest ``how_many`` hits of ``bucket`` within ``window``."""
+    return list(
         db.session.scalars(
             sa.select(RateHit.at)
-            .where(RateHit.bucket == bucket, RateHit.at > since)
+            .where(RateHit.bucket == bucket[:200], RateHit.at > utcnow() - window)
             .order_by(RateHit.at.desc())
-            .limit(limit)
+            .limit(how_many)
         )
     )
-    if len(times) < limit:
-        return 0
-    # The oldest of the last ``limit`` hits must leave the window first.
-    wait = (times[-1] + window - utcnow()).total_seconds()
-    return max(1, math.ceil(wait))
+
+
+def _wait(oldest_counted, window: timedelta) -> int:
+    """Seconds until the oldest counted hit leaves the window (at least 1)."""
+    return max(1, math.ceil((oldest_counted + window - utcnow()).total_seconds()))
+
+
+def retry_after(bucket: str, limit: int, window: timedelta) -> int:
+    """Seconds until one more hit fits in ``bucket``'s window; 0 when it fits now."""
+    times = _recent(bucket, window, limit)
+    return _wait(times[-1], window) if len(times) >= limit else 0
 
 
 def hit(bucket: str, limit: int, window: timedelta) -> int:
@@ -42,21 +47,24 @@ def hit(bucket: str, limit: int, window: timedelta) -> int:
 
     Returns 0 when it was allowed, or the seconds to wait when the limit is reached
     (a refused attempt is not counted, so waiting out the window always works).
+
+    Two requests at once must not both count nine and both add a tenth, so the hit is
+    written first and counted with the others after: on SQLite the write holds the
+    database's write lock until the caller commits, so a second request counts only
+    once the first is in; on PostgreSQL each request takes the bucket's advisory lock
+    for its transaction.
     """
-    _serialize(bucket)
-    wait = retry_after(bucket, limit, window)
-    if wait:
-        return wait
-    db.session.add(RateHit(bucket=bucket[:200]))
-    return 0
-
-
-def _serialize(bucket: str) -> None:
-    """Count and add as one step: on PostgreSQL two requests at once would both count
-    nine and both add a tenth, so each takes the bucket's lock until it commits.
-    (SQLite runs one writer at a time, and its counting reads see committed hits.)"""
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(bucket))))
+    mine = RateHit(bucket=bucket[:200])
+    db.session.add(mine)
+    db.session.flush()
+    times = _recent(bucket, window, limit + 1)
+    if len(times) <= limit:
+        return 0
+    db.session.delete(mine)
+    db.session.flush()
+    return _wait(times[-1], window)
 
 
 def record(bucket: str) -> None:
