@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, serve  # noqa: E402
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, log_in, serve  # noqa: E402
 
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
@@ -38,13 +38,7 @@ def main() -> None:
                 page.screenshot(path=out / f"{name}-{size_name}.png", full_page=True)
 
             def login(username: str, password: str, viewport: dict = viewport) -> Page:
-                page = browser.new_context(base_url=base, viewport=viewport).new_page()
-                page.goto("/login")
-                page.get_by_label("Username").fill(username)
-                page.get_by_label("Password").fill(password)
-                page.get_by_role("button", name="Log in").click()
-                page.wait_for_url("**/channels/")
-                return page
+                return log_in(browser, base, username, password, viewport=viewport)
 
             anon = browser.new_context(base_url=base, viewport=viewport).new_page()
             anon.goto("/login")

@@ -21,6 +21,20 @@ CHROMIUM_ARGS = [
 ]
 
 
+def log_in(browser, base_url: str, username: str, password: str, **context):
+    """A new browser profile (its own cookies and connections, and any Playwright
+    context options: time zone, screen size) signed in as ``username``; its page."""
+    from playwright.sync_api import expect
+
+    page = browser.new_context(base_url=base_url, **context).new_page()
+    page.goto("/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="My channels")).to_be_visible()
+    return page
+
+
 @contextmanager
 def serve(app: Flask) -> Iterator[str]:
     """Serve ``app`` on a free loopback port; yields its base URL."""

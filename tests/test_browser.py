@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, serve
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, log_in, serve
 
 pytestmark = pytest.mark.browser
 
@@ -27,16 +27,6 @@ def browser() -> Browser:
 def base_url(tmp_path):
     with serve(demo_app(tmp_path)) as url:
         yield url
-
-
-def log_in(browser: Browser, base_url: str, username: str, password: str) -> Page:
-    page = browser.new_context(base_url=base_url).new_page()
-    page.goto("/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="My channels")).to_be_visible()
-    return page
 
 
 def test_teacher_starts_student_waiting_enters_both_see_each_other_then_it_ends(browser, base_url):
@@ -272,17 +262,6 @@ def test_user_menu_closes_with_escape_and_returns_focus(browser, base_url):
 # module switch, attendance on a phone ----------------------------------------------
 
 
-def log_in_with(browser: Browser, base_url: str, username: str, password: str, **context) -> Page:
-    """Like log_in, in a browser context with its own time zone, locale or screen."""
-    page = browser.new_context(base_url=base_url, **context).new_page()
-    page.goto("/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="My channels")).to_be_visible()
-    return page
-
-
 def new_york_time(iso: str) -> str:
     """How a New Yorker's browser (en-US) writes the UTC moment ``iso``: "04:16 AM"."""
     from datetime import datetime
@@ -293,7 +272,7 @@ def new_york_time(iso: str) -> str:
 
 
 def test_a_teacher_in_new_york_sees_new_york_times(browser, base_url):
-    teacher = log_in_with(
+    teacher = log_in(
         browser,
         base_url,
         "teacher",
@@ -397,7 +376,7 @@ def test_attendance_reads_well_on_a_phone(browser, base_url):
     teacher.get_by_role("button", name="End meeting for everyone").click()
     attendance_url = teacher.get_by_role("link", name="See who attended").get_attribute("href")
 
-    phone = log_in_with(
+    phone = log_in(
         browser,
         base_url,
         "teacher",

@@ -19,7 +19,7 @@ from liveroom.live.hub import hub_of
 from liveroom.models import LiveSession, LoginSession, utcnow
 from liveroom.roles import ChannelRole
 from tests.conftest import HTMX, PASSWORD, AuthActions, World, make_app, open_stream, text_of
-from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, serve
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, log_in, serve
 from tests.test_postgres import pg_app  # noqa: F401 (a fixture)
 
 
@@ -359,7 +359,7 @@ def test_teacher_logs_out_everywhere_from_the_menu_and_the_phone_is_logged_out(t
     with serve(demo_app(tmp_path)) as base_url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         laptop, phone = (
-            browser_log_in(browser, base_url, "teacher", DEMO_PASSWORDS["teacher"]) for _ in "ab"
+            log_in(browser, base_url, "teacher", DEMO_PASSWORDS["teacher"]) for _ in "ab"
         )
         laptop.locator("summary", has_text="open user menu").click()
         laptop.get_by_role("button", name="Log out everywhere").click()
@@ -367,13 +367,3 @@ def test_teacher_logs_out_everywhere_from_the_menu_and_the_phone_is_logged_out(t
         phone.reload()
         expect(phone.get_by_role("heading", name="Log in to Liveroom")).to_be_visible()
         browser.close()
-
-
-def browser_log_in(browser, base_url: str, username: str, password: str):
-    page = browser.new_context(base_url=base_url).new_page()
-    page.goto("/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="My channels")).to_be_visible()
-    return page

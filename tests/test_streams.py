@@ -293,6 +293,7 @@ def test_upkeep_deletes_slots_closed_for_a_day_and_keeps_open_ones(meeting):
 def test_a_tab_displaced_by_a_sixth_stays_quiet_until_asked_to_take_the_room_back(tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
+    from tests import live_server
     from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, serve
 
     app = demo_app(tmp_path)
@@ -312,13 +313,7 @@ def test_a_tab_displaced_by_a_sixth_stays_quiet_until_asked_to_take_the_room_bac
         def log_in(username: str, password: str):
             # One browser profile per tab: each has its own connections to the server
             # (a browser allows six per host, and five tabs would hold five streams).
-            page = browser.new_context(base_url=base_url).new_page()
-            page.goto("/login")
-            page.get_by_label("Username").fill(username)
-            page.get_by_label("Password").fill(password)
-            page.get_by_role("button", name="Log in").click()
-            expect(page.get_by_role("heading", name="My channels")).to_be_visible()
-            return page
+            return live_server.log_in(browser, base_url, username, password)
 
         teacher = log_in("teacher", "liveroom-teacher")
         teacher.get_by_role("link", name="Biology 101").click()
@@ -372,6 +367,7 @@ def test_a_tab_displaced_by_a_sixth_stays_quiet_until_asked_to_take_the_room_bac
 def test_a_page_refused_for_opening_too_often_backs_off_and_comes_back(tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
+    from tests import live_server
     from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, serve
 
     app = demo_app(tmp_path)
@@ -379,13 +375,7 @@ def test_a_page_refused_for_opening_too_often_backs_off_and_comes_back(tmp_path)
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
         def log_in(username: str, password: str):
-            page = browser.new_context(base_url=base_url).new_page()
-            page.goto("/login")
-            page.get_by_label("Username").fill(username)
-            page.get_by_label("Password").fill(password)
-            page.get_by_role("button", name="Log in").click()
-            expect(page.get_by_role("heading", name="My channels")).to_be_visible()
-            return page
+            return live_server.log_in(browser, base_url, username, password)
 
         teacher = log_in("teacher", "liveroom-teacher")
         teacher.get_by_role("link", name="Biology 101").click()
