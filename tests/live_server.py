@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,7 +32,8 @@ def log_in(browser, base_url: str, username: str, password: str, **context):
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="My channels")).to_be_visible()
+    # "My channels", or "All channels" for an admin.
+    expect(page.get_by_role("heading", name=re.compile(r"^(My|All) channels$"))).to_be_visible()
     return page
 
 
