@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from flask import Flask, render_template, request
 from flask_login import current_user
 
-from liveroom.rooms.policy import may_see_my_rooms
+from liveroom.rooms.policy import may_see_my_rooms, shown_rank
 from liveroom.settings import get_settings
 from liveroom.text import initial, linkify
 
@@ -38,6 +38,8 @@ def iso_utc(moment: datetime | None) -> str:
 def register(app: Flask) -> None:
     app.jinja_env.filters["linkify"] = linkify
     app.jinja_env.filters["initial"] = initial
+    # What a stay's person was in the room: Instructor (staff), Moderator, Participant.
+    app.jinja_env.filters["room_badge"] = lambda stay: shown_rank(stay).badge
     app.jinja_env.filters["iso_utc"] = iso_utc
 
     @app.context_processor

@@ -205,3 +205,16 @@ def test_attendance_index_lists_meetings_with_local_times(meeting):
     html = page.get_data(as_text=True)
     assert '<time datetime="2026-11-28T09:16:05Z" data-local="datetime">' in html
     assert "Times in" in text_of(page)
+
+
+def test_a_pupil_set_as_moderator_is_listed_as_a_moderator(meeting):
+    with meeting.app.app_context():
+        priya = db.session.scalar(
+            sa.select(Participation).join(User).where(User.username == "priya")
+        )
+        priya.room_role, priya.promoted = RoomRole.INSTRUCTOR, True
+        db.session.commit()
+    maria, sam, priya = rows_of(meeting.page())
+    assert "Moderator" in priya and "Instructor" not in priya
+    assert "Instructor" in maria, "staff are the instructors"
+    assert "Participant" in sam

@@ -655,8 +655,11 @@ def remove_person(target: Participation, actor: User) -> bool:
     removed = db.session.execute(
         sa.update(Participation)
         .where(Participation.id == target.id, Participation.left_at.is_(None))
-        # A removed moderator who is let back in comes back as a participant.
-        .values(left_at=utcnow(), hand_raised_at=None, promoted=False)
+        # Removal takes a moderator's role away: if let back in, they come back as a
+        # participant (and attendance lists this stay as a participant's).
+        .values(
+            left_at=utcnow(), hand_raised_at=None, promoted=False, room_role=RoomRole.PARTICIPANT
+        )
     ).rowcount
     if not removed:
         db.session.rollback()
