@@ -172,6 +172,13 @@ def auth(client: FlaskClient) -> AuthActions:
 HTMX = {"HX-Request": "true"}
 
 
+def as_user(app: Flask, username: str) -> FlaskClient:
+    """A test client of ``app`` signed in as ``username`` (the shared test password)."""
+    client = app.test_client()
+    client.post("/login", data={"username": username, "password": PASSWORD})
+    return client
+
+
 def text_of(response) -> str:
     """The response's visible text, tags stripped and spaces folded."""
     html = response.get_data(as_text=True)

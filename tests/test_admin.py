@@ -1,13 +1,7 @@
 """The admin settings page."""
 
 from liveroom.roles import AppRole
-from tests.conftest import PASSWORD, text_of
-
-
-def as_user(app, username):
-    client = app.test_client()
-    client.post("/login", data={"username": username, "password": PASSWORD})
-    return client
+from tests.conftest import as_user, text_of
 
 
 def test_admin_turns_the_module_on_and_the_change_is_recorded(app, world):

@@ -13,15 +13,9 @@ import sqlalchemy as sa
 from liveroom.extensions import db
 from liveroom.models import LiveSession, Participation, User
 from liveroom.roles import ChannelRole, RoomRole
-from tests.conftest import HTMX, PASSWORD, text_of
+from tests.conftest import HTMX, as_user, text_of
 
 START = datetime(2026, 11, 28, 9, 16, 5, 123456)
-
-
-def as_user(app, username):
-    client = app.test_client()
-    client.post("/login", data={"username": username, "password": PASSWORD})
-    return client
 
 
 class Meeting:

@@ -14,13 +14,7 @@ from liveroom.extensions import db
 from liveroom.models import ChatMessage, LiveSession, Participation, utcnow
 from liveroom.roles import AppRole, ChannelRole
 from liveroom.rooms import service
-from tests.conftest import HTMX, PASSWORD, open_stream, participants_of, text_of
-
-
-def as_user(app, username):
-    client = app.test_client()
-    client.post("/login", data={"username": username, "password": PASSWORD})
-    return client
+from tests.conftest import HTMX, as_user, open_stream, participants_of, text_of
 
 
 class Room:

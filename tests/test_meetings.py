@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from liveroom.extensions import db
 from liveroom.models import Participation, utcnow
 from liveroom.roles import AppRole, ChannelRole
-from tests.conftest import HTMX, PASSWORD, make_app, open_stream, participants_of, text_of
+from tests.conftest import HTMX, PASSWORD, as_user, make_app, open_stream, participants_of, text_of
 
 
 @pytest.fixture
@@ -31,12 +31,6 @@ def biology(world):
         student=ChannelRole.MEMBER,
     )
     return {"channel": channel_id, "room": world.room_of(channel_id)}
-
-
-def as_user(app, username):
-    client = app.test_client()
-    client.post("/login", data={"username": username, "password": PASSWORD})
-    return client
 
 
 def start(client, room):

@@ -9,7 +9,7 @@ from liveroom.events import newest_id
 from liveroom.extensions import db
 from liveroom.models import AuditEntry, LiveSession, Participation, User
 from liveroom.roles import AppRole, ChannelRole
-from tests.conftest import HTMX, PASSWORD, open_stream, text_of
+from tests.conftest import HTMX, as_user, open_stream, text_of
 
 TURNED_OFF = "Live rooms were turned off by the site's administrator."
 ALL_ON = {
@@ -17,12 +17,6 @@ ALL_ON = {
     "private_rooms_enabled": "y",
     "private_room_minimum_role": "privateOnlyRole",
 }
-
-
-def as_user(app, username):
-    client = app.test_client()
-    client.post("/login", data={"username": username, "password": PASSWORD})
-    return client
 
 
 class School:

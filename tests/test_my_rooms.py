@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from liveroom.extensions import db
 from liveroom.models import Room
 from liveroom.roles import AppRole
-from tests.conftest import HTMX, PASSWORD, text_of
+from tests.conftest import HTMX, as_user, text_of
 
 
 @pytest.fixture
@@ -14,12 +14,6 @@ def people(world):
     world.user("teacher", AppRole.PRIVATE_ONLY, name="Maria Rivera")
     world.user("student", AppRole.VIEWER, name="Sam Lee")
     world.enable(private=True)
-
-
-def as_user(app, username):
-    client = app.test_client()
-    client.post("/login", data={"username": username, "password": PASSWORD})
-    return client
 
 
 def create(client, name, htmx=True):

@@ -27,14 +27,8 @@ from liveroom.models import (
 )
 from liveroom.roles import AppRole, ChannelRole, RoomRole
 from liveroom.rooms import service
-from tests.conftest import HTMX, PASSWORD, World, open_stream, participants_of, text_of
+from tests.conftest import HTMX, World, as_user, open_stream, participants_of, text_of
 from tests.test_postgres import pg_app  # noqa: F401  (fixture)
-
-
-def as_user(app, username):
-    client = app.test_client()
-    client.post("/login", data={"username": username, "password": PASSWORD})
-    return client
 
 
 class Meeting:

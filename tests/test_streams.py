@@ -17,13 +17,7 @@ from liveroom.live.hub import hub_of
 from liveroom.live.slots import DISPLACED, OPENS_PER_MINUTE, STREAMS_PER_PERSON
 from liveroom.models import Event, LiveSession, RoomStream, User, utcnow
 from liveroom.roles import ChannelRole
-from tests.conftest import HTMX, PASSWORD, World, make_app, open_stream, text_of
-
-
-def as_user(app, username):
-    client = app.test_client()
-    client.post("/login", data={"username": username, "password": PASSWORD})
-    return client
+from tests.conftest import HTMX, World, as_user, make_app, open_stream, text_of
 
 
 class Meeting:

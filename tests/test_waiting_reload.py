@@ -9,15 +9,9 @@ from liveroom.events import newest_id
 from liveroom.extensions import db
 from liveroom.models import LiveSession, WaitingEntry
 from liveroom.roles import ChannelRole
-from tests.conftest import HTMX, PASSWORD, open_stream, text_of
+from tests.conftest import HTMX, as_user, open_stream, text_of
 
 WAITING_FOR_START = "Waiting for the instructor to start this meeting"
-
-
-def as_user(app, username):
-    client = app.test_client()
-    client.post("/login", data={"username": username, "password": PASSWORD})
-    return client
 
 
 class Class:

@@ -105,18 +105,6 @@ def close(slot_ids: list[int]) -> None:
     db.session.commit()
 
 
-def open_count(session_id: int, user_id: int, stale_after: timedelta) -> int:
-    """How many streams a person has open in a session (what the limit counts)."""
-    return db.session.scalar(
-        sa.select(sa.func.count()).where(
-            RoomStream.session_id == session_id,
-            RoomStream.user_id == user_id,
-            RoomStream.closed_at.is_(None),
-            RoomStream.seen_at >= utcnow() - stale_after,
-        )
-    )
-
-
 def _wait_before_opening(session_id: int, user_id: int, now: datetime) -> int:
     """Seconds until one more open fits in the person's last minute; 0 when it fits
     now. One indexed read of at most ``OPENS_PER_MINUTE`` rows, no write of its own:
