@@ -8,6 +8,7 @@ HTTP or templates.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 
 import sqlalchemy as sa
@@ -16,6 +17,27 @@ from flask import Flask, current_app, has_app_context
 
 from liveroom.extensions import db
 from liveroom.models import Event
+
+
+class Kind(enum.StrEnum):
+    """Every kind of event the log holds, in one place. Stored as its string value."""
+
+    SESSION_STARTED = "session_started"
+    SESSION_ENDED = "session_ended"
+    PARTICIPANT_JOINED = "participant_joined"
+    PARTICIPANT_LEFT = "participant_left"
+    PARTICIPANT_REMOVED = "participant_removed"
+    ROLE_CHANGED = "role_changed"
+    PERSON_CHANGED = "person_changed"
+    HAND_CHANGED = "hand_changed"
+    HANDS_LOWERED = "hands_lowered"
+    CHAT_POSTED = "chat_posted"
+    CHAT_DELETED = "chat_deleted"
+    CHAT_TOGGLED = "chat_toggled"
+    ROOM_LOCKED = "room_locked"
+    WAITING_CHANGED = "waiting_changed"
+    STREAM_DISPLACED = "stream_displaced"
+
 
 _PENDING = "liveroom_events_pending"
 _LISTENERS = "liveroom_commit_listeners"
@@ -26,9 +48,9 @@ def on_commit(app: Flask, listener: Callable[[], None]) -> None:
     app.extensions.setdefault(_LISTENERS, []).append(listener)
 
 
-def append(room_id: int, kind: str, session_id: int | None = None, **data: object) -> Event:
+def append(room_id: int, kind: Kind, session_id: int | None = None, **data: object) -> Event:
     """Add an event to the current transaction; the caller commits."""
-    event = Event(room_id=room_id, session_id=session_id, kind=kind, data=data)
+    event = Event(room_id=room_id, session_id=session_id, kind=Kind(kind).value, data=data)
     db.session.add(event)
     db.session.info[_PENDING] = True
     return event

@@ -11,10 +11,10 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from liveroom.events import newest_id
+from liveroom.events import Kind, newest_id
 from liveroom.extensions import db
 from liveroom.live.hub import hub_of
-from liveroom.live.slots import DISPLACED, OPENS_PER_MINUTE, STREAMS_PER_PERSON
+from liveroom.live.slots import OPENS_PER_MINUTE, STREAMS_PER_PERSON
 from liveroom.models import Event, LiveSession, RoomStream, User, utcnow
 from liveroom.roles import ChannelRole
 from tests.conftest import HTMX, World, as_user, make_app, open_stream, text_of
@@ -209,7 +209,7 @@ def test_an_open_tab_keeps_its_slot_fresh(meeting):
 def displaced_events(meeting) -> int:
     with meeting.app.app_context():
         return db.session.scalar(
-            sa.select(sa.func.count()).select_from(Event).where(Event.kind == DISPLACED)
+            sa.select(sa.func.count()).select_from(Event).where(Event.kind == Kind.STREAM_DISPLACED)
         )
 
 

@@ -29,6 +29,7 @@ from flask import Flask
 
 from liveroom import events, ratelimit
 from liveroom.auth import sessions as login_sessions
+from liveroom.events import Kind
 from liveroom.extensions import db
 from liveroom.live import slots
 from liveroom.live.render import Listener, Plan, plan_for, render_template, sse_message
@@ -269,7 +270,7 @@ class Hub:
             try:
                 batch = events.after_or_among(self.high, sorted(self.missing))
                 for event in batch:
-                    displaced = event.kind == slots.DISPLACED
+                    displaced = event.kind == Kind.STREAM_DISPLACED
                     with self.lock:
                         if not self._advance(event.id, now):
                             continue  # delivered already
@@ -369,13 +370,13 @@ class Hub:
         for event in found:
             if not cursor.delivered(event.id):
                 continue
-            if event.kind == slots.DISPLACED:
+            if event.kind == Kind.STREAM_DISPLACED:
                 if slot_id is not None and event.data.get("stream_id") == slot_id:
                     chunks.append(displaced_message(event))
                     return b"".join(chunks), True
                 continue
             # A message deleted since it was sent must not come back with its text.
-            plan = plan_for(event) if event.kind == "chat_posted" else self.plan(event)
+            plan = plan_for(event) if event.kind == Kind.CHAT_POSTED else self.plan(event)
             chunks.extend(plan.for_listener(listener))
         if len(found) == limit:
             # Too far behind to replay: the page re-reads its whole state instead.

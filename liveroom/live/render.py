@@ -17,6 +17,7 @@ import sqlalchemy.orm as so
 from flask import current_app
 from markupsafe import escape
 
+from liveroom.events import Kind
 from liveroom.extensions import db
 from liveroom.models import ChatMessage, Event, LiveSession, Participation, Room, User
 from liveroom.rooms import policy, service
@@ -184,9 +185,9 @@ def _people_changed(plan: Plan, event: Event, session: LiveSession) -> None:
     count, count_html = _count(session.id)
     hands = service.raised_hands(session)
     words = {
-        "participant_joined": "joined",
-        "participant_left": "left",
-        "participant_removed": "was removed from the room",
+        Kind.PARTICIPANT_JOINED: "joined",
+        Kind.PARTICIPANT_LEFT: "left",
+        Kind.PARTICIPANT_REMOVED: "was removed from the room",
     }
     announce = ""
     if event.kind in words and count <= ANNOUNCE_UP_TO:
@@ -194,11 +195,11 @@ def _people_changed(plan: Plan, event: Event, session: LiveSession) -> None:
         announce = _announce(f"{_escape(name)} {words[event.kind]}.")
     for target, rank in AUDIENCES:
         rights = Rights(rank=rank)
-        if event.kind == "participant_joined":
+        if event.kind == Kind.PARTICIPANT_JOINED:
             if p is None or p.left_at is not None:
                 return
             item = oob("ul", "people-list", "beforeend", _person(p, rights))
-        elif event.kind in ("participant_left", "participant_removed"):
+        elif event.kind in (Kind.PARTICIPANT_LEFT, Kind.PARTICIPANT_REMOVED):
             item = oob("li", f"person-{pid}", "delete")
         else:  # role_changed, person_changed, hand_changed
             if p is None or p.left_at is not None:
@@ -207,12 +208,12 @@ def _people_changed(plan: Plan, event: Event, session: LiveSession) -> None:
         plan.add(target, item + count_html + _hands(session, rights, hands) + announce)
     # A role change, a removal, or roles that no longer let them in at all: their
     # page re-reads what they are now.
-    no_access = event.kind == "participant_left" and event.data.get("reason") == "no_access"
-    if event.kind in ("participant_removed", "role_changed") or no_access:
+    no_access = event.kind == Kind.PARTICIPANT_LEFT and event.data.get("reason") == "no_access"
+    if event.kind in (Kind.PARTICIPANT_REMOVED, Kind.ROLE_CHANGED) or no_access:
         plan.refresh(user(event.data["user_id"]))
-    if event.kind in ("participant_removed", "participant_left", "role_changed") and pid:
+    if event.kind in (Kind.PARTICIPANT_REMOVED, Kind.PARTICIPANT_LEFT, Kind.ROLE_CHANGED) and pid:
         plan.closes.append(stay(pid))
-    if event.kind == "hand_changed" and p is not None:
+    if event.kind == Kind.HAND_CHANGED and p is not None:
         plan.add(participant_user(p.user_id), _my_hand(p))
 
 
@@ -277,7 +278,7 @@ def _chat_deleted(plan: Plan, event: Event) -> None:
 
 
 def _session_controls(plan: Plan, event: Event, session: LiveSession) -> None:
-    if event.kind == "chat_toggled":
+    if event.kind == Kind.CHAT_TOGGLED:
         plan.add(
             staff,
             render_template(
@@ -297,7 +298,7 @@ def _session_controls(plan: Plan, event: Event, session: LiveSession) -> None:
         )
         state = "on" if session.chat_enabled else "off"
         plan.add(present, _announce(f"Participant chat is {state}."))
-    elif event.kind == "room_locked":
+    elif event.kind == Kind.ROOM_LOCKED:
         plan.add(
             staff,
             render_template(
@@ -309,7 +310,7 @@ def _session_controls(plan: Plan, event: Event, session: LiveSession) -> None:
             render_template("rooms/_lock_status.html", session=session, oob=True)
             + _announce("The room is locked." if session.locked else "The room is unlocked."),
         )
-    elif event.kind == "hands_lowered":
+    elif event.kind == Kind.HANDS_LOWERED:
         people = service.people_present(session)
         for target, rank in AUDIENCES:
             rights = Rights(rank=rank)
@@ -355,24 +356,24 @@ def plan_for(event: Event) -> Plan:
         return plan
     session = db.session.get(LiveSession, event.session_id)
     kind = event.kind
-    if kind == "session_ended":
+    if kind == Kind.SESSION_ENDED:
         plan.refresh(everyone)
         plan.closes.append(everyone)
     elif kind in (
-        "participant_joined",
-        "participant_left",
-        "participant_removed",
-        "role_changed",
-        "person_changed",
-        "hand_changed",
+        Kind.PARTICIPANT_JOINED,
+        Kind.PARTICIPANT_LEFT,
+        Kind.PARTICIPANT_REMOVED,
+        Kind.ROLE_CHANGED,
+        Kind.PERSON_CHANGED,
+        Kind.HAND_CHANGED,
     ):
         _people_changed(plan, event, session)
-    elif kind == "chat_posted":
+    elif kind == Kind.CHAT_POSTED:
         _chat_posted(plan, event, session)
-    elif kind == "chat_deleted":
+    elif kind == Kind.CHAT_DELETED:
         _chat_deleted(plan, event)
-    elif kind in ("chat_toggled", "room_locked", "hands_lowered"):
+    elif kind in (Kind.CHAT_TOGGLED, Kind.ROOM_LOCKED, Kind.HANDS_LOWERED):
         _session_controls(plan, event, session)
-    elif kind == "waiting_changed":
+    elif kind == Kind.WAITING_CHANGED:
         _waiting_changed(plan, event, session)
     return plan

@@ -23,11 +23,11 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from liveroom import events
+from liveroom.events import Kind
 from liveroom.extensions import db
 from liveroom.models import RoomStream, User, utcnow
 
 STREAMS_PER_PERSON = 5
-DISPLACED = "stream_displaced"
 # Stream opens per person per meeting within OPENS_WINDOW; the next one waits.
 OPENS_PER_MINUTE = 30
 OPENS_WINDOW = timedelta(seconds=60)
@@ -77,7 +77,9 @@ def open_slot(room_id: int, session_id: int, user_id: int, stale_after: timedelt
             kept += 1
         else:
             other.closed_at = now
-            events.append(room_id, DISPLACED, session_id, stream_id=other.id, user_id=user_id)
+            events.append(
+                room_id, Kind.STREAM_DISPLACED, session_id, stream_id=other.id, user_id=user_id
+            )
     return slot.id
 
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from liveroom import events
+from liveroom.events import Kind
 from liveroom.extensions import db
 from liveroom.models import ChatMessage, LiveSession, Participation, User, utcnow
 from liveroom.roles import RoomRole
@@ -109,7 +110,7 @@ def post_message(
     db.session.flush()
     events.append(
         session.room_id,
-        "chat_posted",
+        Kind.CHAT_POSTED,
         session.id,
         message_id=message.id,
         thread_user_id=thread,
@@ -129,7 +130,7 @@ def delete_message(message: ChatMessage, actor: User) -> None:
     session = db.session.get(LiveSession, message.session_id)
     events.append(
         session.room_id,
-        "chat_deleted",
+        Kind.CHAT_DELETED,
         session.id,
         message_id=message.id,
         thread_user_id=message.thread_user_id,

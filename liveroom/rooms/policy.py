@@ -25,7 +25,6 @@ def may_see_my_rooms(user: User, settings: SiteSettings) -> bool:
     )
 
 
-
 def room_reachable(room: Room, settings: SiteSettings) -> bool:
     """Whether the room exists for anyone at all (otherwise its URLs answer 404)."""
     if not settings.live_room_enabled:

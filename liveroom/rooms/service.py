@@ -10,6 +10,7 @@ import sqlalchemy.orm as so
 from sqlalchemy.exc import IntegrityError
 
 from liveroom import events, ratelimit
+from liveroom.events import Kind
 from liveroom.extensions import db
 from liveroom.models import (
     Channel,
@@ -134,7 +135,7 @@ def _enter(session: LiveSession, user: User, role: RoomRole) -> Participation:
         return present
     events.append(
         session.room_id,
-        "participant_joined",
+        Kind.PARTICIPANT_JOINED,
         session.id,
         user_id=user.id,
         participation_id=participation.id,
@@ -161,7 +162,7 @@ def start_session(room: Room, user: User) -> tuple[LiveSession, Participation]:
             # Another instructor started it a moment ago: join theirs.
             db.session.rollback()
             continue
-        events.append(room.id, "session_started", session.id, user_id=user.id)
+        events.append(room.id, Kind.SESSION_STARTED, session.id, user_id=user.id)
         break
     else:
         raise RuntimeError("the room's meeting kept starting and ending")
@@ -215,7 +216,7 @@ def end_session(session: LiveSession, user: User | None, reason: str = "ended") 
     )
     events.append(
         session.room_id,
-        "session_ended",
+        Kind.SESSION_ENDED,
         session.id,
         user_id=user.id if user else None,
         reason=reason,
@@ -270,7 +271,7 @@ def sweep_absent(session: LiveSession, timeout_seconds: int) -> int:
             gone += 1
             events.append(
                 session.room_id,
-                "participant_left",
+                Kind.PARTICIPANT_LEFT,
                 session.id,
                 user_id=row.user_id,
                 participation_id=row.id,
@@ -365,7 +366,7 @@ def enter_session(
         me.promoted = True
         # Lists show a moderator's badge; the join itself went out a moment ago.
         events.append(
-            session.room_id, "person_changed", session.id, user_id=user.id, participation_id=me.id
+            session.room_id, Kind.PERSON_CHANGED, session.id, user_id=user.id, participation_id=me.id
         )
         db.session.commit()
     return Entry.ENTERED, me
@@ -381,7 +382,7 @@ def _stop_waiting(session: LiveSession, entry: WaitingEntry | None) -> None:
             .values(decision="entered", decided_at=utcnow())
         ).rowcount
         if stopped:
-            events.append(session.room_id, "waiting_changed", session.id, user_id=entry.user_id)
+            events.append(session.room_id, Kind.WAITING_CHANGED, session.id, user_id=entry.user_id)
 
 
 ASK_AGAIN_WINDOW = timedelta(seconds=30)
@@ -424,7 +425,7 @@ def ask_to_enter(session: LiveSession, user: User) -> WaitingEntry:
         # The same person asked in another request a moment ago: theirs is the place.
         db.session.rollback()
         return latest_waiting_entry(session, user.id)
-    events.append(session.room_id, "waiting_changed", session.id, user_id=user.id)
+    events.append(session.room_id, Kind.WAITING_CHANGED, session.id, user_id=user.id)
     db.session.commit()
     return entry
 
@@ -469,7 +470,7 @@ def decide(session: LiveSession, entries: list[WaitingEntry], admit: bool, actor
             )
         events.append(
             session.room_id,
-            "waiting_changed",
+            Kind.WAITING_CHANGED,
             session.id,
             user_id=entry.user_id,
             decision=decision,
@@ -485,7 +486,7 @@ def set_locked(session: LiveSession, locked: bool, actor: User) -> None:
     if session.locked == locked:
         return
     session.locked = locked
-    events.append(session.room_id, "room_locked", session.id, locked=locked, user_id=actor.id)
+    events.append(session.room_id, Kind.ROOM_LOCKED, session.id, locked=locked, user_id=actor.id)
     db.session.commit()
 
 
@@ -493,7 +494,7 @@ def set_chat_enabled(session: LiveSession, enabled: bool, actor: User) -> None:
     if session.chat_enabled == enabled:
         return
     session.chat_enabled = enabled
-    events.append(session.room_id, "chat_toggled", session.id, enabled=enabled, user_id=actor.id)
+    events.append(session.room_id, Kind.CHAT_TOGGLED, session.id, enabled=enabled, user_id=actor.id)
     db.session.commit()
 
 
@@ -527,7 +528,7 @@ def _apply_rank(stay: Participation, rank: Rank) -> bool:
     if changed:
         events.append(
             stay.session.room_id,
-            "role_changed",
+            Kind.ROLE_CHANGED,
             stay.session_id,
             user_id=stay.user_id,
             participation_id=stay.id,
@@ -587,7 +588,7 @@ def close_stay(stay: Participation, reason: str) -> bool:
     if closed:
         events.append(
             stay.session.room_id,
-            "participant_left",
+            Kind.PARTICIPANT_LEFT,
             stay.session_id,
             user_id=stay.user_id,
             participation_id=stay.id,
@@ -680,7 +681,7 @@ def remove_person(target: Participation, actor: User) -> bool:
     )
     events.append(
         session.room_id,
-        "participant_removed",
+        Kind.PARTICIPANT_REMOVED,
         session.id,
         user_id=target.user_id,
         participation_id=target.id,
@@ -710,7 +711,7 @@ def set_hand(target: Participation, raised: bool) -> None:
     target.hand_raised_at = utcnow() if raised else None
     events.append(
         target.session.room_id,
-        "hand_changed",
+        Kind.HAND_CHANGED,
         target.session_id,
         user_id=target.user_id,
         participation_id=target.id,
@@ -726,7 +727,7 @@ def lower_all_hands(session: LiveSession) -> int:
         .values(hand_raised_at=None)
     ).rowcount
     if lowered:
-        events.append(session.room_id, "hands_lowered", session.id)
+        events.append(session.room_id, Kind.HANDS_LOWERED, session.id)
     db.session.commit()
     return lowered
 
@@ -854,5 +855,5 @@ def withdraw(session: LiveSession, user: User) -> None:
     if entry is not None and entry.decision is None:
         entry.decision = "withdrawn"
         entry.decided_at = utcnow()
-        events.append(session.room_id, "waiting_changed", session.id, user_id=user.id)
+        events.append(session.room_id, Kind.WAITING_CHANGED, session.id, user_id=user.id)
         db.session.commit()
