@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from liveroom.extensions import db  # noqa: E402
 from liveroom.models import Channel, LiveSession, Membership, Participation, User  # noqa: E402
 from liveroom.roles import ChannelRole, RoomRole  # noqa: E402
-from liveroom.rooms import service  # noqa: E402
+from liveroom.rooms import meetings  # noqa: E402
 from liveroom.settings import set_setting  # noqa: E402
 from tests.conftest import FAST_HASH, PASSWORD, make_app  # noqa: E402
 
@@ -39,7 +39,7 @@ def build(app, people: int, stays: int) -> tuple[str, int]:
         db.session.add_all([teacher, channel])
         db.session.flush()
         db.session.add(Membership(channel=channel, user=teacher, role=ChannelRole.MANAGER))
-        room = service.channel_room(channel)
+        room = meetings.channel_room(channel)
         session = LiveSession(
             room_id=room.id,
             started_by_id=teacher.id,

@@ -20,7 +20,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,88 +29,21 @@ from pathlib import Path
 
 import aiohttp
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-BIN = Path(sys.executable).parent
-PASSWORD = "bench-password"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except FileNotFoundError:
-        pass
-    return 0
-
-
-def children(pid: int) -> list[int]:
-    try:
-        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-    except FileNotFoundError:
-        return []
-    return [int(p) for p in out.split()]
-
-
-def prepare_database(url: str, instance: Path, participants: int) -> None:
-    """A channel with a manager and ``participants`` members, written directly."""
-    from werkzeug.security import generate_password_hash
-
-    from liveroom import create_app
-    from liveroom.extensions import db
-    from liveroom.models import Channel, Membership, User
-    from liveroom.roles import AppRole, ChannelRole
-    from liveroom.rooms import service
-    from liveroom.settings import set_setting
-
-    app = create_app(
-        {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "INSTANCE_PATH": str(instance)}
-    )
-    # A cheap hash: the benchmark measures chat delivery, not 1,000 scrypt log-ins.
-    cheap = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
-    with app.app_context():
-        db.create_all()
-        channel = Channel(name="Bench 101")
-        db.session.add(channel)
-        teacher = User(
-            username="teacher", display_name="Teacher", role=AppRole.VIEWER, password_hash=cheap
-        )
-        db.session.add(Membership(channel=channel, user=teacher, role=ChannelRole.MANAGER))
-        for n in range(participants):
-            user = User(
-                username=f"p{n}",
-                display_name=f"Participant {n}",
-                role=AppRole.VIEWER,
-                password_hash=cheap,
-            )
-            db.session.add(Membership(channel=channel, user=user, role=ChannelRole.MEMBER))
-        set_setting("liveRoomEnabled", "true")
-        db.session.commit()
-        service.channel_room(channel)
-        db.session.commit()
-        db.session.remove()
-        db.engine.dispose()
-    app.extensions["liveroom_hub"].stop()
-
-
-def postgres_database(server: str, name: str, drop_only: bool = False) -> str:
-    """A throwaway database on the PostgreSQL server; returns its URL."""
-    import sqlalchemy as sa
-
-    admin = sa.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        if not drop_only:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return f"{server}/{name}"
+from common import (  # noqa: E402
+    BACKENDS,
+    ROOT,
+    children,
+    free_port,
+    percentile,
+    postgres_database,
+    rss_kib,
+    seed_class,
+    wait_for_port,
+)
+from common import serve as serve_gunicorn  # noqa: E402
+from common import sign_in as sign_in_browser  # noqa: E402
 
 
 @dataclass
@@ -123,19 +55,8 @@ class Client:
 
 
 async def sign_in(base: str, username: str, connector: aiohttp.BaseConnector) -> Client:
-    # unsafe=True: keep cookies from an IP address (127.0.0.1), as a browser does.
-    http = aiohttp.ClientSession(
-        connector=connector, connector_owner=False, cookie_jar=aiohttp.CookieJar(unsafe=True)
-    )
-    page = await (await http.get(f"{base}/login")).text()
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    response = await http.post(
-        f"{base}/login", data={"username": username, "password": PASSWORD, "csrf_token": token}
-    )
-    text = await response.text()
-    client = Client(http)
-    client.csrf = re.search(r'"X-CSRFToken": "([^"]+)"', text).group(1)
-    return client
+    browser = await sign_in_browser(base, username, connector)
+    return Client(browser.http, browser.csrf)
 
 
 def headers(client: Client) -> dict:
@@ -248,50 +169,17 @@ async def run_clients(base: str, n: int, seconds: float, rate: float, floor: boo
     return {"latencies": latencies, "expected": n * total}
 
 
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-
-def wait_for_port(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {port}")
-
-
 def serve_liveroom(
     tmp: Path, n: int, database_url: str, redis_url: str | None
 ) -> tuple[subprocess.Popen, int]:
-    prepare_database(database_url, tmp, n)
-    port = free_port()
-    env = {
-        **os.environ,
-        "LIVEROOM_DATABASE_URL": database_url,
-        "LIVEROOM_SECRET_KEY": "bench-secret",
-        "LIVEROOM_ACCESS_LOG": "",
-        # All participants join first and open their streams after: without a stream
-        # nobody counts as present for longer than the presence timeout, so give the
-        # joining phase of a 1,000-person room time. (Chat delivery is what is timed.)
-        "LIVEROOM_PRESENCE_TIMEOUT": "900",
-    }
-    env.pop("LIVEROOM_REDIS_URL", None)
-    if redis_url:
-        env["LIVEROOM_REDIS_URL"] = redis_url
-    process = subprocess.Popen(
-        [BIN / "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp / "server.log", "ab"),  # noqa: SIM115  (kept open for the server)
+    seed_class(database_url, tmp, n)
+    # All participants join first and open their streams after: without a stream
+    # nobody counts as present for longer than the presence timeout, so give the
+    # joining phase of a 1,000-person room time. (Chat delivery is what is timed.)
+    server = serve_gunicorn(
+        database_url, tmp / "server.log", redis_url, {"LIVEROOM_PRESENCE_TIMEOUT": "900"}
     )
-    wait_for_port(port)
-    return process, port
+    return server.process, server.port
 
 
 def serve_floor() -> tuple[subprocess.Popen, int]:
@@ -337,9 +225,6 @@ def measure(
             keep.write_text(log)
             print(f"  server errors: {result['errors']}, log kept in {keep}", flush=True)
     return result
-
-
-BACKENDS = ("sqlite", "sqlite+redis", "postgres", "postgres+redis")
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from flask import (
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from liveroom import sqlite_locks
 from liveroom.config import load_config
 from liveroom.extensions import csrf, db, htmx, login, migrate
 from liveroom.params import IdConverter
@@ -101,26 +102,21 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     htmx.init_app(app)
 
-    from liveroom import errors, templating, wsgi_guard
-    from liveroom.admin.routes import bp as admin_bp
+    from liveroom import admin, auth, channels, errors, live, rooms, templating, wsgi_guard
     from liveroom.auth import throttle
-    from liveroom.auth.routes import bp as auth_bp
-    from liveroom.channels.routes import bp as channels_bp
     from liveroom.cli import register_cli
     from liveroom.health import bp as health_bp
     from liveroom.live import hub
-    from liveroom.live.routes import bp as live_bp
-    from liveroom.rooms.routes import bp as rooms_bp
 
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(channels_bp)
-    app.register_blueprint(rooms_bp)
-    app.register_blueprint(admin_bp)
-    app.register_blueprint(live_bp)
+    # Each area's blueprint, defined in its package, with the views of its route modules.
+    for area in (auth, channels, rooms, admin, live):
+        area.register(app)
     hub.init_app(app)
     # Log-in failures counted in Redis through Flask-Limiter when configured.
     throttle.init_app(app)
     errors.register(app)
+    # A write that waited for SQLite's lock past its patience: 503 with Retry-After.
+    sqlite_locks.init_app(app)
     # Bodies over MAX_CONTENT_LENGTH get 413 unread; slow bodies 408 (gevent workers).
     wsgi_guard.install(app)
     app.register_blueprint(health_bp)

@@ -18,7 +18,9 @@ from flask.cli import AppGroup, with_appcontext
 from liveroom.extensions import db
 from liveroom.models import AuditEntry, Channel, Membership, User
 from liveroom.roles import AppRole, ChannelRole
-from liveroom.rooms import service as room_service
+from liveroom.rooms.meetings import channel_room
+from liveroom.rooms.moderation import follow_roles
+from liveroom.rooms.private import create_private_room, private_rooms_of
 from liveroom.settings import change_settings, set_setting, stored_values
 from liveroom.text import clean_line, clean_text
 
@@ -152,7 +154,7 @@ def set_role_command(username: str, role_key: str) -> None:
             )
         )
     db.session.commit()
-    room_service.follow_roles(user)
+    follow_roles(user)
     click.echo(f"{user.username} is now {role.label}.")
 
 
@@ -168,7 +170,7 @@ def create_channel_command(name: str, description: str) -> None:
         fail(f"a channel named '{name}' already exists")
     channel = Channel(name=name, description=clean_text(description, keep_newlines=True).strip())
     db.session.add(channel)
-    room_service.channel_room(channel)
+    channel_room(channel)
     db.session.commit()
     click.echo(f"Created channel {name}.")
 
@@ -188,7 +190,7 @@ def add_member_command(channel_name: str, username: str, role_key: str) -> None:
     add_member(channel, user, role)
     db.session.commit()
     # Someone in the channel's meeting right now takes the new role there at once.
-    room_service.follow_roles(user)
+    follow_roles(user)
     click.echo(f"{user.username} is now {role.label} of {channel.name}.")
 
 
@@ -258,10 +260,10 @@ def demo_command() -> None:
     set_setting("enableUserPrivateLiveRoom", "true")
     db.session.commit()
     for channel in channels.values():
-        room_service.channel_room(channel)
+        channel_room(channel)
     db.session.commit()
-    if not room_service.private_rooms_of(users["teacher"]):
-        room_service.create_private_room(users["teacher"], "Office hours")
+    if not private_rooms_of(users["teacher"]):
+        create_private_room(users["teacher"], "Office hours")
     click.echo("Demo data ready. Log in as:")
     for username, name, role in people:
         click.echo(f"  {username:<9} / {DEMO_PASSWORDS[username]:<17} {name} ({role.label})")

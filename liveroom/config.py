@@ -29,14 +29,15 @@ def _secret_key(instance_path: Path) -> str:
     return key_file.read_text().strip()
 
 
-def _number(name: str, default: str, kind: type = float) -> float:
+def _number(name: str, default: str, kind: type = float, zero_ok: bool = False) -> float:
     raw = os.environ.get(name, default)
     try:
         value = kind(raw)
     except ValueError:
         raise RuntimeError(f"{name} must be a number, not '{raw}'") from None
-    if value <= 0:
-        raise RuntimeError(f"{name} must be greater than 0, not '{raw}'")
+    if value < 0 or (value == 0 and not zero_ok):
+        least = "0 or more" if zero_ok else "greater than 0"
+        raise RuntimeError(f"{name} must be {least}, not '{raw}'")
     return value
 
 
@@ -75,6 +76,13 @@ def _pool_options() -> dict:
     }
 
 
+def sqlite_lock_patience() -> float:
+    """Seconds a write waits for SQLite's write lock before its request is answered
+    503 (``LIVEROOM_SQLITE_LOCK_PATIENCE``, 5: what ``busy_timeout=5000`` allowed).
+    The wait lets the worker's other requests run (liveroom/sqlite_locks.py)."""
+    return _number("LIVEROOM_SQLITE_LOCK_PATIENCE", "5")
+
+
 def load_config(instance_path: str) -> dict:
     """Build the Flask config mapping from the environment."""
     instance = Path(instance_path)
@@ -86,6 +94,9 @@ def load_config(instance_path: str) -> dict:
         "SECRET_KEY": _secret_key(instance),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": _pool_options(),
+        # Read again by each new SQLite connection (extensions.py); here so that a bad
+        # value stops the app at start, not at its first connection.
+        "LIVEROOM_SQLITE_LOCK_PATIENCE": sqlite_lock_patience(),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("LIVEROOM_SECURE_COOKIES", "") == "1",
@@ -93,13 +104,14 @@ def load_config(instance_path: str) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         # How long someone without an open room stream stays listed.
         "LIVEROOM_PRESENCE_TIMEOUT": _number("LIVEROOM_PRESENCE_TIMEOUT", "30", int),
-        # Redis pub/sub wakes every worker at once; without it each worker's watcher
-        # looks at the event log this often (one indexed query).
+        # Redis pub/sub wakes every worker of every host at once; without it the
+        # workers of one host wake each other (liveroom/live/wake.py).
         "LIVEROOM_REDIS_URL": redis_url,
-        # On SQLite a look costs a stat() of the database files, so it can be frequent.
+        # A watcher's safety look, in case a wake-up was lost: without Redis every
+        # second (on SQLite a stat() of the database files, a query only when they
+        # changed); with Redis never (0), so an idle server reads nothing on a timer.
         "LIVEROOM_EVENT_POLL_SECONDS": _number(
-            "LIVEROOM_EVENT_POLL_SECONDS",
-            "1.0" if redis_url else ("0.002" if database_url.startswith("sqlite") else "0.01"),
+            "LIVEROOM_EVENT_POLL_SECONDS", "0" if redis_url else "1.0", zero_ok=True
         ),
         # Seconds between keep-alive comments on idle streams (proxies close silent ones).
         "LIVEROOM_STREAM_HEARTBEAT": _number("LIVEROOM_STREAM_HEARTBEAT", "15"),

@@ -16,7 +16,7 @@ import sqlalchemy.orm as so
 from flask import Flask, current_app, has_app_context
 
 from liveroom.extensions import db
-from liveroom.models import Event
+from liveroom.models import Event, utcnow
 
 
 class Kind(enum.StrEnum):
@@ -37,6 +37,8 @@ class Kind(enum.StrEnum):
     ROOM_LOCKED = "room_locked"
     WAITING_CHANGED = "waiting_changed"
     STREAM_DISPLACED = "stream_displaced"
+    # The site's switches changed (live rooms or private rooms on or off): no room.
+    SITE_CHANGED = "site_changed"
 
 
 _PENDING = "liveroom_events_pending"
@@ -48,12 +50,33 @@ def on_commit(app: Flask, listener: Callable[[], None]) -> None:
     app.extensions.setdefault(_LISTENERS, []).append(listener)
 
 
-def append(room_id: int, kind: Kind, session_id: int | None = None, **data: object) -> Event:
+def append(room_id: int | None, kind: Kind, session_id: int | None = None, **data: object) -> Event:
     """Add an event to the current transaction; the caller commits."""
     event = Event(room_id=room_id, session_id=session_id, kind=Kind(kind).value, data=data)
     db.session.add(event)
     db.session.info[_PENDING] = True
     return event
+
+
+def append_many(rows: list[dict]) -> None:
+    """Add many events to the current transaction in one statement; each row holds
+    ``room_id``, ``kind``, ``session_id`` and ``data``. The caller commits."""
+    if not rows:
+        return
+    stamped = [{**row, "kind": Kind(row["kind"]).value, "created_at": utcnow()} for row in rows]
+    db.session.execute(sa.insert(Event), stamped)
+    db.session.info[_PENDING] = True
+
+
+def append_together(rows: list[dict]) -> list[int]:
+    """Add a few events to the current transaction in one statement (rows as for
+    ``append_many``) and return their ids in order: one request's events, such as a
+    meeting's start and its instructor's arrival. The caller commits."""
+    stamped = [{**row, "kind": Kind(row["kind"]).value, "created_at": utcnow()} for row in rows]
+    # One multi-row INSERT; ids grow in row order, whatever order RETURNING gives them.
+    ids = sorted(db.session.scalars(sa.insert(Event).values(stamped).returning(Event.id)))
+    db.session.info[_PENDING] = True
+    return ids
 
 
 @sa.event.listens_for(so.Session, "after_commit")

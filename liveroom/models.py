@@ -267,7 +267,8 @@ class Event(db.Model):
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    room_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("room.id"))
+    # None for what concerns the whole site (its switches: ``Kind.SITE_CHANGED``).
+    room_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("room.id"))
     session_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("live_session.id"))
     kind: so.Mapped[str] = so.mapped_column(sa.String(40))
     data: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict)
@@ -298,6 +299,15 @@ class RateHit(db.Model):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     bucket: so.Mapped[str] = so.mapped_column(sa.String(200))
     at: so.Mapped[datetime] = so.mapped_column(default=utcnow, index=True)
+
+
+class UpkeepLease(db.Model):
+    """Which process does a piece of upkeep (the presence sweep, forgetting old rows)
+    until when: one at a time across every worker and host (``liveroom/leases.py``)."""
+
+    name: so.Mapped[str] = so.mapped_column(sa.String(40), primary_key=True)
+    holder: so.Mapped[str] = so.mapped_column(sa.String(100))
+    expires_at: so.Mapped[datetime] = so.mapped_column()
 
 
 class Setting(db.Model):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sqlalchemy as sa
 from flask import g, has_app_context
 
+from liveroom import events
+from liveroom.events import Kind
 from liveroom.extensions import db
 from liveroom.models import AuditEntry, LiveSession, Room, Setting, User
 from liveroom.roles import AppRole
@@ -20,6 +23,8 @@ DEFAULTS = {
     "openInNewTab": "false",
 }
 # Anonymous accounts never own rooms, whatever the setting says.
+# Settings that change what a room's Start/Join box shows: open pages redraw it.
+SWITCHES = frozenset(DEFAULTS)
 MINIMUM_ROLE_CHOICES = [role for role in AppRole if role.at_least(AppRole.VIEWER)]
 
 
@@ -48,23 +53,41 @@ def normalize(key: str, value: str) -> str:
     raise ValueError(f"unknown setting '{key}' (expected one of: {', '.join(DEFAULTS)})")
 
 
+# Built once (every request reads the settings): a statement costs more to construct
+# than this four-row query costs to run.
+_STORED = sa.select(Setting.key, Setting.value)
+
+
 def stored_values() -> dict[str, str]:
+    """Every setting's stored value, or its default where none is stored."""
     values = dict(DEFAULTS)
-    values.update({row.key: row.value for row in db.session.scalars(sa.select(Setting))})
+    values.update(db.session.execute(_STORED).all())
     return values
 
 
+@lru_cache(maxsize=32)
+def _from_values(values: tuple[tuple[str, str], ...]) -> SiteSettings:
+    """The settings these stored values mean (the same few combinations, over and over)."""
+    stored = dict(values)
+    return SiteSettings(
+        live_room_enabled=stored["liveRoomEnabled"] == "true",
+        private_rooms_enabled=stored["enableUserPrivateLiveRoom"] == "true",
+        private_room_minimum_role=AppRole.from_key(stored["privateRoomMinimumRole"]),
+        open_in_new_tab=stored["openInNewTab"] == "true",
+    )
+
+
 def get_settings() -> SiteSettings:
-    """The current settings, read once per request."""
+    """The current settings, read once per request.
+
+    Read from the database on every request rather than kept per process: an admin's
+    change must hold at once in every worker, and asking another worker's cache
+    whether it is still current would itself take a query. The query is one of a
+    handful of rows; only building the object is saved, by ``_from_values``.
+    """
     if has_app_context() and "site_settings" in g:
         return g.site_settings
-    values = stored_values()
-    settings = SiteSettings(
-        live_room_enabled=values["liveRoomEnabled"] == "true",
-        private_rooms_enabled=values["enableUserPrivateLiveRoom"] == "true",
-        private_room_minimum_role=AppRole.from_key(values["privateRoomMinimumRole"]),
-        open_in_new_tab=values["openInNewTab"] == "true",
-    )
+    settings = _from_values(tuple(sorted(stored_values().items())))
     if has_app_context():
         g.site_settings = settings
     return settings
@@ -104,6 +127,9 @@ def change_settings(
                 detail=f"{key}: {old} → {new}{note}",
             )
         )
+    if SWITCHES & changes.keys():
+        # Pages showing a room's Start/Join box redraw it (or its "turned off" note).
+        events.append(None, Kind.SITE_CHANGED, keys=sorted(SWITCHES & changes.keys()))
     db.session.commit()
     end_switched_off_meetings(changes, actor)
     return changes
@@ -113,8 +139,8 @@ def end_switched_off_meetings(changes: dict[str, tuple[str, str]], actor: User |
     """A meeting must not run on in a room nobody can reach any more: when live rooms
     (or private rooms) are turned off, their live meetings end with the reason
     "disabled", and every open page hears it. Returns how many ended."""
-    # The rooms service sits above settings (its policy reads them): import it late.
-    from liveroom.rooms import service
+    # Meetings sit above settings (their policy reads them): import them late.
+    from liveroom.rooms import meetings
 
     def turned_off(key: str) -> bool:
         return changes.get(key, ("", ""))[1] == "false"
@@ -134,5 +160,5 @@ def end_switched_off_meetings(changes: dict[str, tuple[str, str]], actor: User |
         )
     )
     for session in live:
-        service.end_session(session, actor, reason="disabled")
+        meetings.end_session(session, actor, reason="disabled")
     return len(live)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from flask import Flask, render_template, request
+from flask import Flask, render_template, request, url_for
 from flask_login import current_user
+from markupsafe import Markup, escape
 
 from liveroom.rooms.policy import may_see_my_rooms, shown_rank
 from liveroom.settings import get_settings
@@ -35,18 +37,74 @@ def iso_utc(moment: datetime | None) -> str:
     return moment.replace(microsecond=0).isoformat() + "Z"
 
 
+def local_time(moment: datetime, kind: str = "time", zone: bool = False) -> Markup:
+    """A moment, stored in UTC, as a ``<time>`` that static/js/time.js shows in the
+    viewer's own zone (UTC, the text written here, without JavaScript).
+
+    kind: time, seconds, datetime or date; zone: name the zone ("09:16 EST") where the
+    time stands alone. A filter rather than a Jinja macro: the attendance page shows
+    a hundred and more, and a macro call costs several times this.
+    """
+    iso = iso_utc(moment)
+    if moment.tzinfo is None:  # as the database keeps them: the text is part of ``iso``
+        text = _shown(iso, kind)
+    else:
+        text = _shown(moment.replace(microsecond=0, tzinfo=None).isoformat(), kind)
+    if kind not in SHOWN:
+        kind = escape(kind)
+    if zone:
+        return Markup(f'<time datetime="{iso}" data-local="{kind}" data-zone>{text} UTC</time>')
+    return Markup(f'<time datetime="{iso}" data-local="{kind}">{text}</time>')
+
+
+# What each kind of ``local_time`` shows, cut from an ISO 8601 "2026-11-28T09:16:05".
+SHOWN = {
+    "time": lambda iso: iso[11:16],
+    "seconds": lambda iso: iso[11:19],
+    "datetime": lambda iso: f"{iso[:10]} {iso[11:16]}",
+    "date": lambda iso: iso[:10],
+}
+
+
+def _shown(iso: str, kind: str) -> str:
+    return SHOWN.get(kind, SHOWN["time"])(iso)
+
+
+def fixed_url_builder() -> Callable[..., str]:
+    """``url_for`` for addresses that stay the same while the process runs (static
+    files, pages without parameters), remembered after the first: every page's header
+    and user menu build a dozen of them. Kept per application root, since an app
+    served under a path prefix (``SCRIPT_NAME``) puts it in front of each."""
+    known: dict[tuple, str] = {}
+
+    def fixed_url(endpoint: str, **values: str) -> str:
+        key = (request.script_root, endpoint, *sorted(values.items()))
+        url = known.get(key)
+        if url is None:
+            url = known[key] = url_for(endpoint, **values)
+        return url
+
+    return fixed_url
+
+
 def register(app: Flask) -> None:
     app.jinja_env.filters["linkify"] = linkify
     app.jinja_env.filters["initial"] = initial
     # What a stay's person was in the room: Instructor (staff), Moderator, Participant.
     app.jinja_env.filters["room_badge"] = lambda stay: shown_rank(stay).badge
     app.jinja_env.filters["iso_utc"] = iso_utc
+    app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.globals["fixed_url"] = fixed_url_builder()
 
     @app.context_processor
     def menu_flags() -> dict:
-        if not current_user.is_authenticated:
-            return {"show_my_rooms": False, "show_admin": False}
+        # The user itself rather than Flask-Login's proxy, which templates would
+        # otherwise resolve again on every mention (dozens per page).
+        user = current_user._get_current_object()
+        if not user.is_authenticated:
+            return {"current_user": user, "show_my_rooms": False, "show_admin": False}
         return {
-            "show_my_rooms": may_see_my_rooms(current_user, get_settings()),
-            "show_admin": current_user.role.is_admin,
+            "current_user": user,
+            "show_my_rooms": may_see_my_rooms(user, get_settings()),
+            "show_admin": user.role.is_admin,
         }

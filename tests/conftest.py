@@ -18,7 +18,7 @@ from liveroom.extensions import db
 from liveroom.live.hub import hub_of
 from liveroom.models import Channel, Room, User
 from liveroom.roles import AppRole, ChannelRole
-from liveroom.rooms import service
+from liveroom.rooms import meetings, private
 from liveroom.settings import set_setting
 from tests.sse import StreamReader
 
@@ -108,7 +108,7 @@ class World:
             for username, role in members.items():
                 user = db.session.scalar(sa.select(User).where(User.username == username))
                 channel.memberships.append(_membership(user, role))
-            service.channel_room(channel)
+            meetings.channel_room(channel)
             db.session.commit()
             return channel.id
 
@@ -127,7 +127,7 @@ class World:
     def private_room(self, username: str, name: str) -> str:
         with self.app.app_context():
             owner = db.session.scalar(sa.select(User).where(User.username == username))
-            return service.create_private_room(owner, name).public_id
+            return private.create_private_room(owner, name).public_id
 
     def settings(self, **values: str) -> None:
         with self.app.app_context():
@@ -192,3 +192,13 @@ def participants_of(response) -> str:
     match = re.search(r'<section class="participants".*?</section>', html, flags=re.S)
     assert match, "the response has no participant list"
     return " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", match.group(0))).split())
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Browser assertions wait for the page to change, and give up only after a deadline
+    a busy two-core machine never reaches (Playwright's own default is 5 s)."""
+    try:
+        from playwright.sync_api import expect
+    except ImportError:  # the browser tests are skipped without Playwright anyway
+        return
+    expect.set_options(timeout=15_000)

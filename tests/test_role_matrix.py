@@ -21,7 +21,7 @@ from liveroom.models import (
     WaitingEntry,
 )
 from liveroom.roles import AppRole, ChannelRole
-from liveroom.rooms import service
+from liveroom.rooms import meetings, private
 from liveroom.settings import set_setting
 from tests.conftest import FAST_HASH, HTMX, PASSWORD, make_app
 
@@ -87,10 +87,10 @@ def matrix(tmp_path_factory):
                 if channel_role:
                     db.session.add(Membership(channel=channel, user=user, role=channel_role))
         db.session.commit()
-        room = service.channel_room(channel)
+        room = meetings.channel_room(channel)
         db.session.commit()
-        private = service.create_private_room(owner, "Owner's room")
-        ids = {"channel": channel.id, "room": room.public_id, "private": private.public_id}
+        own = private.create_private_room(owner, "Owner's room")
+        ids = {"channel": channel.id, "room": room.public_id, "private": own.public_id}
     return app, ids
 
 
@@ -120,7 +120,7 @@ def do(app, ids, user: str, action: str) -> bool:
         with app.app_context():
             channel = db.session.get(Channel, ids["channel"])
             owner = db.session.scalar(sa.select(User).where(User.username == "owner"))
-            service.start_session(channel.room, owner)
+            meetings.start_session(channel.room, owner)
         client.post(f"/rooms/{room}/end", headers=HTMX)
         with app.app_context():
             ended = (
@@ -137,7 +137,7 @@ def end_all(app) -> None:
         for session in db.session.scalars(
             sa.select(LiveSession).where(LiveSession.ended_at.is_(None))
         ):
-            service.end_session(session, session.started_by)
+            meetings.end_session(session, session.started_by)
 
 
 @pytest.mark.parametrize("action", ACTIONS)
@@ -199,7 +199,7 @@ class InRoom:
                 user = User(username=name, display_name=name, password_hash=FAST_HASH)
                 db.session.add_all([user, Membership(channel=channel, user=user, role=role)])
             db.session.commit()
-            self.room = service.channel_room(channel).public_id
+            self.room = meetings.channel_room(channel).public_id
             db.session.commit()
         self.clients = {name: self.login(name) for name in people}
         self.post("maria", "start")

@@ -144,19 +144,17 @@ def test_a_pupils_tab_has_no_csp_violation_or_console_error(tmp_path):
         message = pupil.get_by_role("textbox", name="Message")
         message.fill("hello https://example.com")
         message.press("Enter")
-        expect(teacher.get_by_text("hello")).to_be_visible(timeout=5000)
+        expect(teacher.get_by_text("hello")).to_be_visible()
         pupil.get_by_role("button", name=re.compile("Raise")).click()
         expect(teacher.locator("#people-list li", has_text="Sam Lee")).to_have_count(1)
         teacher.locator("#people-list li", has_text="Sam Lee").locator("summary").click()
         teacher.get_by_role("button", name="Set as moderator").click()
-        expect(pupil.get_by_text("You are a moderator")).to_be_visible(timeout=5000)
+        expect(pupil.get_by_text("You are a moderator")).to_be_visible()
         teacher.locator("#people-list li", has_text="Sam Lee").locator("summary").click()
         teacher.get_by_role("button", name="Make participant").click()
-        expect(pupil.get_by_text("You are a participant")).to_be_visible(timeout=5000)
+        expect(pupil.get_by_text("You are a participant")).to_be_visible()
         teacher.once("dialog", lambda dialog: dialog.accept())
         teacher.get_by_role("button", name="End meeting for everyone").click()
-        expect(pupil.get_by_role("heading", name="This meeting has ended")).to_be_visible(
-            timeout=5000
-        )
+        expect(pupil.get_by_role("heading", name="This meeting has ended")).to_be_visible()
         browser.close()
     assert problems == []

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
-from flask_login import current_user, login_required
+from flask import Response, flash, redirect, render_template, url_for
+from flask_login import current_user
 
+from liveroom.admin import bp
 from liveroom.admin.forms import SettingsForm
 from liveroom.extensions import db
 from liveroom.models import AuditEntry
 from liveroom.settings import change_settings, stored_values
-
-bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 # Form field -> setting key.
 FIELDS = {
@@ -20,13 +19,6 @@ FIELDS = {
     "private_room_minimum_role": "privateRoomMinimumRole",
     "open_in_new_tab": "openInNewTab",
 }
-
-
-@bp.before_request
-@login_required
-def require_admin() -> None:
-    if not current_user.role.is_admin:
-        abort(403, "Only administrators can change Liveroom's settings.")
 
 
 def saved_message(changes: dict[str, tuple[str, str]]) -> str:

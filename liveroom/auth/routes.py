@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from liveroom.auth import passwords, throttle
+from liveroom.auth import bp, passwords, throttle
 from liveroom.auth.forms import USERNAME_MAX, LoginForm
 from liveroom.auth.sessions import (
     begin_session,
@@ -21,8 +21,6 @@ from liveroom.auth.sessions import (
 from liveroom.extensions import db, login
 from liveroom.models import User
 from liveroom.params import MAX_ID
-
-bp = Blueprint("auth", __name__)
 
 login.login_view = "auth.login_page"
 login.login_message = "Please log in to continue."

@@ -73,6 +73,20 @@ def _oldest_open_login() -> datetime:
     return utcnow() - lifetime()
 
 
+# Built once: constructing a statement costs more than running it (the loader runs on
+# every signed-in request), and SQLAlchemy reuses its compiled form either way.
+_USER_OF_OPEN_SESSION = (
+    sa.select(User, LoginSession.id)
+    .join(LoginSession, LoginSession.user_id == User.id)
+    .where(
+        User.id == sa.bindparam("user_id"),
+        LoginSession.token_hash == sa.bindparam("token_hash"),
+        LoginSession.ended_at.is_(None),
+        LoginSession.created_at >= sa.bindparam("oldest_open"),
+    )
+)
+
+
 def user_of_this_session(user_id: int) -> User | None:
     """The user whose open session this request's cookie holds, in one query; None
     when the cookie has no token, or its session has ended or run out. Remembers the
@@ -81,14 +95,8 @@ def user_of_this_session(user_id: int) -> User | None:
     if token is None:
         return None
     row = db.session.execute(
-        sa.select(User, LoginSession.id)
-        .join(LoginSession, LoginSession.user_id == User.id)
-        .where(
-            User.id == user_id,
-            LoginSession.token_hash == _digest(token),
-            LoginSession.ended_at.is_(None),
-            LoginSession.created_at >= _oldest_open_login(),
-        )
+        _USER_OF_OPEN_SESSION,
+        {"user_id": user_id, "token_hash": _digest(token), "oldest_open": _oldest_open_login()},
     ).first()
     if row is None:
         return None

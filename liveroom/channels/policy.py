@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from liveroom.models import Channel, User
+import sqlalchemy as sa
+
+from liveroom.extensions import db
+from liveroom.models import Channel, Membership, User
 from liveroom.roles import AppRole, ChannelRole
+
+# Built once: the policy asks on every page about a room of a channel.
+_MEMBERSHIP_ROLE = sa.select(Membership.role).where(
+    Membership.user_id == sa.bindparam("user_id"),
+    Membership.channel_id == sa.bindparam("channel_id"),
+)
+_ROLES_KEY = "liveroom_membership_roles"
 
 
 def takes_part(user: User) -> bool:
@@ -13,14 +23,49 @@ def takes_part(user: User) -> bool:
 
 def channel_role(user: User, channel: Channel) -> ChannelRole | None:
     """The user's role in a channel; admins act as Manager on every channel."""
+    if not takes_part(user) or user.role.is_admin:
+        return role_from(user, None)
+    return role_from(user, _membership_role(user, channel.id))
+
+
+def _membership_role(user: User, channel_id: int) -> ChannelRole | None:
+    """The role the user's membership of the channel gives, None without one.
+
+    Asked for this one channel rather than read from ``user.memberships``, which
+    loads every membership the person has (a hundred for a busy teacher) on each
+    request. The answer is kept until the database transaction ends, as the loaded
+    collection was until a commit expired it: a page asks the policy several times
+    about the same channel. A collection already loaded (with changes not yet
+    flushed, say) is read as before.
+    """
+    if "memberships" not in sa.inspect(user).unloaded:
+        for membership in user.memberships:
+            if membership.channel_id == channel_id:
+                return membership.role
+        return None
+    session = db.session()
+    transaction = session.get_transaction()
+    remembered = session.info.get(_ROLES_KEY)
+    key = (user.id, channel_id)
+    if remembered is not None and transaction is not None and remembered[0] is transaction:
+        if key in remembered[1]:
+            return remembered[1][key]
+    role = session.scalar(_MEMBERSHIP_ROLE, {"user_id": user.id, "channel_id": channel_id})
+    transaction = session.get_transaction()
+    if remembered is None or remembered[0] is not transaction:
+        remembered = session.info[_ROLES_KEY] = (transaction, {})
+    remembered[1][key] = role
+    return role
+
+
+def role_from(user: User, membership_role: ChannelRole | None) -> ChannelRole | None:
+    """The user's role in a channel where their membership (if any) gives
+    ``membership_role``: for lists that read memberships in their own query."""
     if not takes_part(user):
         return None
     if user.role.is_admin:
         return ChannelRole.MANAGER
-    for membership in user.memberships:
-        if membership.channel_id == channel.id:
-            return membership.role
-    return None
+    return membership_role
 
 
 def may_view_channel(user: User, channel: Channel) -> bool:

@@ -2,58 +2,151 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import Blueprint, abort, render_template
-from flask_login import current_user, login_required
+from flask import abort, render_template
+from flask_login import current_user
 
-from liveroom.channels import policy
+from liveroom.channels import bp, policy
 from liveroom.extensions import db
-from liveroom.models import Channel, Membership, User
+from liveroom.models import Channel, LiveSession, Membership, Room, User
+from liveroom.params import int_arg
 from liveroom.roles import ChannelRole
-from liveroom.rooms import service as room_service
-from liveroom.rooms.routes import attendance_visible, meeting_state
-
-bp = Blueprint("channels", __name__, url_prefix="/channels")
+from liveroom.rooms.pages import attendance_visible, meeting_state
 
 ROLE_ORDER = {role: rank for rank, role in enumerate(ChannelRole)}
 
 
-@bp.before_request
-@login_required
-def require_login() -> None:
-    """Channels are for signed-in people only."""
+# Channel cards per page of the list: a school's admin sees hundreds of channels.
+PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class ChannelCard:
+    """One channel as the list shows it: what it is, my role in it, whether it is live."""
+
+    id: int
+    name: str
+    description: str
+    role: ChannelRole | None
+    live: bool
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """One page of the channel list, and where the others are."""
+
+    cards: list[ChannelCard]
+    number: int
+    pages: int
+    total: int
+
+    @property
+    def first_shown(self) -> int:
+        return (self.number - 1) * PER_PAGE + 1
+
+    @property
+    def last_shown(self) -> int:
+        return self.first_shown + len(self.cards) - 1
+
+    @property
+    def numbers(self) -> list[int | None]:
+        """The page numbers to link: the first, the last and two either side of this
+        one, None where some are skipped, so the links stay few however many pages."""
+        near = {1, self.pages, *range(self.number - 2, self.number + 3)}
+        shown = sorted(n for n in near if 1 <= n <= self.pages)
+        numbers: list[int | None] = []
+        for n in shown:
+            if numbers and n - numbers[-1] > 1:
+                numbers.append(None)
+            numbers.append(n)
+        return numbers
+
+
+def _list_statements(every_channel: bool) -> tuple[sa.Select, sa.Select]:
+    """The channel list's two statements (how many channels, one page of cards),
+    with the user, the page size and the offset as parameters: over every channel (an
+    admin's list), or over the user's own."""
+    live = (
+        sa.exists()
+        .where(
+            Room.channel_id == Channel.id,
+            LiveSession.room_id == Room.id,
+            LiveSession.ended_at.is_(None),
+        )
+        .label("live")
+    )
+    mine = sa.and_(
+        Membership.channel_id == Channel.id, Membership.user_id == sa.bindparam("user_id")
+    )
+    cards = sa.select(Channel.id, Channel.name, Channel.description, Membership.role, live)
+    if every_channel:
+        shown = sa.select(sa.func.count(Channel.id))
+        cards = cards.outerjoin(Membership, mine)
+    else:
+        shown = sa.select(sa.func.count(Channel.id)).join(Membership, mine)
+        cards = cards.join(Membership, mine)
+    cards = (
+        cards.order_by(Channel.name, Channel.id)
+        .limit(sa.bindparam("per_page"))
+        .offset(sa.bindparam("offset"))
+    )
+    return shown, cards
+
+
+# Built once, not per request: building them cost more than running them.
+LIST_STATEMENTS = {every: _list_statements(every) for every in (False, True)}
+
+
+def channel_cards(user: User, page: int) -> ListPage:
+    """The page of channels ``user`` sees, with their role and live state, in two
+    queries whatever the number of channels: their count, then the page's cards with
+    the user's membership and a live meeting looked up in the same statement."""
+    count, cards = LIST_STATEMENTS[policy.lists_all_channels(user)]
+    total = db.session.scalar(count, {"user_id": user.id})
+    pages = max(1, -(-total // PER_PAGE))
+    if page > pages:
+        abort(404, f"The channel list has {pages} page{'s' if pages > 1 else ''}.")
+    rows = db.session.execute(
+        cards, {"user_id": user.id, "per_page": PER_PAGE, "offset": (page - 1) * PER_PAGE}
+    )
+    # My role in a channel follows from my membership's role there: asked of the
+    # policy once per kind of membership rather than once per card.
+    role_for = {role: policy.role_from(user, role) for role in (None, *ChannelRole)}
+    return ListPage(
+        cards=[
+            ChannelCard(channel_id, name, description, role_for[role], live)
+            for channel_id, name, description, role, live in rows
+        ],
+        number=page,
+        pages=pages,
+        total=total,
+    )
 
 
 @bp.get("/")
 def index() -> str:
-    query = sa.select(Channel).order_by(Channel.name)
-    if not policy.lists_all_channels(current_user):
-        query = query.join(Membership).where(Membership.user_id == current_user.id)
-    channels = list(db.session.scalars(query))
-    live_room_ids = room_service.live_channel_ids([c.id for c in channels])
-    roles = {c.id: policy.channel_role(current_user, c) for c in channels}
-    return render_template(
-        "channels/index.html", channels=channels, roles=roles, live_ids=live_room_ids
-    )
+    page = channel_cards(current_user._get_current_object(), max(1, int_arg("page", 1)))
+    return render_template("channels/index.html", page=page)
 
 
 @bp.get("/<id:channel_id>")
 def show(channel_id: int) -> str:
-    channel = db.session.get(Channel, channel_id)
+    channel = db.session.get(Channel, channel_id, options=[so.joinedload(Channel.room)])
     if channel is None:
         abort(404)
     if not policy.may_view_channel(current_user, channel):
         abort(403, "Your account cannot open channels. Ask your administrator.")
-    members = list(
-        db.session.scalars(
-            sa.select(Membership)
-            .join(User)
-            .where(Membership.channel_id == channel.id)
-            .options(so.contains_eager(Membership.user))
-        )
-    )
-    members.sort(key=lambda m: (ROLE_ORDER[m.role], m.user.display_name.casefold()))
+    # Names and roles only: the list shows nothing else, and plain rows cost far less
+    # than a membership and a user object per member.
+    members = db.session.execute(
+        sa.select(User.display_name, Membership.role)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.channel_id == channel.id)
+    ).all()
+    members.sort(key=lambda m: (ROLE_ORDER[m.role], m.display_name.casefold()))
     room = channel.room
     if room is None:  # every channel gets its room when it is created
         abort(404)

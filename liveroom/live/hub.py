@@ -1,10 +1,15 @@
 """The per-process hub: one watcher reads the event log and feeds local streams.
 
-Every worker process runs one watcher thread (a greenlet under gevent). It wakes when
-this process commits an event, when Redis says another process did (if
-``LIVEROOM_REDIS_URL`` is set), or every ``LIVEROOM_EVENT_POLL_SECONDS`` otherwise. It
-reads new events with one query, renders each once per audience and puts the bytes on
-the queues of this process's listeners. Streams never query the database in a loop.
+Every worker process runs one watcher thread (a greenlet under gevent). It sleeps until
+it is woken: by this process's own commits, by Redis when another host or worker
+committed (``LIVEROOM_REDIS_URL``), or, without Redis, by a datagram from another
+worker of this host (``liveroom/live/wake.py``). Without Redis it also looks by itself
+every ``LIVEROOM_EVENT_POLL_SECONDS`` (1 s: on SQLite a stat() of the database files)
+in case a wake-up was lost; with Redis it reads nothing on a timer. It reads new
+events with one query, renders each once per audience and puts the bytes on the
+queues of this process's listeners (streams of people in a meeting) and watchers
+(pages waiting for a meeting to start or end). Streams never query the database in
+a loop.
 
 Database connections: the watcher holds one only while it reads and renders a batch,
 the upkeep only while it writes; a waiting stream and the hub between reads hold none.
@@ -27,14 +32,26 @@ from dataclasses import dataclass
 
 from flask import Flask
 
-from liveroom import events, ratelimit
+from liveroom import events, leases, ratelimit
 from liveroom.auth import sessions as login_sessions
 from liveroom.events import Kind
 from liveroom.extensions import db
 from liveroom.live import slots
-from liveroom.live.render import Listener, Plan, plan_for, render_template, sse_message
+from liveroom.live.people import PeopleLists
+from liveroom.live.render import (
+    PEOPLE_KINDS,
+    Listener,
+    Plan,
+    Watcher,
+    plan_for,
+    render_template,
+    rendering,
+    sse_message,
+    status_message,
+)
+from liveroom.live.wake import LocalWake
 from liveroom.models import LiveSession
-from liveroom.rooms import service
+from liveroom.rooms import meetings, presence
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +77,30 @@ GAP_WIDEST = 1000
 # How long an opening stream waits for this process's watcher to find the log's end.
 STARTUP_PATIENCE = 10.0
 KEEP_PRESENT_EVERY = 3.0
-SAFETY_READ = 0.1
+# While an id is missing (see GAP_PATIENCE) the log is read again this often.
+GAP_RETRY = 0.05
 KEEP_ALIVE = b": keep-alive\n\n"
 SWEEP_EVERY = 5.0
+# The sweep lease outlives a few missed sweeps: another worker takes over when the
+# holder died, not when it was briefly busy.
+SWEEP_LEASE = 3 * SWEEP_EVERY
 # Old rate-limit rows are deleted this often (they only slow the counts down).
 FORGET_RATE_HITS_EVERY = 60.0
 # Sent to a stream whose login session ended: the page asks for its state again and is
 # sent to the log-in page. No id, so the browser's resume point stays where it was.
 SESSION_ENDED = b"event: refresh\ndata: refresh\n\n"
+
+
+# What pages outside a meeting hear about (see Hub.watch).
+WATCHED_KINDS = frozenset({Kind.SESSION_STARTED, Kind.SESSION_ENDED, Kind.SITE_CHANGED})
+
+
+# Pages one browser may keep watching in one worker (each is a connection).
+WATCHERS_PER_LOGIN = 30
+
+
+class TooManyWatchers(RuntimeError):
+    """One browser holds more watching pages in this worker than anyone needs."""
 
 
 class HubNotReady(RuntimeError):
@@ -107,6 +140,13 @@ class Hub:
         # Guards the listeners and the watcher's position; never held across a query.
         self.lock = threading.Lock()
         self.rooms: dict[int, set[Listener]] = {}
+        # Pages that show a room without being in its meeting (a channel page, a
+        # room's link, My Rooms, a pupil waiting for the start), by room id.
+        self.watchers: dict[int, set[Watcher]] = {}
+        self.watcher_count = 0
+        # Every stream of this process by its browser's login session, kept as they
+        # come and go so the upkeep never walks all of them.
+        self.by_login: dict[int, set[Listener | Watcher]] = {}
         # Stream slots (liveroom/live/slots.py) of this process's listeners.
         self.slot_of: dict[Listener, int] = {}
         self.by_slot: dict[int, Listener] = {}
@@ -120,13 +160,16 @@ class Hub:
         self.missing: dict[int, float] = {}
         self.plans: OrderedDict[int, Plan] = OrderedDict()
         self.plans_lock = threading.Lock()
+        # People lists, counts and hands: coalesced per session (live/people.py).
+        self.people = PeopleLists(self)
         self.goodbyes: list[int] = []
         self.closed_slots: list[int] = []
         self.stopping = False
         self.sqlite_files = sqlite_files(app.config["SQLALCHEMY_DATABASE_URI"])
         self.marker: tuple = ()
-        self.last_read = 0.0
         self.next_forget = 0.0
+        # Meetings live anywhere, counted from the log as the watcher reads it.
+        self.live_meetings = 0
 
     # --- listeners -------------------------------------------------------------------
 
@@ -146,9 +189,14 @@ class Hub:
             stay = listener.participation_id
             if stay is not None:
                 self.streams_of_stay[stay] = self.streams_of_stay.get(stay, 0) + 1
+            self._index_login(listener)
             return Cursor(self.high, frozenset(self.missing))
 
     def unsubscribe(self, listener: Listener) -> None:
+        """Remove a listener: a few dictionary operations, however many are open."""
+        if isinstance(listener, Watcher):
+            self.unwatch(listener)
+            return
         with self.lock:
             room = self.rooms.get(listener.room_id)
             if room is None or listener not in room:
@@ -156,6 +204,7 @@ class Hub:
             room.discard(listener)
             if not room:
                 del self.rooms[listener.room_id]
+            self._unindex_login(listener)
             slot_id = self.slot_of.pop(listener, None)
             if slot_id is not None:
                 self.by_slot.pop(slot_id, None)
@@ -169,6 +218,49 @@ class Hub:
                     self.streams_of_stay.pop(stay, None)
                     self.goodbyes.append(stay)
 
+    def watch(self, watcher: Watcher) -> None:
+        """Add a page that waits for its rooms' meetings to start or end. Call it
+        holding no database connection (it may wait for the watcher to start)."""
+        self.ensure_running()
+        if not self.ready.wait(STARTUP_PATIENCE):
+            raise HubNotReady("Live updates are not available yet.")
+        watcher.queue = new_queue(QUEUE_LIMIT)
+        with self.lock:
+            mine = self.by_login.get(watcher.login_id, ())
+            if sum(isinstance(s, Watcher) for s in mine) >= WATCHERS_PER_LOGIN:
+                raise TooManyWatchers(
+                    "This browser has too many pages open here. Close a few and reload."
+                )
+            for room_id in watcher.room_ids:
+                self.watchers.setdefault(room_id, set()).add(watcher)
+            self.watcher_count += 1
+            self._index_login(watcher)
+
+    def unwatch(self, watcher: Watcher) -> None:
+        with self.lock:
+            if watcher.closed:
+                return
+            watcher.closed = True
+            for room_id in watcher.room_ids:
+                room = self.watchers.get(room_id)
+                if room is not None:
+                    room.discard(watcher)
+                    if not room:
+                        del self.watchers[room_id]
+            self.watcher_count -= 1
+            self._unindex_login(watcher)
+
+    def _index_login(self, stream: Listener | Watcher) -> None:
+        if stream.login_id is not None:
+            self.by_login.setdefault(stream.login_id, set()).add(stream)
+
+    def _unindex_login(self, stream: Listener | Watcher) -> None:
+        streams = self.by_login.get(stream.login_id)
+        if streams is not None:
+            streams.discard(stream)
+            if not streams:
+                del self.by_login[stream.login_id]
+
     def slot_unused(self, slot_id: int) -> None:
         """A stream that took a slot and then never subscribed: free the slot."""
         with self.lock:
@@ -177,6 +269,15 @@ class Hub:
     def listener_count(self) -> int:
         with self.lock:
             return sum(len(room) for room in self.rooms.values())
+
+    def _all_streams(self) -> list[Listener | Watcher]:
+        """Every open stream of this process (the caller holds the lock)."""
+        return [stream for streams in self.by_login.values() for stream in streams] + [
+            listener
+            for room in self.rooms.values()
+            for listener in room
+            if listener.login_id is None
+        ]
 
     def notify(self) -> None:
         """Something was committed: look at the log now rather than at the next tick."""
@@ -222,6 +323,7 @@ class Hub:
                 with self.app.app_context():
                     try:
                         newest = events.newest_id()
+                        live = meetings.live_count()
                     finally:
                         db.session.remove()
             except Exception:
@@ -231,22 +333,28 @@ class Hub:
             with self.lock:
                 self.high = newest
                 self.missing.clear()
+                self.live_meetings = live
             self.ready.set()
             return
 
     def _watch(self) -> None:
+        """Sleep until woken (this process committed, or another one said it did);
+        look by itself only every ``poll_seconds`` in case a wake-up was lost (never
+        with Redis), and briefly while an id is missing."""
         self._find_the_end()
         while not self.stopping:
-            woken = self.wake.wait(self.poll_seconds)
+            timeout = GAP_RETRY if self.missing else (self.poll_seconds or None)
+            flush_in = self.people.due_in(time.monotonic())
+            if flush_in is not None:  # a people list to send: wake up for it
+                timeout = flush_in if timeout is None else min(timeout, flush_in)
+            woken = self.wake.wait(timeout)
             self.wake.clear()
-            # File times tick coarsely: two writes in one tick look like one, so the log
-            # is also read at least every SAFETY_READ seconds (and while ids are missing).
-            overdue = time.monotonic() - self.last_read >= SAFETY_READ
-            if not (woken or overdue or self.missing or self.database_changed()):
-                continue
-            self.last_read = time.monotonic()
+            if self.stopping:
+                return
             try:
-                self.dispatch_new()
+                if woken or self.missing or self.database_changed():
+                    self.dispatch_new()
+                self.flush_people()
             except Exception:  # keep watching: one bad event must not stop the room
                 log.exception("live hub: dispatch failed")
                 time.sleep(0.5)
@@ -266,7 +374,7 @@ class Hub:
             with self.lock:
                 for event_id in expired:
                     self.missing.pop(event_id, None)
-        with self.app.test_request_context("/"):
+        with rendering(self.app):
             try:
                 batch = events.after_or_among(self.high, sorted(self.missing))
                 for event in batch:
@@ -274,18 +382,43 @@ class Hub:
                     with self.lock:
                         if not self._advance(event.id, now):
                             continue  # delivered already
+                        if event.kind in PEOPLE_KINDS or event.kind == Kind.SESSION_ENDED:
+                            self.people.changed(event, now)
+                        if event.kind == Kind.SESSION_STARTED:
+                            self.live_meetings += 1
+                        elif event.kind == Kind.SESSION_ENDED:
+                            self.live_meetings = max(0, self.live_meetings - 1)
                         if displaced:
                             target = self.by_slot.get(event.data.get("stream_id"))
                             listeners = [target] if target is not None else []
                         else:
                             listeners = list(self.rooms.get(event.room_id, ()))
+                        watchers = self._watchers_of(event)
                     if listeners and displaced:
                         self._displace(event, listeners[0])
                     elif listeners:
                         self._deliver(self.plan(event), listeners)
+                    if watchers:
+                        self._tell_watchers(event, watchers)
                 return len(batch)
             finally:
                 db.session.remove()
+
+    def flush_people(self) -> None:
+        """Send the people lists that are due, one message per listener at most."""
+        now = time.monotonic()
+        if self.people.due_in(now) != 0.0:
+            return
+        with rendering(self.app):
+            try:
+                sends = self.people.flush_due(now)
+            finally:
+                db.session.remove()
+        for listener, message in sends:
+            try:
+                listener.queue.put_nowait((0, message))
+            except QUEUE_FULL:  # it reconnects, and gets the lists anew
+                self._cut_off(listener)
 
     def _advance(self, event_id: int, now: float) -> bool:
         """Note ``event_id`` as delivered (the caller holds the lock). False when it
@@ -337,6 +470,23 @@ class Hub:
                     with contextlib.suppress(*QUEUE_FULL):
                         listener.queue.put_nowait(None)
 
+    def _watchers_of(self, event) -> list[Watcher]:
+        """The pages to tell about ``event`` (the caller holds the lock): a meeting
+        started or ended in their room; the site's switches changed for all."""
+        if not self.watcher_count or event.kind not in WATCHED_KINDS:
+            return []
+        if event.kind == Kind.SITE_CHANGED:
+            return list({w for room in self.watchers.values() for w in room})
+        return list(self.watchers.get(event.room_id, ()))
+
+    def _tell_watchers(self, event, watchers: list[Watcher]) -> None:
+        message = status_message(event)
+        for watcher in watchers:
+            try:
+                watcher.queue.put_nowait((0, message))
+            except QUEUE_FULL:
+                self._cut_off(watcher)
+
     def _displace(self, event, listener: Listener) -> None:
         """A sixth stream of the same person opened: the oldest one is told so, and
         closed without reconnecting."""
@@ -381,6 +531,8 @@ class Hub:
         if len(found) == limit:
             # Too far behind to replay: the page re-reads its whole state instead.
             chunks.append(sse_message(cursor.high, "refresh", "refresh"))
+        # Replayed events carry no lists: the current ones come once, after them.
+        chunks.append(self.people.current(listener))
         return b"".join(chunks), False
 
     # --- upkeep: keep-alives, presence and tidy sessions ----------------------------------
@@ -395,60 +547,77 @@ class Hub:
         while not self.stopping:
             time.sleep(every)
             with self.lock:
-                listeners = [listener for room in self.rooms.values() for listener in room]
+                listeners = self._all_streams()
             for listener in listeners:
                 if listener.queue.empty():
                     with contextlib.suppress(QUEUE_FULL):
                         listener.queue.put_nowait((0, KEEP_ALIVE))
 
     def _upkeep(self) -> None:
+        """Every few seconds: this process's streams are still here. Every
+        SWEEP_EVERY seconds, for the process holding the sweep lease (one at a time
+        across every worker and host): close stays nobody keeps, end meetings
+        without an instructor and, once a minute, forget old rows."""
         next_sweep = 0.0
+        holder = leases.holder_name(self)
         while not self.stopping:
             time.sleep(KEEP_PRESENT_EVERY)
             try:
                 self.keep_present()
-                if time.monotonic() >= next_sweep:
+                # Nothing to sweep while no meeting is live anywhere (the watcher counts
+                # starts and ends as it reads them): an idle server reads nothing then,
+                # but for the tidy every FORGET_RATE_HITS_EVERY seconds.
+                due = self.live_meetings > 0 or time.monotonic() >= self.next_forget
+                if due and time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + SWEEP_EVERY
                     with self.app.app_context():
                         try:
-                            service.sweep_all(self.app.config["LIVEROOM_PRESENCE_TIMEOUT"])
+                            if leases.take("sweep", holder, SWEEP_LEASE):
+                                self.sweep()
                         finally:
                             db.session.remove()
             except Exception:
                 log.exception("live hub: upkeep failed")
+
+    def sweep(self) -> None:
+        """The leaseholder's share of the upkeep: close stays nobody keeps, end
+        meetings without an instructor and, once a minute, forget old rows."""
+        with self.app.app_context():
+            try:
+                if self.live_meetings > 0:
+                    meetings.sweep_all(self.app.config["LIVEROOM_PRESENCE_TIMEOUT"])
+                if time.monotonic() >= self.next_forget:
+                    self.next_forget = time.monotonic() + FORGET_RATE_HITS_EVERY
+                    ratelimit.forget_old()
+                    login_sessions.forget_old()
+                    slots.forget_old()
+                    db.session.commit()
+            finally:
+                db.session.remove()
 
     def keep_present(self) -> None:
         """A few writes for all of this process's open streams: their people are
         still here, their slots still open; and the goodbyes and closed slots since.
         Then one read: streams whose login session ended (log-out, here or in another
         copy of the cookie, or everywhere, or it ran out) get a refresh and are
-        closed. At most once a minute, old rate-limit rows, login sessions over for a
-        day and streams closed for a day are deleted too."""
+        closed. A process with no stream open makes no query here."""
         with self.lock:
             ids = sorted(self.streams_of_stay)
-            goodbyes, self.goodbyes = [pid for pid in self.goodbyes if pid not in ids], []
+            goodbyes = [pid for pid in self.goodbyes if pid not in self.streams_of_stay]
+            self.goodbyes = []
             open_slots = sorted(self.by_slot)
             closed, self.closed_slots = self.closed_slots, []
-            by_login: dict[int, list[Listener]] = {}
-            for room in self.rooms.values():
-                for listener in room:
-                    if listener.login_id is not None:
-                        by_login.setdefault(listener.login_id, []).append(listener)
-        forget = time.monotonic() >= self.next_forget
+            logins = sorted(self.by_login)
+        if not (ids or goodbyes or open_slots or closed or logins):
+            return  # nothing open here: no query at all
         try:
             with self.app.app_context():
                 try:
-                    service.keep_present(ids)
-                    service.say_goodbye_to(goodbyes)
+                    presence.keep_present(ids)
+                    presence.say_goodbye_to(goodbyes)
                     slots.keep_open(open_slots)
                     slots.close(closed)
-                    ended = login_sessions.ended_among(sorted(by_login))
-                    if forget:
-                        self.next_forget = time.monotonic() + FORGET_RATE_HITS_EVERY
-                        ratelimit.forget_old()
-                        login_sessions.forget_old()
-                        slots.forget_old()
-                        db.session.commit()
+                    ended = login_sessions.ended_among(logins) if logins else []
                 finally:
                     db.session.remove()
         except Exception:
@@ -457,7 +626,9 @@ class Hub:
                 self.closed_slots.extend(closed)
             raise
         for login_id in ended:
-            for listener in by_login[login_id]:
+            with self.lock:
+                streams = list(self.by_login.get(login_id, ()))
+            for listener in streams:
                 self._end_with_session(listener)
 
     def _end_with_session(self, listener: Listener) -> None:
@@ -509,6 +680,8 @@ def init_app(app: Flask) -> None:
         from liveroom.live.redis_bus import RedisBus
 
         bus = RedisBus(redis_url)
-        app.extensions["liveroom_bus"] = bus
-        events.on_commit(app, bus.publish)
+    else:
+        bus = LocalWake(app.config["SQLALCHEMY_DATABASE_URI"])
+    app.extensions["liveroom_bus"] = bus
+    events.on_commit(app, bus.publish)
     events.on_commit(app, hub.notify)

@@ -1,7 +1,8 @@
 """Redis pub/sub wake-ups between processes (used when LIVEROOM_REDIS_URL is set).
 
 Redis carries only "there is something new"; the event log in the database stays the
-source of truth, so a lost Redis message delays delivery by one poll, never loses it.
+source of truth. Watchers read nothing on a timer when Redis is set, so a subscription
+that was lost looks at the log once when it is back, to catch what it missed.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ class RedisBus:
         try:
             self.client.publish(CHANNEL, b"1")
         except redis.RedisError:
-            # The other processes' regular poll still finds the event.
-            log.warning("redis publish failed; other workers will see the event on their next poll")
+            # The other processes find the event with their next wake-up.
+            log.warning("redis publish failed; other workers see the event with the next one")
 
     def listen(self, wake: Callable[[], None]) -> None:
         threading.Thread(
@@ -41,12 +42,14 @@ class RedisBus:
         while not self.closed:
             try:
                 client = redis.Redis.from_url(self.url, socket_connect_timeout=5)
-                self.pubsub = client.pubsub(ignore_subscribe_messages=True)
+                self.pubsub = client.pubsub()
                 self.pubsub.subscribe(CHANNEL)
                 for message in self.pubsub.listen():
                     if self.closed:
                         return
-                    if message and message.get("type") == "message":
+                    # "subscribe": Redis confirmed the subscription, so every later
+                    # publish reaches us; whatever came before is in the log: look once.
+                    if message and message.get("type") in ("message", "subscribe"):
                         wake()
             except redis.RedisError:
                 if self.closed:

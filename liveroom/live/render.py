@@ -5,23 +5,33 @@ participants, one person), not once per connected browser: a room of 1,000 costs
 three renders per chat message. The HTML is made of htmx out-of-band fragments,
 swapped by the SSE listener in the room panel; "refresh" asks a browser to fetch its
 panel again (role changed, removed, admitted, meeting ended).
+
+The people list, the count and the raised hands are not rendered per event: a burst
+of 1,000 arrivals would cost every listener 1,000 messages. People events
+(``PEOPLE_KINDS``) carry only their personal parts here (a refresh, a closed stream,
+one's own hand button); the hub (``liveroom/live/people.py``) renders the lists from
+the database's current state at most once per short interval (``people_parts``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import current_app
+from flask import Flask, current_app, url_for
 from markupsafe import escape
 
 from liveroom.events import Kind
 from liveroom.extensions import db
 from liveroom.models import ChatMessage, Event, LiveSession, Participation, Room, User
-from liveroom.rooms import policy, service
+from liveroom.rooms import policy
+from liveroom.rooms.moderation import raised_hands
 from liveroom.rooms.policy import Rank, Rights
+from liveroom.rooms.presence import TOP_OF_LARGE_ROOM, PeopleShown, latest_stay, people_shown
+from liveroom.rooms.waiting import waiting_people
 from liveroom.settings import get_settings
 
 # A listener's role: what it may hear. INSTRUCTOR is a staff instructor (every private
@@ -56,6 +66,35 @@ class Listener:
     login_id: int | None = None
     queue: object = field(default=None, repr=False)
     last_id: int = 0
+    # The people-list parts this page holds (name -> html), as the hub last sent
+    # them: a flush sends each listener only the parts that differ (live/people.py).
+    people: dict[str, str] | None = field(default=None, repr=False)
+
+
+@dataclass(eq=False)
+class Watcher:
+    """One page that shows rooms without being in their meetings (a channel page, a
+    room's link, My Rooms, a pupil waiting for the start): it only hears that a
+    meeting started or ended, and asks for its own view of that."""
+
+    room_ids: frozenset[int]
+    user_id: int
+    login_id: int | None = None
+    queue: object = field(default=None, repr=False)
+    closed: bool = False
+
+
+def status_message(event: Event) -> bytes:
+    """What a watching page hears: ``meeting``, with the room's "Live" badge as an
+    out-of-band fragment (the same for everyone, so rendered once). Pages that show
+    more than a badge ask for their own state when they hear it. No id: a page that
+    reconnects asks for its state anyway."""
+    html = ""
+    if event.room_id is not None:
+        room = db.session.get(Room, event.room_id)
+        live = event.kind == Kind.SESSION_STARTED
+        html = render_template("rooms/_live_badge.html", room=room, live=live, oob=True)
+    return sse_message(None, "meeting", html)
 
 
 Target = Callable[[Listener], bool]
@@ -112,6 +151,28 @@ AUDIENCES: list[tuple[Target, Rank]] = [
     (promoted, Rank.PROMOTED),
     (participants, Rank.PARTICIPANT),
 ]
+# The same audiences by a listener's role (a waiting listener sees no people list).
+RANK_OF_ROLE = {INSTRUCTOR: Rank.STAFF, PROMOTED: Rank.PROMOTED, PARTICIPANT: Rank.PARTICIPANT}
+
+# Events that change who is listed, their badges or hands, or the counts: the hub
+# marks the session's lists changed and sends them coalesced (live/people.py).
+PEOPLE_KINDS = frozenset(
+    {
+        Kind.PARTICIPANT_JOINED,
+        Kind.PARTICIPANT_LEFT,
+        Kind.PARTICIPANT_REMOVED,
+        Kind.ROLE_CHANGED,
+        Kind.PERSON_CHANGED,
+        Kind.HAND_CHANGED,
+        Kind.HANDS_LOWERED,
+    }
+)
+# What screen readers hear about arrivals and departures (small rooms only).
+ANNOUNCED_KINDS = {
+    Kind.PARTICIPANT_JOINED: "joined",
+    Kind.PARTICIPANT_LEFT: "left",
+    Kind.PARTICIPANT_REMOVED: "was removed from the room",
+}
 
 
 @dataclass
@@ -141,15 +202,46 @@ class Plan:
         return listener.session_id == self.session_id and any(t(listener) for t in self.closes)
 
 
+@contextlib.contextmanager
+def rendering(app: Flask) -> Iterator[None]:
+    """What rendering outside any request needs: the application context, and a URL
+    adapter so templates can build the app's paths (there is no request to bind one
+    to: the hub renders once for a whole audience)."""
+    with app.app_context() as ctx:
+        ctx.url_adapter = app.url_map.bind(
+            app.config.get("SERVER_NAME") or "localhost",
+            script_name=app.config.get("APPLICATION_ROOT") or "/",
+        )
+        yield
+
+
 def render_template(name: str, **context: object) -> str:
     """Render a fragment for a whole audience: straight from the Jinja environment,
     without the page context processors (there is no signed-in person here)."""
+    context.setdefault("url_for", _path_for)
     return current_app.jinja_env.get_template(name).render(context)
 
 
-def sse_message(event_id: int, name: str, data: str) -> bytes:
+def _path_for(endpoint: str, **values: object) -> str:
+    """``url_for`` giving paths, as in a request: outside one Flask makes URLs whole
+    with the adapter's placeholder host ("http://localhost/..."), which htmx refuses
+    to request from the real page's origin."""
+    values.setdefault("_external", False)
+    return url_for(endpoint, **values)
+
+
+STREAM_HEADERS = {
+    "Cache-Control": "no-cache, no-transform",
+    # nginx must pass each event on at once instead of buffering the response.
+    "X-Accel-Buffering": "no",
+}
+
+
+def sse_message(event_id: int | None, name: str, data: str) -> bytes:
+    """One Server-Sent Event; without an id the browser's resume point stays put."""
     lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
-    return f"id: {event_id}\nevent: {name}\n{lines}\n".encode()
+    head = "" if event_id is None else f"id: {event_id}\n"
+    return f"{head}event: {name}\n{lines}\n".encode()
 
 
 def oob(tag: str, element_id: str, swap: str, inner: str = "") -> str:
@@ -164,48 +256,88 @@ def _person(p: Participation, rights: Rights) -> str:
     return render_template("rooms/_person.html", person=p, rights=rights, room=p.session.room)
 
 
-def _count(session_id: int) -> tuple[int, str]:
-    count = db.session.scalar(
-        sa.select(sa.func.count()).where(
-            Participation.session_id == session_id, Participation.left_at.is_(None)
-        )
+def _hands(
+    session: LiveSession, rights: Rights, hands: list[Participation], hands_count: int
+) -> str:
+    inner = render_template(
+        "rooms/_hands_list.html",
+        hands=hands,
+        hands_count=hands_count,
+        rights=rights,
+        room=session.room,
     )
-    return count, oob("span", "people-count", "innerHTML", str(count))
-
-
-def _hands(session: LiveSession, rights: Rights, hands: list[Participation]) -> str:
-    inner = render_template("rooms/_hands_list.html", hands=hands, rights=rights, room=session.room)
     return oob("div", "hands-list", "innerHTML", inner)
 
 
-def _people_changed(plan: Plan, event: Event, session: LiveSession) -> None:
-    """Join, leave, removal, role or hand change: one list item, the count, hands."""
-    pid = event.data.get("participation_id")
-    p = db.session.get(Participation, pid) if pid else None
-    count, count_html = _count(session.id)
-    hands = service.raised_hands(session)
-    words = {
-        Kind.PARTICIPANT_JOINED: "joined",
-        Kind.PARTICIPANT_LEFT: "left",
-        Kind.PARTICIPANT_REMOVED: "was removed from the room",
+@dataclass(frozen=True)
+class PeopleState:
+    """What the people lists show now, read once per flush for every audience."""
+
+    shown: PeopleShown
+    hands: list[Participation]
+
+
+def people_state(session: LiveSession) -> PeopleState:
+    """Three queries, and a few dozen people at most however large the room."""
+    return PeopleState(people_shown(session), raised_hands(session, TOP_OF_LARGE_ROOM))
+
+
+def people_parts(session: LiveSession, state: PeopleState, rank: Rank) -> dict[str, str]:
+    """The people list as one audience sees it, in parts the hub sends only when they
+    changed: the counts (and the "Showing …" line), the list, the raised hands. Each is
+    an out-of-band fragment replacing its element's content: whatever the page held
+    before, and however it missed what came between, it is right afterwards."""
+    rights = Rights(rank=rank)
+    shown = state.shown
+    context = {"people": shown.people, "people_count": shown.count}
+    count = render_template("rooms/_people_count.html", **context)
+    people = "".join(_person(p, rights) for p in shown.people)
+    return {
+        "count": oob("span", "people-count", "innerHTML", count)
+        + oob("span", "people-everyone-count", "innerHTML", count)
+        + oob(
+            "p", "people-shown", "innerHTML", render_template("rooms/_people_shown.html", **context)
+        ),
+        "list": oob("ul", "people-list", "innerHTML", people),
+        "hands": _hands(session, rights, state.hands, shown.hands_count),
     }
-    announce = ""
-    if event.kind in words and count <= ANNOUNCE_UP_TO:
-        name = p.user.display_name if p else "Someone"
-        announce = _announce(f"{_escape(name)} {words[event.kind]}.")
-    for target, rank in AUDIENCES:
-        rights = Rights(rank=rank)
-        if event.kind == Kind.PARTICIPANT_JOINED:
-            if p is None or p.left_at is not None:
-                return
-            item = oob("ul", "people-list", "beforeend", _person(p, rights))
-        elif event.kind in (Kind.PARTICIPANT_LEFT, Kind.PARTICIPANT_REMOVED):
-            item = oob("li", f"person-{pid}", "delete")
-        else:  # role_changed, person_changed, hand_changed
-            if p is None or p.left_at is not None:
-                return
-            item = _person(p, rights).replace("<li ", '<li hx-swap-oob="outerHTML" ', 1)
-        plan.add(target, item + count_html + _hands(session, rights, hands) + announce)
+
+
+def people_announcement(changes: list[tuple[str, int]], count: int) -> str:
+    """One sentence for screen readers per flush, in rooms of up to ``ANNOUNCE_UP_TO``:
+    "Ana Silva joined." for one arrival, "3 people joined, 1 left." for several.
+    ``changes``: (event kind, user id) of the arrivals and departures since the last."""
+    if not changes or count > ANNOUNCE_UP_TO:
+        return ""
+    if len(changes) == 1:
+        kind, user_id = changes[0]
+        person = db.session.get(User, user_id)
+        name = person.display_name if person else "Someone"
+        return _announce(f"{_escape(name)} {ANNOUNCED_KINDS[kind]}.")
+    joined = sum(kind == Kind.PARTICIPANT_JOINED for kind, _ in changes)
+    left = sum(kind == Kind.PARTICIPANT_LEFT for kind, _ in changes)
+    removed = len(changes) - joined - left
+    phrases = []
+    if joined:
+        phrases.append(f"{joined} {'person' if joined == 1 else 'people'} joined")
+    if left:
+        phrases.append(
+            f"{left} left" if phrases else f"{left} {'person' if left == 1 else 'people'} left"
+        )
+    if removed:
+        verb = "was" if removed == 1 else "were"
+        phrases.append(
+            f"{removed} {verb} removed"
+            if phrases
+            else f"{removed} {'person' if removed == 1 else 'people'} {verb} removed"
+        )
+    return _announce(", ".join(phrases) + ".")
+
+
+def _people_changed(plan: Plan, event: Event, session: LiveSession) -> None:
+    """Join, leave, removal, role or hand change: only the personal parts, at once.
+    The lists, counts and hands follow coalesced (``people_parts``)."""
+    pid = event.data.get("participation_id")
     # A role change, a removal, or roles that no longer let them in at all: their
     # page re-reads what they are now.
     no_access = event.kind == Kind.PARTICIPANT_LEFT and event.data.get("reason") == "no_access"
@@ -213,8 +345,10 @@ def _people_changed(plan: Plan, event: Event, session: LiveSession) -> None:
         plan.refresh(user(event.data["user_id"]))
     if event.kind in (Kind.PARTICIPANT_REMOVED, Kind.PARTICIPANT_LEFT, Kind.ROLE_CHANGED) and pid:
         plan.closes.append(stay(pid))
-    if event.kind == Kind.HAND_CHANGED and p is not None:
-        plan.add(participant_user(p.user_id), _my_hand(p))
+    if event.kind == Kind.HAND_CHANGED and pid:
+        p = db.session.get(Participation, pid)
+        if p is not None and p.left_at is None:
+            plan.add(participant_user(p.user_id), _my_hand(p))
 
 
 def _my_hand(p: Participation) -> str:
@@ -245,7 +379,7 @@ def _author_rank(event: Event, session: LiveSession, message: ChatMessage) -> Ra
     recorded = event.data.get("author_rank", "")
     if recorded.upper() in Rank.__members__:
         return Rank[recorded.upper()]
-    author = service.latest_stay(session, message.author_id)
+    author = latest_stay(session, message.author_id)
     return policy.shown_rank(author) if author else Rank.PARTICIPANT
 
 
@@ -311,23 +445,16 @@ def _session_controls(plan: Plan, event: Event, session: LiveSession) -> None:
             + _announce("The room is locked." if session.locked else "The room is unlocked."),
         )
     elif event.kind == Kind.HANDS_LOWERED:
-        people = service.people_present(session)
-        for target, rank in AUDIENCES:
-            rights = Rights(rank=rank)
-            html = _hands(session, rights, []) + _all_people(people, rights)
-            if rank is Rank.PARTICIPANT:
-                html += render_template("rooms/_my_hand.html", me=None, room=session.room, oob=True)
-                html += _announce("All hands were lowered.")
-            plan.add(target, html)
-
-
-def _all_people(people: list[Participation], rights: Rights) -> str:
-    inner = "".join(_person(p, rights) for p in people)
-    return oob("ul", "people-list", "innerHTML", inner)
+        # The lists follow coalesced; participants' own buttons go down at once.
+        plan.add(
+            participants,
+            render_template("rooms/_my_hand.html", me=None, room=session.room, oob=True)
+            + _announce("All hands were lowered."),
+        )
 
 
 def _waiting_changed(plan: Plan, event: Event, session: LiveSession) -> None:
-    waiting = service.waiting_people(session)
+    waiting = waiting_people(session)
     settings = get_settings()
     staff_waiting = frozenset(
         e.user_id for e in waiting if policy.is_staff(e.user, session.room, settings)
@@ -359,14 +486,7 @@ def plan_for(event: Event) -> Plan:
     if kind == Kind.SESSION_ENDED:
         plan.refresh(everyone)
         plan.closes.append(everyone)
-    elif kind in (
-        Kind.PARTICIPANT_JOINED,
-        Kind.PARTICIPANT_LEFT,
-        Kind.PARTICIPANT_REMOVED,
-        Kind.ROLE_CHANGED,
-        Kind.PERSON_CHANGED,
-        Kind.HAND_CHANGED,
-    ):
+    elif kind in PEOPLE_KINDS and kind != Kind.HANDS_LOWERED:
         _people_changed(plan, event, session)
     elif kind == Kind.CHAT_POSTED:
         _chat_posted(plan, event, session)

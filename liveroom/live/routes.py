@@ -6,27 +6,20 @@ import os
 from collections.abc import Iterator
 from datetime import timedelta
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Response, abort, current_app, request
 from flask_login import current_user, login_required
 
 from liveroom.auth.sessions import current_login_id
 from liveroom.errors import error_page
 from liveroom.extensions import db
-from liveroom.live import slots
+from liveroom.live import bp, slots
 from liveroom.live.hub import HubNotReady, hub_of
-from liveroom.live.render import WAITING, Listener, listener_role, sse_message
+from liveroom.live.render import STREAM_HEADERS, WAITING, Listener, listener_role, sse_message
 from liveroom.models import LiveSession
 from liveroom.params import MAX_ID, int_arg
-from liveroom.rooms import service
-from liveroom.rooms.routes import load_room, require_join
-
-bp = Blueprint("live", __name__, url_prefix="/live")
-
-STREAM_HEADERS = {
-    "Cache-Control": "no-cache, no-transform",
-    # nginx must pass each event on at once instead of buffering the response.
-    "X-Accel-Buffering": "no",
-}
+from liveroom.rooms.pages import load_room, require_join
+from liveroom.rooms.presence import keep_present, presence_of
+from liveroom.rooms.waiting import latest_waiting_entry
 
 
 def last_event_id() -> int:
@@ -57,12 +50,10 @@ def room_stream(public_id: str) -> Response:
         return Response(mimetype="text/event-stream", headers=STREAM_HEADERS)
     if session.ended_at is not None:
         return refresh_only(after)
-    me = service.presence_of(session, current_user)
+    me = presence_of(session, current_user)
     if me is not None:
         role = listener_role(current_user, room, me)  # staff, promoted or participant, now
-    elif (
-        entry := service.latest_waiting_entry(session, current_user.id)
-    ) and entry.decision is None:
+    elif (entry := latest_waiting_entry(session, current_user.id)) and entry.decision is None:
         role = WAITING
     else:
         return refresh_only(after)
@@ -149,6 +140,6 @@ def take_slot(listener: Listener, present: bool) -> int:
         timedelta(seconds=current_app.config["LIVEROOM_PRESENCE_TIMEOUT"]),
     )
     if present:
-        service.keep_present([listener.participation_id], commit=False)
+        keep_present([listener.participation_id], commit=False)
     db.session.commit()
     return slot_id

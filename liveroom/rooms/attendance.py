@@ -1,54 +1,93 @@
-"""Attendance: who was in a meeting, for how long, and each of their stays (HTML, CSV).
+"""Attendance: who was in a meeting, for how long, and each of their stays.
 
 A person who reloads, loses their connection or steps out has several stays. The page
-and the summary CSV start from one line per person; the stays come below it.
-Attendance stays readable while live rooms are switched off: it is a record of the
-past, for the same people who could see it before.
+and the summary CSV start from one line per person (``people``); the stays come below
+it. The views are in ``attendance_routes.py``.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import Response, abort, render_template
+import sqlalchemy as sa
 
 from liveroom.extensions import db
-from liveroom.models import LiveSession, Participation, Room, User, utcnow
+from liveroom.models import LiveSession, Participation, User, utcnow
 from liveroom.roles import RoomRole
-from liveroom.rooms import service
-from liveroom.rooms.routes import attendance_visible, bp, find_room
-from liveroom.templating import iso_utc
 
+# Why a meeting ended, for the sentence under its attendance ("ended because ...").
 END_REASONS = {
     "no_instructor": "no instructor was in the room for 15 minutes",
     "disabled": "live rooms were turned off",
 }
 
 
-def require_attendance(room: Room) -> None:
-    if not attendance_visible(room):
-        abort(
-            403, "Only the channel's Managers and Moderators, or the room's owner, see attendance."
-        )
+@dataclass(frozen=True, slots=True)
+class Attendee:
+    """Who a stay was: what the page and the CSV files name them by."""
+
+    id: int
+    display_name: str
+    username: str
 
 
-def load_session(room: Room, session_id: int) -> LiveSession:
-    session = db.session.get(LiveSession, session_id)
-    if session is None or session.room_id != room.id:
-        abort(404, "That meeting did not happen in this room.")
-    return session
+@dataclass(slots=True)
+class Stay:
+    """One stay as the attendance shows it: who, in which role, from when to when.
+
+    Plain values rather than the ``Participation`` rows themselves: a meeting has a
+    stay or more per person, and loading each as a database object (with its person)
+    cost more than the whole rest of the attendance page.
+    """
+
+    user_id: int
+    user: Attendee
+    room_role: RoomRole
+    promoted: bool
+    joined_at: datetime
+    left_at: datetime | None
 
 
-def stay_end(p: Participation, session: LiveSession, now: datetime) -> datetime:
+# Built once: the attendance page and both CSV files ask it.
+_STAYS = (
+    sa.select(
+        Participation.user_id,
+        User.display_name,
+        User.username,
+        Participation.room_role,
+        Participation.promoted,
+        Participation.joined_at,
+        Participation.left_at,
+    )
+    .join(User, User.id == Participation.user_id)
+    .where(Participation.session_id == sa.bindparam("session_id"))
+    .order_by(Participation.joined_at, Participation.id)
+)
+
+
+def stays(session: LiveSession) -> list[Stay]:
+    """Every stay in the session, in order of joining."""
+    attendees: dict[int, Attendee] = {}
+    found = []
+    for user_id, name, username, room_role, promoted, joined_at, left_at in db.session.execute(
+        _STAYS, {"session_id": session.id}
+    ):
+        attendee = attendees.get(user_id)
+        if attendee is None:
+            attendee = attendees[user_id] = Attendee(user_id, name, username)
+        found.append(Stay(user_id, attendee, room_role, promoted, joined_at, left_at))
+    return found
+
+
+def stay_end(p: Stay, session: LiveSession, now: datetime) -> datetime:
     """When a stay ended; an open stay counts up to now (or the meeting's end)."""
     return p.left_at or session.ended_at or now
 
 
-def minutes(p: Participation, session: LiveSession, now: datetime | None = None) -> str:
+def minutes(p: Stay, session: LiveSession, now: datetime | None = None) -> str:
+    """A stay's length in minutes, one decimal, as the page and the CSV show it."""
     end = stay_end(p, session, now or utcnow())
     return f"{max((end - p.joined_at).total_seconds(), 0) / 60:.1f}"
 
@@ -57,8 +96,8 @@ def minutes(p: Participation, session: LiveSession, now: datetime | None = None)
 class PersonAttendance:
     """One person's line: first join, last leave, time present, and their stays."""
 
-    user: User
-    stays: list[Participation] = field(default_factory=list)
+    user: Attendee
+    stays: list[Stay] = field(default_factory=list)
     seconds_present: float = 0.0
 
     @property
@@ -99,7 +138,7 @@ def seconds_covered(spans: Iterable[tuple[datetime, datetime]]) -> float:
     return total
 
 
-def people(session: LiveSession, stays: list[Participation]) -> list[PersonAttendance]:
+def people(session: LiveSession, stays: list[Stay]) -> list[PersonAttendance]:
     """One line per person, in order of first arrival."""
     now = utcnow()
     by_user: dict[int, PersonAttendance] = {}
@@ -113,99 +152,6 @@ def people(session: LiveSession, stays: list[Participation]) -> list[PersonAtten
 
 
 def csv_cell(value: str) -> str:
-    # A spreadsheet must never run a formula from someone's display name.
+    """The value as a CSV cell: a spreadsheet must never run a formula from someone's
+    display name."""
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-def csv_download(rows: list[list[str]], filename: str) -> Response:
-    out = io.StringIO()
-    csv.writer(out).writerows(rows)
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
-def loaded(public_id: str, session_id: int | None = None) -> tuple[Room, LiveSession | None]:
-    room = find_room(public_id)
-    require_attendance(room)
-    return room, load_session(room, session_id) if session_id is not None else None
-
-
-@bp.get("/rooms/<public_id>/attendance")
-def attendance_index(public_id: str) -> str:
-    room, _ = loaded(public_id)
-    return render_template(
-        "rooms/attendance_index.html", room=room, sessions=service.past_sessions(room, 50)
-    )
-
-
-@bp.get("/rooms/<public_id>/sessions/<id:session_id>/attendance")
-def attendance_page(public_id: str, session_id: int) -> str:
-    room, session = loaded(public_id, session_id)
-    now = utcnow()
-    return render_template(
-        "rooms/attendance.html",
-        room=room,
-        session=session,
-        people=people(session, service.attendance(session)),
-        minutes=lambda p: minutes(p, session, now),
-        end_reason=END_REASONS.get(session.end_reason or ""),
-    )
-
-
-def file_stem(room: Room, session: LiveSession) -> str:
-    return f"{room.public_id}-{session.started_at:%Y%m%d-%H%M}"
-
-
-@bp.get("/rooms/<public_id>/sessions/<id:session_id>/attendance-summary.csv")
-def attendance_summary_csv(public_id: str, session_id: int) -> Response:
-    """One row per person. Times are ISO 8601 in UTC, as spreadsheets and scripts expect."""
-    room, session = loaded(public_id, session_id)
-    rows = [
-        [
-            "name",
-            "username",
-            "room role",
-            "first joined (UTC)",
-            "last left (UTC)",
-            "still in the room",
-            "minutes present",
-            "stays",
-        ]
-    ]
-    for person in people(session, service.attendance(session)):
-        rows.append(
-            [
-                csv_cell(person.user.display_name),
-                csv_cell(person.user.username),
-                person.room_role.value,
-                iso_utc(person.first_joined),
-                iso_utc(person.last_left),
-                "yes" if person.still_here else "no",
-                person.minutes_present,
-                str(len(person.stays)),
-            ]
-        )
-    return csv_download(rows, f"attendance-summary-{file_stem(room, session)}.csv")
-
-
-@bp.get("/rooms/<public_id>/sessions/<id:session_id>/attendance.csv")
-def attendance_csv(public_id: str, session_id: int) -> Response:
-    """Every stay, one row each, in order of joining."""
-    room, session = loaded(public_id, session_id)
-    now = utcnow()
-    rows = [["name", "username", "room role", "joined (UTC)", "left (UTC)", "minutes"]]
-    for p in service.attendance(session):
-        rows.append(
-            [
-                csv_cell(p.user.display_name),
-                csv_cell(p.user.username),
-                p.room_role.value,
-                iso_utc(p.joined_at),
-                iso_utc(p.left_at),
-                minutes(p, session, now) if p.left_at or session.ended_at else "",
-            ]
-        )
-    return csv_download(rows, f"attendance-stays-{file_stem(room, session)}.csv")

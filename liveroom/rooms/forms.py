@@ -3,6 +3,6 @@ from wtforms import StringField
 
 
 class NewRoomForm(FlaskForm):
-    # Length and emptiness are checked by the service, which trims first, so the
-    # rule is the same for the form, the CLI and tests.
+    # Length and emptiness are checked by ``private.clean_room_name``, which trims
+    # first, so the rule is the same for the form, the CLI and tests.
     name = StringField("Room name")

@@ -8,15 +8,23 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from flask import Response, abort, redirect, request, url_for
+from flask import Response, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from liveroom.extensions import db
-from liveroom.models import ChatMessage, LiveSession, Participation, Room, WaitingEntry
+from liveroom.models import (
+    ChatMessage,
+    LiveSession,
+    Participation,
+    Room,
+    WaitingEntry,
+    utcnow,
+)
 from liveroom.params import parse_id
-from liveroom.rooms import chat, policy, service
+from liveroom.rooms import bp, chat, meetings, moderation, policy, waiting
+from liveroom.rooms.pages import load_room, no_content, require_join
 from liveroom.rooms.policy import Rights
-from liveroom.rooms.routes import bp, load_room, no_content, require_join
+from liveroom.rooms.presence import people_present, presence_of
 from liveroom.settings import get_settings
 
 
@@ -25,11 +33,11 @@ def live_context(public_id: str) -> tuple[Room, LiveSession, Participation | Non
     their current roles, not the ones they entered with)."""
     room = load_room(public_id)
     require_join(room)
-    session = service.live_session(room)
+    session = meetings.live_session(room)
     if session is None:
         abort(409, "This meeting has ended.")
-    me = service.presence_of(session, current_user)
-    return room, session, me, service.rights_of(current_user, room, session, me)
+    me = presence_of(session, current_user)
+    return room, session, me, moderation.rights_of(current_user, room, session, me)
 
 
 def require_moderator(rights: Rights) -> None:
@@ -101,7 +109,7 @@ def delete_chat(public_id: str, message_id: int) -> Response:
     if message is None or message.session_id != session.id or unreadable:
         # A private thread someone may not read does not exist for them at all.
         abort(404, "That message is not in this meeting.")
-    if not rights.may_delete(service.rank_in(session, message.author)):
+    if not rights.may_delete(moderation.rank_in(session, message.author)):
         abort(403, "Moderators can delete participants’ messages only.")
     chat.delete_message(message, current_user)
     return done(room)
@@ -111,7 +119,7 @@ def delete_chat(public_id: str, message_id: int) -> Response:
 def toggle_chat(public_id: str) -> Response:
     room, session, me, rights = live_context(public_id)
     require_staff(rights, "turn participant chat off and on")
-    service.set_chat_enabled(session, flag("enabled"), current_user)
+    moderation.set_chat_enabled(session, flag("enabled"), current_user)
     return done(room)
 
 
@@ -123,7 +131,7 @@ def my_hand(public_id: str) -> Response:
     room, session, me, rights = live_context(public_id)
     if me is None:
         abort(403, "Join the meeting to raise your hand.")
-    wait = service.toggle_hand(me, flag("raised"))
+    wait = moderation.toggle_hand(me, flag("raised"))
     if wait:
         too_fast(wait, "Your hand went up and down 10 times in 10 seconds.")
     return done(room)
@@ -134,9 +142,9 @@ def lower_hand(public_id: str, participation_id: int) -> Response:
     room, session, me, rights = live_context(public_id)
     require_moderator(rights)
     target = target_in(session, participation_id)
-    if not rights.may_lower_hand(service.rank_of(target)):
+    if not rights.may_lower_hand(moderation.rank_of(target)):
         abort(403, "Moderators can lower participants’ hands only.")
-    service.set_hand(target, False)
+    moderation.set_hand(target, False)
     return done(room)
 
 
@@ -144,8 +152,39 @@ def lower_hand(public_id: str, participation_id: int) -> Response:
 def lower_all_hands(public_id: str) -> Response:
     room, session, me, rights = live_context(public_id)
     require_moderator(rights)
-    service.lower_all_hands(session)
+    moderation.lower_all_hands(session)
     return done(room)
+
+
+# --- Everyone in a large room ---------------------------------------------------------
+
+
+@bp.get("/rooms/<public_id>/people")
+def everyone_present(public_id: str) -> Response | str:
+    """The whole people list ("Show everyone" in a large room), for someone in the
+    meeting (the room list shows the people near the top, presence.people_shown)."""
+    room = load_room(public_id)
+    require_join(room)
+    session = meetings.live_session(room)
+    if session is None:
+        abort(409, "This meeting has ended.")
+    me = presence_of(session, current_user)
+    if me is None:
+        abort(403, "Join the meeting to see who is in it.")
+    if not request.htmx:
+        return redirect(url_for("rooms.room_page", public_id=room.public_id), 303)
+    # A page that only reads: the stored rank is left as it is (see rights_of).
+    rights = moderation.rights_of(current_user, room, session, me, catch_up=False)
+    people = people_present(session)
+    html = render_template(
+        "rooms/_people_everyone.html",
+        room=room,
+        rights=rights,
+        people=people,
+        now=utcnow(),
+        message=f"Everyone in the room: {len(people):,} people listed.",
+    )
+    return Response(html, headers={"Vary": "HX-Request"})
 
 
 # --- Moderation -----------------------------------------------------------------------
@@ -156,7 +195,7 @@ def refuse_action_on(target: Participation, what: str) -> None:
     moderator."""
     if target.user_id == current_user.id:
         abort(403, f"You cannot {what} yourself.")
-    if service.rank_of(target) is policy.Rank.STAFF:
+    if moderation.rank_of(target) is policy.Rank.STAFF:
         abort(403, f"Nobody in the room can {what} an instructor.")
     abort(403, f"Moderators cannot {what} another moderator.")
 
@@ -169,9 +208,9 @@ def change_role(public_id: str, participation_id: int) -> Response:
     role = request.form.get("role", "")
     if role not in ("instructor", "participant"):
         abort(400, "Choose instructor or participant.")
-    if not rights.may_change_role(service.rank_of(target), target.user_id):
+    if not rights.may_change_role(moderation.rank_of(target), target.user_id):
         refuse_action_on(target, "change the role of")
-    service.set_moderator(target, role == "instructor")
+    moderation.set_moderator(target, role == "instructor")
     return done(room)
 
 
@@ -180,9 +219,9 @@ def remove_person(public_id: str, participation_id: int) -> Response:
     room, session, me, rights = live_context(public_id)
     require_moderator(rights)
     target = target_in(session, participation_id)
-    if not rights.may_remove(service.rank_of(target), target.user_id):
+    if not rights.may_remove(moderation.rank_of(target), target.user_id):
         refuse_action_on(target, "remove")
-    service.remove_person(target, current_user)
+    moderation.remove_person(target, current_user)
     return done(room)
 
 
@@ -190,7 +229,7 @@ def remove_person(public_id: str, participation_id: int) -> Response:
 def lock_room(public_id: str) -> Response:
     room, session, me, rights = live_context(public_id)
     require_staff(rights, "lock and unlock the room")
-    service.set_locked(session, flag("locked"), current_user)
+    moderation.set_locked(session, flag("locked"), current_user)
     return done(room)
 
 
@@ -205,7 +244,7 @@ def decide_waiting(public_id: str, entry_id: int, decision: str) -> Response:
     entry_is_staff = policy.is_staff(entry.user, room, get_settings())
     if not rights.may_decide(admit, entry_is_staff):
         abort(403, "Nobody can keep an instructor out of their own meeting.")
-    if entry.decision is not None or not service.decide(session, [entry], admit, current_user):
+    if entry.decision is not None or not waiting.decide(session, [entry], admit, current_user):
         abort(409, "Someone already answered that request.")
     return done(room)
 
@@ -214,5 +253,5 @@ def decide_waiting(public_id: str, entry_id: int, decision: str) -> Response:
 def admit_all(public_id: str) -> Response:
     room, session, me, rights = live_context(public_id)
     require_moderator(rights)
-    service.decide(session, service.waiting_people(session), True, current_user)
+    waiting.decide(session, waiting.waiting_people(session), True, current_user)
     return done(room)

@@ -2,40 +2,58 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
-from flask import Response, abort, redirect, render_template, url_for
+from flask import Response, redirect, render_template, url_for
 from flask_login import current_user
 
 from liveroom.extensions import db
-from liveroom.models import LiveSession
-from liveroom.rooms import policy, service
+from liveroom.models import LiveSession, Room, User
+from liveroom.rooms import bp
 from liveroom.rooms.forms import NewRoomForm
-from liveroom.rooms.routes import bp
+from liveroom.rooms.pages import require_my_rooms
+from liveroom.rooms.private import RoomNameError, create_private_room
 from liveroom.settings import get_settings
 from liveroom.templating import page_or_fragment, wants_fragment
 from liveroom.text import clean_line
 
 
-def require_my_rooms() -> None:
-    settings = get_settings()
-    if not (settings.live_room_enabled and settings.private_rooms_enabled):
-        abort(404)
-    if not policy.may_see_my_rooms(current_user, settings):
-        abort(403, "Your role does not include private rooms. Ask your administrator.")
+@dataclass(frozen=True, slots=True)
+class RoomRow:
+    """One of my rooms as the list shows it: its name, its address, whether it is live."""
+
+    id: int
+    public_id: str
+    name: str
+    live: bool
+
+
+# Built once; the owner is a parameter. Plain rows with the live state in the same
+# statement: a teacher with fifty rooms would otherwise load fifty room objects and
+# ask again which of them are live.
+_MY_ROOMS = (
+    sa.select(
+        Room.id,
+        Room.public_id,
+        Room.name,
+        sa.exists()
+        .where(LiveSession.room_id == Room.id, LiveSession.ended_at.is_(None))
+        .label("live"),
+    )
+    .where(Room.owner_id == sa.bindparam("owner_id"))
+    .order_by(Room.name, Room.id)  # as private.private_rooms_of lists them
+)
+
+
+def my_room_rows(owner: User) -> list[RoomRow]:
+    """The owner's private rooms, by name, each with whether a meeting is live in it."""
+    return [RoomRow(*row) for row in db.session.execute(_MY_ROOMS, {"owner_id": owner.id})]
 
 
 def room_list_context(form: NewRoomForm | None = None, **extra: object) -> dict:
-    rooms = service.private_rooms_of(current_user)
-    live_ids = set(
-        db.session.scalars(
-            sa.select(LiveSession.room_id).where(
-                LiveSession.room_id.in_([r.id for r in rooms]), LiveSession.ended_at.is_(None)
-            )
-        )
-    )
     return {
-        "rooms": rooms,
-        "live_ids": live_ids,
+        "rooms": my_room_rows(current_user._get_current_object()),
         "form": form,
         "new_tab": get_settings().open_in_new_tab,
         **extra,
@@ -62,8 +80,8 @@ def create_room() -> Response | tuple[str, int]:
     form = NewRoomForm()
     if form.validate_on_submit():
         try:
-            room = service.create_private_room(current_user, form.name.data or "")
-        except service.RoomNameError as error:
+            room = create_private_room(current_user, form.name.data or "")
+        except RoomNameError as error:
             form.name.errors = [str(error)]
         else:
             if wants_fragment():

@@ -107,7 +107,7 @@ def room_rank(user: User, room: Room, me: Participation | None, settings: SiteSe
 
 def shown_rank(person: Participation) -> Rank:
     """The rank a stay records (``room_role`` and ``promoted``, kept in step with the
-    roles by ``service.follow_roles``): what lists show without asking every person's
+    roles by ``moderation.follow_roles``): what lists show without asking every person's
     channel roles again."""
     if person.room_role is not RoomRole.INSTRUCTOR:
         return Rank.PARTICIPANT

@@ -59,7 +59,7 @@
       }
     });
     var me = room.getAttribute("data-me");
-    room.querySelectorAll("#people-list > li").forEach(function (li) {
+    room.querySelectorAll("#people-list > li, #people-everyone-list li.person").forEach(function (li) {
       li.classList.toggle("is-me", li.getAttribute("data-user-id") === me);
     });
     syncRecipients(room);
@@ -70,9 +70,14 @@
     var select = room.querySelector("select[data-private-options]");
     if (!select) return;
     var chosen = select.value;
+    // A large room lists its top only: "Show everyone" adds the rest once loaded.
     var wanted = [];
-    room.querySelectorAll("#people-list > li[data-role='participant']").forEach(function (li) {
-      wanted.push([li.getAttribute("data-user-id"), li.getAttribute("data-name")]);
+    var listed = {};
+    room.querySelectorAll("#people-list > li[data-role='participant'], #people-everyone-list li[data-role='participant']").forEach(function (li) {
+      var id = li.getAttribute("data-user-id");
+      if (listed[id]) return;
+      listed[id] = true;
+      wanted.push([id, li.getAttribute("data-name")]);
     });
     while (select.options.length > 1) select.remove(1);
     wanted.forEach(function (pair) {
@@ -80,6 +85,38 @@
     });
     select.value = wanted.some(function (p) { return p[0] === chosen; }) ? chosen : "";
   }
+
+  // The stream replaces the whole people list (coalesced updates): a person's menu
+  // that was open stays open, and keyboard focus stays on the same control.
+  var keptInList = null;
+  function controls(li) { return li.querySelectorAll("summary, button"); }
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var list = event.detail && event.detail.target;
+    if (!list || list.id !== "people-list") return;
+    var open = list.querySelector("details[open]");
+    var active = document.activeElement;
+    var focusedLi = active && list.contains(active) ? active.closest("li") : null;
+    keptInList = {
+      open: open ? open.closest("li").id : null,
+      focused: focusedLi ? focusedLi.id : null,
+      index: focusedLi ? Array.prototype.indexOf.call(controls(focusedLi), active) : -1,
+    };
+  });
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    var list = event.detail && event.detail.target;
+    if (!list || list.id !== "people-list" || !keptInList) return;
+    var kept = keptInList;
+    keptInList = null;
+    var open = kept.open && document.getElementById(kept.open);
+    var menu = open && open.querySelector("details");
+    if (menu) menu.open = true;
+    var focused = kept.focused && document.getElementById(kept.focused);
+    if (focused) {
+      var all = controls(focused);
+      var target = all[kept.index] || all[0];
+      if (target) target.focus();
+    }
+  });
 
   var chatLog = null;
   var stickToBottom = true;

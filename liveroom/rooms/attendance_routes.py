@@ -1,0 +1,127 @@
+"""Attendance pages and CSV downloads (the records themselves: ``attendance.py``).
+
+Attendance stays readable while live rooms are switched off: it is a record of the
+past, for the same people who could see it before.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Response, abort, render_template
+
+from liveroom.extensions import db
+from liveroom.models import LiveSession, Room, utcnow
+from liveroom.rooms import attendance, bp, meetings
+from liveroom.rooms.attendance import csv_cell, minutes, people
+from liveroom.rooms.pages import attendance_visible, find_room
+from liveroom.templating import iso_utc
+
+
+def require_attendance(room: Room) -> None:
+    if not attendance_visible(room):
+        abort(
+            403, "Only the channel's Managers and Moderators, or the room's owner, see attendance."
+        )
+
+
+def load_session(room: Room, session_id: int) -> LiveSession:
+    session = db.session.get(LiveSession, session_id)
+    if session is None or session.room_id != room.id:
+        abort(404, "That meeting did not happen in this room.")
+    return session
+
+
+def loaded(public_id: str, session_id: int | None = None) -> tuple[Room, LiveSession | None]:
+    room = find_room(public_id)
+    require_attendance(room)
+    return room, load_session(room, session_id) if session_id is not None else None
+
+
+def csv_download(rows: list[list[str]], filename: str) -> Response:
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def file_stem(room: Room, session: LiveSession) -> str:
+    return f"{room.public_id}-{session.started_at:%Y%m%d-%H%M}"
+
+
+@bp.get("/rooms/<public_id>/attendance")
+def attendance_index(public_id: str) -> str:
+    room, _ = loaded(public_id)
+    return render_template(
+        "rooms/attendance_index.html", room=room, sessions=meetings.past_sessions(room, 50)
+    )
+
+
+@bp.get("/rooms/<public_id>/sessions/<id:session_id>/attendance")
+def attendance_page(public_id: str, session_id: int) -> str:
+    room, session = loaded(public_id, session_id)
+    now = utcnow()
+    return render_template(
+        "rooms/attendance.html",
+        room=room,
+        session=session,
+        people=people(session, attendance.stays(session)),
+        minutes=lambda p: minutes(p, session, now),
+        end_reason=attendance.END_REASONS.get(session.end_reason or ""),
+    )
+
+
+@bp.get("/rooms/<public_id>/sessions/<id:session_id>/attendance-summary.csv")
+def attendance_summary_csv(public_id: str, session_id: int) -> Response:
+    """One row per person. Times are ISO 8601 in UTC, as spreadsheets and scripts expect."""
+    room, session = loaded(public_id, session_id)
+    rows = [
+        [
+            "name",
+            "username",
+            "room role",
+            "first joined (UTC)",
+            "last left (UTC)",
+            "still in the room",
+            "minutes present",
+            "stays",
+        ]
+    ]
+    for person in people(session, attendance.stays(session)):
+        rows.append(
+            [
+                csv_cell(person.user.display_name),
+                csv_cell(person.user.username),
+                person.room_role.value,
+                iso_utc(person.first_joined),
+                iso_utc(person.last_left),
+                "yes" if person.still_here else "no",
+                person.minutes_present,
+                str(len(person.stays)),
+            ]
+        )
+    return csv_download(rows, f"attendance-summary-{file_stem(room, session)}.csv")
+
+
+@bp.get("/rooms/<public_id>/sessions/<id:session_id>/attendance.csv")
+def attendance_csv(public_id: str, session_id: int) -> Response:
+    """Every stay, one row each, in order of joining."""
+    room, session = loaded(public_id, session_id)
+    now = utcnow()
+    rows = [["name", "username", "room role", "joined (UTC)", "left (UTC)", "minutes"]]
+    for p in attendance.stays(session):
+        rows.append(
+            [
+                csv_cell(p.user.display_name),
+                csv_cell(p.user.username),
+                p.room_role.value,
+                iso_utc(p.joined_at),
+                iso_utc(p.left_at),
+                minutes(p, session, now) if p.left_at or session.ended_at else "",
+            ]
+        )
+    return csv_download(rows, f"attendance-stays-{file_stem(room, session)}.csv")

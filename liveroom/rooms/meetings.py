@@ -1,0 +1,379 @@
+"""Meetings: a room's live session from Start to End, and each person's way in and out.
+
+Each transition is one transaction plus its event in the room's log. Entering is
+decided once (a partial unique index lets one stay through however many Join clicks
+race), leaving too (a conditional update), and two Starts make one session.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from sqlalchemy.exc import IntegrityError
+
+from liveroom import events
+from liveroom.events import Kind
+from liveroom.extensions import db
+from liveroom.models import (
+    Channel,
+    LiveSession,
+    Participation,
+    Removal,
+    Room,
+    User,
+    WaitingEntry,
+    utcnow,
+)
+from liveroom.roles import RoomRole
+from liveroom.rooms import policy
+from liveroom.rooms.presence import latest_stay, presence_of, sweep_absent
+from liveroom.rooms.waiting import ask_to_enter, latest_waiting_entry, removal_of, stop_waiting
+from liveroom.settings import get_settings
+from liveroom.text import name_key
+
+NO_INSTRUCTOR_LIMIT = timedelta(minutes=15)
+
+
+class Entry(enum.Enum):
+    """What happened when someone asked to enter a live session."""
+
+    ENTERED = "entered"
+    WAITING_ROOM = "waiting_room"
+    REMOVED = "removed"
+
+
+# --- Finding meetings -----------------------------------------------------------------
+
+
+def live_session(room: Room) -> LiveSession | None:
+    """The room's meeting now, if one is live (at most one: a partial unique index)."""
+    return db.session.scalar(
+        sa.select(LiveSession).where(LiveSession.room_id == room.id, LiveSession.ended_at.is_(None))
+    )
+
+
+def live_count() -> int:
+    """How many meetings are live, in every room."""
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(LiveSession).where(LiveSession.ended_at.is_(None))
+    )
+
+
+def past_sessions(room: Room, limit: int = 20) -> list[LiveSession]:
+    """The room's meetings, newest first (the live one included), with who started
+    each (the attendance index names them)."""
+    return list(
+        db.session.scalars(
+            sa.select(LiveSession)
+            .where(LiveSession.room_id == room.id)
+            .order_by(LiveSession.id.desc())
+            .limit(limit)
+            .options(so.joinedload(LiveSession.started_by))
+        )
+    )
+
+
+def live_channel_ids(channel_ids: list[int]) -> set[int]:
+    """Which of these channels have a meeting live now."""
+    if not channel_ids:
+        return set()
+    return set(
+        db.session.scalars(
+            sa.select(Room.channel_id)
+            .join(LiveSession, LiveSession.room_id == Room.id)
+            .where(Room.channel_id.in_(channel_ids), LiveSession.ended_at.is_(None))
+        )
+    )
+
+
+def channel_room(channel: Channel) -> Room:
+    """The channel's room, created the first time anyone needs it. The caller commits
+    (a page that only reads must not write)."""
+    if channel.room is None:
+        channel.room = Room(name=channel.name, name_key=name_key(channel.name))
+        db.session.flush()
+    return channel.room
+
+
+# --- Starting and entering ------------------------------------------------------------
+
+
+def _enter(session: LiveSession, user: User, role: RoomRole) -> Participation:
+    """The person's stay in the session: theirs already, or a new one and its event.
+
+    Decided once: when requests of one person race (six Join clicks), the unique index
+    on present stays lets one insert through. The others' inserts fail (on PostgreSQL
+    after waiting for the first to commit, on SQLite after waiting for its write
+    lock); they roll back and take that stay, so there is one stay and one event.
+    Rolling back drops the caller's other pending changes too: the winner made them.
+    """
+    present = presence_of(session, user)
+    if present is not None:
+        present.last_seen_at = utcnow()
+        return present
+    participation = Participation(session_id=session.id, user_id=user.id, room_role=role)
+    db.session.add(participation)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        present = presence_of(session, user)
+        if present is None:
+            raise  # not a race for the same stay
+        return present
+    events.append(
+        session.room_id,
+        Kind.PARTICIPANT_JOINED,
+        session.id,
+        user_id=user.id,
+        participation_id=participation.id,
+        role=role.value,
+    )
+    return participation
+
+
+def start_session(room: Room, user: User) -> tuple[LiveSession, Participation]:
+    """Start Meeting: open a live session (or join the one already live) as instructor."""
+    session, stay, _ = open_session(room, user)
+    return session, stay
+
+
+def open_session(room: Room, user: User) -> tuple[LiveSession, Participation, int | None]:
+    """Start Meeting: open a live session with ``user`` in it as instructor, or enter
+    the one already live as staff do (see ``enter_session``). Returns the session, the
+    stay and, when this call started the meeting, the id of its last event: the state
+    up to that event is known without asking (only the instructor is there), which
+    the panel uses (``pages.panel_context``).
+
+    The new session is inserted first and looked for only if that fails: the partial
+    unique index on live sessions lets one Start through when two instructors click
+    at once (or one clicks twice), and the other rolls back, as ``_enter``'s races
+    do, and enters it. The starting path makes three writes and keeps what the
+    request loaded across its commit (tests/test_query_counts.py counts them).
+    """
+    for _ in range(3):
+        session = LiveSession(room_id=room.id, started_by_id=user.id)
+        # Nobody else can be in a session this transaction makes: no stay to look for.
+        stay = Participation(session=session, user_id=user.id, room_role=RoomRole.INSTRUCTOR)
+        db.session.add_all([session, stay])
+        try:
+            db.session.flush()
+        except IntegrityError:
+            # Another Start won a moment ago: enter its meeting.
+            db.session.rollback()
+            session = live_session(room)
+            if session is None:
+                continue  # and it ended meanwhile: start again
+            _, participation = enter_session(session, user, RoomRole.INSTRUCTOR, True)
+            return session, participation, None
+        newest = events.append_together(
+            [
+                {
+                    "room_id": room.id,
+                    "session_id": session.id,
+                    "kind": Kind.SESSION_STARTED,
+                    "data": {"user_id": user.id},
+                },
+                {
+                    "room_id": room.id,
+                    "session_id": session.id,
+                    "kind": Kind.PARTICIPANT_JOINED,
+                    "data": {
+                        "user_id": user.id,
+                        "participation_id": stay.id,
+                        "role": RoomRole.INSTRUCTOR.value,
+                    },
+                },
+            ]
+        )[-1]
+        _commit_keeping_loaded()
+        return session, stay, newest
+    raise RuntimeError("the room's meeting kept starting and ending")
+
+
+def _commit_keeping_loaded() -> None:
+    """Commit without expiring what the request has loaded (the room, the person and
+    their roles, the new session and stay): it is what the request just read or
+    wrote, and the answer rendered next would otherwise load each of them again."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+
+
+def join_session(session: LiveSession, user: User, role: RoomRole) -> Participation:
+    """Join Meeting: enter a live session with the given room role (once, however
+    many requests ask at the same moment; see ``_enter``)."""
+    participation = _enter(session, user, role)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # A double click raced us; the other request already let them in.
+        db.session.rollback()
+        participation = presence_of(session, user)
+        if participation is None:
+            raise
+    return participation
+
+
+def enter_session(
+    session: LiveSession, user: User, default_role: RoomRole, bypasses_lock: bool
+) -> tuple[Entry, Participation | None]:
+    """Join Meeting inside a live session, minding removals and the room's lock.
+
+    Staff instructors always come back in as instructors: no removal, lock or earlier
+    demotion keeps them out of their own meeting. Anyone else keeps a promotion
+    ("Set as moderator") across leaving and coming back, and nothing more.
+    """
+    present = presence_of(session, user)
+    if present is not None:
+        return Entry.ENTERED, present
+    entry = latest_waiting_entry(session, user.id)
+    if policy.is_staff(user, session.room, get_settings()):
+        db.session.execute(
+            sa.delete(Removal).where(Removal.session_id == session.id, Removal.user_id == user.id)
+        )
+        stop_waiting(session, entry)
+        return Entry.ENTERED, join_session(session, user, RoomRole.INSTRUCTOR)
+    admitted = entry is not None and entry.decision == "admitted"
+    if removal_of(session, user.id) is not None and not admitted:
+        # Removed people come back only through the waiting room, if they ask.
+        waiting = entry is not None and entry.decision is None
+        return (Entry.WAITING_ROOM if waiting else Entry.REMOVED), None
+    last = latest_stay(session, user.id)
+    if session.locked and not (bypasses_lock or admitted or last is not None):
+        ask_to_enter(session, user)
+        return Entry.WAITING_ROOM, None
+    stop_waiting(session, entry)
+    promoted = last is not None and last.promoted
+    me = join_session(session, user, RoomRole.INSTRUCTOR if promoted else default_role)
+    if promoted and not me.promoted:
+        me.promoted = True
+        # Lists show a moderator's badge; the join itself went out a moment ago.
+        events.append(
+            session.room_id,
+            Kind.PERSON_CHANGED,
+            session.id,
+            user_id=user.id,
+            participation_id=me.id,
+        )
+        db.session.commit()
+    return Entry.ENTERED, me
+
+
+# --- Leaving and ending ---------------------------------------------------------------
+
+
+def close_stay(stay: Participation, reason: str) -> bool:
+    """End one stay, once (a conditional update): only the request that closed it
+    writes the "left" event. ``reason``: "left", "timeout", "no_access"."""
+    closed = db.session.execute(
+        sa.update(Participation)
+        .where(Participation.id == stay.id, Participation.left_at.is_(None))
+        .values(left_at=utcnow(), hand_raised_at=None)
+    ).rowcount
+    if closed:
+        events.append(
+            stay.session.room_id,
+            Kind.PARTICIPANT_LEFT,
+            stay.session_id,
+            user_id=stay.user_id,
+            participation_id=stay.id,
+            reason=reason,
+        )
+    return bool(closed)
+
+
+def leave_session(session: LiveSession, user: User) -> None:
+    """Leave, once: the stay is closed by a conditional update, so two Leave clicks
+    (or a Leave racing the sweep) write one "left" event."""
+    present = presence_of(session, user)
+    if present is None:
+        return
+    close_stay(present, "left")
+    # The answer is the Start/Join button, drawn from what the request already read.
+    _commit_keeping_loaded()
+
+
+def say_goodbye(session: LiveSession, user: User) -> None:
+    """The browser is leaving the page: they leave unless the page comes right back."""
+    present = presence_of(session, user)
+    if present is not None:
+        present.goodbye_at = utcnow()
+        db.session.commit()
+
+
+def end_session(session: LiveSession, user: User | None, reason: str = "ended") -> None:
+    """End the meeting for everyone; everyone's stay closes at the same moment."""
+    if session.ended_at is not None:
+        return
+    now = utcnow()
+    session.ended_at = now
+    session.ended_by_id = user.id if user else None
+    session.end_reason = reason
+    db.session.execute(
+        sa.update(Participation)
+        .where(Participation.session_id == session.id, Participation.left_at.is_(None))
+        .values(left_at=now)
+    )
+    db.session.execute(
+        sa.update(WaitingEntry)
+        .where(WaitingEntry.session_id == session.id, WaitingEntry.decision.is_(None))
+        .values(decision="ended", decided_at=now)
+    )
+    events.append(
+        session.room_id,
+        Kind.SESSION_ENDED,
+        session.id,
+        user_id=user.id if user else None,
+        reason=reason,
+    )
+    db.session.commit()
+
+
+# --- Keeping meetings tidy ------------------------------------------------------------
+
+
+def end_sessions_without_instructor(now: datetime | None = None) -> int:
+    """End every meeting whose room has had no instructor for 15 minutes. One query
+    finds them, however many meetings are live; each one found is then ended."""
+    now = now or utcnow()
+    live = sa.select(LiveSession.id).where(LiveSession.ended_at.is_(None))
+    instructors = (
+        sa.select(
+            Participation.session_id,
+            sa.func.count().filter(Participation.left_at.is_(None)).label("present"),
+            sa.func.max(Participation.left_at).label("last_left"),
+        )
+        .where(Participation.session_id.in_(live), Participation.room_role == RoomRole.INSTRUCTOR)
+        .group_by(Participation.session_id)
+        .subquery()
+    )
+    leaderless = db.session.scalars(
+        sa.select(LiveSession)
+        .outerjoin(instructors, instructors.c.session_id == LiveSession.id)
+        .where(
+            LiveSession.ended_at.is_(None),
+            sa.func.coalesce(instructors.c.present, 0) == 0,
+            sa.func.coalesce(instructors.c.last_left, LiveSession.started_at)
+            <= now - NO_INSTRUCTOR_LIMIT,
+        )
+    ).all()
+    for session in leaderless:
+        end_session(session, None, reason="no_instructor")
+    return len(leaderless)
+
+
+def sweep_all(timeout_seconds: int) -> None:
+    """Periodic upkeep, run by one process at a time (the hub's sweep lease): stale
+    stays, leaderless meetings. A constant number of queries when nothing is due.
+
+    It lives here rather than in ``presence`` because ending a leaderless meeting is
+    ``end_session``, and presence sits below this module."""
+    sweep_absent(timeout_seconds)
+    end_sessions_without_instructor()

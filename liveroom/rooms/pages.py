@@ -1,0 +1,273 @@
+"""What a page about a room shows: the room's meeting box in each of its states, and the
+checks every room view makes first.
+
+Both the rooms views and the channel page (which shows its room's meeting box) build
+their pages from here, so this module knows no blueprint: it sits below both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import Response, abort, render_template, request, url_for
+from flask import session as browser_session
+from flask_login import current_user
+
+from liveroom import events
+from liveroom.extensions import db
+from liveroom.models import LiveSession, Participation, Room, WaitingEntry
+from liveroom.rooms import chat, policy
+from liveroom.rooms.meetings import live_session
+from liveroom.rooms.moderation import raised_hands, rights_of
+from liveroom.rooms.presence import (
+    TOP_OF_LARGE_ROOM,
+    latest_stay,
+    people_shown,
+    presence_of,
+)
+from liveroom.rooms.waiting import latest_waiting_entry, waiting_people
+from liveroom.settings import SiteSettings, get_settings
+from liveroom.templating import wants_fragment
+
+
+def no_content() -> Response:
+    """HTMX leaves the page as it is on 204."""
+    return Response(status=204)
+
+
+LIVE_ROOMS_OFF = "Live rooms were turned off by the site's administrator."
+PRIVATE_ROOMS_OFF = "Private rooms were turned off by the site's administrator."
+
+
+def find_room(public_id: str) -> Room:
+    """The room, whether or not live rooms are switched on; 404 if there is none.
+    Its channel comes in the same query: every rule about a channel's room reads it."""
+    room = db.session.scalar(
+        sa.select(Room).where(Room.public_id == public_id).options(so.joinedload(Room.channel))
+    )
+    if room is None:
+        abort(404)
+    return room
+
+
+def switched_off(room: Room) -> str | None:
+    """Why the room cannot be used now (a sentence to show), or None when it can."""
+    settings = get_settings()
+    if policy.room_reachable(room, settings):
+        return None
+    return LIVE_ROOMS_OFF if not settings.live_room_enabled else PRIVATE_ROOMS_OFF
+
+
+def load_room(public_id: str) -> Room:
+    """The room for an action in it: 404, saying why, while its kind is switched off."""
+    room = find_room(public_id)
+    reason = switched_off(room)
+    if reason:
+        abort(404, reason)
+    return room
+
+
+def switched_on(settings: SiteSettings) -> SiteSettings:
+    """The settings as if rooms were on: to ask who *could* join while they are off."""
+    return dataclasses.replace(settings, live_room_enabled=True, private_rooms_enabled=True)
+
+
+def attendance_visible(room: Room) -> bool:
+    """Attendance records meetings that happened: switching live rooms off does not
+    hide it from the people who saw it (the policy asks as if the rooms were on)."""
+    return policy.may_view_attendance(current_user, room, switched_on(get_settings()))
+
+
+# --- Waiting for the start, remembered across reloads ---------------------------------
+# Before a meeting starts there is no session to hold a waiting place in the database,
+# so the browser's signed session remembers it: room public id -> when last confirmed.
+
+WAITING_KEY = "waiting_for_start"
+# A waiting page confirms every 2 s; one that stopped asking this long ago was closed.
+WAITING_FORGOTTEN_AFTER = 15 * 60
+WAITING_CONFIRM_EVERY = 60
+WAITING_ROOMS_KEPT = 20
+
+
+def waiting_for_start(room: Room) -> bool:
+    """This browser waits for the room's meeting to start (and its page still asks)."""
+    since = browser_session.get(WAITING_KEY, {}).get(room.public_id)
+    return since is not None and time.time() - since < WAITING_FORGOTTEN_AFTER
+
+
+def remember_waiting(room: Room) -> None:
+    """Note (in the cookie session, only when it changed) that this person waits here."""
+    waiting = dict(browser_session.get(WAITING_KEY, {}))
+    now = int(time.time())
+    if now - waiting.get(room.public_id, 0) < WAITING_CONFIRM_EVERY:
+        return
+    waiting[room.public_id] = now
+    newest = sorted(waiting.items(), key=lambda item: item[1])[-WAITING_ROOMS_KEPT:]
+    browser_session[WAITING_KEY] = dict(newest)
+
+
+def forget_waiting(room: Room) -> None:
+    """They entered, left or stopped waiting: a reload no longer waits for the start."""
+    waiting = browser_session.get(WAITING_KEY, {})
+    if room.public_id in waiting:
+        browser_session[WAITING_KEY] = {k: v for k, v in waiting.items() if k != room.public_id}
+
+
+def require_my_rooms() -> None:
+    """My Rooms exists only while private rooms are on, for roles that include them."""
+    settings = get_settings()
+    if not (settings.live_room_enabled and settings.private_rooms_enabled):
+        abort(404)
+    if not policy.may_see_my_rooms(current_user, settings):
+        abort(403, "Your role does not include private rooms. Ask your administrator.")
+
+
+def require_join(room: Room, settings: SiteSettings | None = None) -> None:
+    """403, saying why, unless the signed-in person may join the room's meetings."""
+    if not policy.may_join(current_user, room, settings or get_settings()):
+        abort(403, "Only members of this channel can join its meetings.")
+
+
+def require_member_while_off(room: Room) -> None:
+    """While rooms are switched off, only those who could join hear that they are."""
+    require_join(room, switched_on(get_settings()))
+
+
+def button_context(room: Room, live: bool | None = None) -> dict:
+    """What the Start/Join button shows (``rooms/_meeting_button.html``), read from the
+    policy so the template never decides who may do what. ``live``: whether a meeting
+    is live, when the caller has just looked."""
+    settings = get_settings()
+    return {
+        "room": room,
+        "live": live_session(room) is not None if live is None else live,
+        "can_start": policy.may_start(current_user, room, settings),
+        "can_join": policy.may_join(current_user, room, settings),
+        "can_view_attendance": attendance_visible(room),
+        "new_tab": settings.open_in_new_tab,
+        "enabled": policy.room_reachable(room, settings),
+    }
+
+
+def panel_context(
+    room: Room, session: LiveSession, me: Participation, started: int | None = None
+) -> dict:
+    """What the in-meeting panel shows to ``me``: people, hands, chat, and their rights.
+
+    ``started``: this request started the meeting, and this is its last event. Up to
+    it nobody had written in the meeting or waited to enter (what came after, the
+    stream replays from it), so Start Meeting asks only for who is there.
+    """
+    just_started = started is not None
+    # The cursor is read before the state, so the stream replays anything newer.
+    since = started if just_started else events.latest_id(room.id)
+    if just_started:
+        # Its starter's stay was just written with their rank, and nobody waits yet:
+        # the rights need nothing more from the database.
+        rights = policy.rights_for(policy.room_rank(current_user, room, me, get_settings()), me)
+    else:
+        # Current roles; a page that only reads (GET) leaves the stored rank as it is.
+        rights = rights_of(current_user, room, session, me, request.method != "GET")
+    instructor = rights.instructor
+    shown = people_shown(session)
+    return {
+        "room": room,
+        "session": session,
+        "me": me,
+        "instructor": instructor,
+        "rights": rights,
+        "since": since,
+        # A few dozen people at most, however large the room (presence.people_shown).
+        "people": shown.people,
+        "people_count": shown.count,
+        "hands": raised_hands(session, TOP_OF_LARGE_ROOM),
+        "hands_count": shown.hands_count,
+        "waiting": waiting_people(session) if instructor and not just_started else [],
+        "messages": []
+        if just_started
+        else chat.recent_messages(session, me.user_id, rights.reads_all_threads),
+        "can_chat": policy.may_chat(me, session),
+        "can_end": policy.may_end(current_user, room, me, get_settings()),
+        "can_view_attendance": attendance_visible(room),
+        "share_url": url_for("rooms.room_page", public_id=room.public_id, _external=True)
+        if room.is_private
+        else None,
+    }
+
+
+def render_state(room: Room, state: str, **context: object) -> str:
+    """One meeting state: the fragment for HTMX, inside the whole room page otherwise."""
+    if wants_fragment():
+        return render_template(f"rooms/_{state}.html", room=room, **context)
+    return render_template("rooms/room.html", room=room, state=state, **context)
+
+
+def render_panel(
+    room: Room, session: LiveSession, me: Participation, started: int | None = None
+) -> str:
+    """The person is in the meeting (``started``: see ``panel_context``)."""
+    context = panel_context(room, session, me, started)
+    context.pop("room")
+    return render_state(room, "panel", **context)
+
+
+def render_ended(room: Room, session: LiveSession) -> str:
+    """The meeting ended: "This meeting has ended", and the button for the next one."""
+    context = button_context(room)
+    context.pop("room")
+    return render_state(room, "ended", ended_session=session, **context)
+
+
+def render_lobby(room: Room, session: LiveSession) -> str:
+    """The waiting room, listening for the instructors' answer."""
+    # A decision made after this cursor is replayed to the stream; one made before the
+    # stream connects makes it answer "refresh" at once: either way the page moves on.
+    return render_state(room, "lobby", session=session, since=events.latest_id(room.id))
+
+
+def render_turned_off(room: Room, reason: str, ended_session: LiveSession | None = None) -> str:
+    """The meeting box while live rooms are off: it says so, and keeps asking (GET
+    button?off=1) so that it turns back into the button when they are on again."""
+    return render_state(
+        room,
+        "turned_off",
+        off_reason=reason,
+        ended_session=ended_session,
+        can_view_attendance=attendance_visible(room),
+    )
+
+
+def admission_unused(session: LiveSession, entry: WaitingEntry | None) -> bool:
+    """An instructor let them in while their page was away (a reload): enter on load."""
+    if entry is None or entry.decision != "admitted":
+        return False
+    stay = latest_stay(session, entry.user_id)
+    return stay is None or (entry.decided_at is not None and stay.joined_at < entry.decided_at)
+
+
+def meeting_state(room: Room) -> tuple[str, dict]:
+    """What a page opening this room's meeting box shows, so a person's place survives
+    a reload: in the room, in the waiting room, or waiting for the start."""
+    if switched_off(room):
+        return "meeting_button", button_context(room)  # the page shows no meeting box
+    session = live_session(room)
+    if session is None:
+        if waiting_for_start(room) and policy.may_join(current_user, room, get_settings()):
+            return "waiting", {"room": room}
+        return "meeting_button", button_context(room, live=False)
+    since = events.latest_id(room.id)
+    me = presence_of(session, current_user)
+    if me is not None:
+        return "panel", panel_context(room, session, me)
+    entry = latest_waiting_entry(session, current_user.id)
+    if entry is not None and entry.decision is None:
+        return "lobby", {"room": room, "session": session, "since": since}
+    context = button_context(room, live=True)
+    # Waiting for the start, and it started (or they were admitted) during the reload.
+    context["autojoin"] = context["can_join"] and (
+        waiting_for_start(room) or admission_unused(session, entry)
+    )
+    return "meeting_button", context

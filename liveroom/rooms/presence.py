@@ -1,0 +1,197 @@
+"""Who is in a meeting now: present stays, and the upkeep that notices people leaving.
+
+A person is present while a stay (``Participation``) is open. Open streams refresh
+``last_seen_at``; a closed stream marks ``goodbye_at``; the sweep closes stays whose
+page stopped answering. This sits below the meetings module, which enters and leaves
+through these lookups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from liveroom import events
+from liveroom.events import Kind
+from liveroom.extensions import db
+from liveroom.models import LiveSession, Participation, User, utcnow
+from liveroom.roles import RoomRole
+
+# After the browser says goodbye, how long a reload has to come back before the
+# person counts as gone.
+GOODBYE_GRACE = timedelta(seconds=5)
+
+
+def presence_of(session: LiveSession, user: User) -> Participation | None:
+    """The user's current stay in a session, if they are in it."""
+    return db.session.scalar(
+        sa.select(Participation).where(
+            Participation.session_id == session.id,
+            Participation.user_id == user.id,
+            Participation.left_at.is_(None),
+        )
+    )
+
+
+def latest_stay(session: LiveSession, user_id: int) -> Participation | None:
+    """The person's most recent stay in this session, present or not."""
+    return db.session.scalar(
+        sa.select(Participation)
+        .where(Participation.session_id == session.id, Participation.user_id == user_id)
+        .order_by(Participation.id.desc())
+        .limit(1)
+    )
+
+
+# Above this many people present, lists show the people near the top (see
+# ``people_present``) and the count, with everyone a click away: a join then renders
+# a few dozen names, not the whole room.
+LARGE_ROOM = 60
+TOP_OF_LARGE_ROOM = 50
+
+
+def people_present(session: LiveSession, limit: int | None = None) -> list[Participation]:
+    """Who is in the room, in the list's order: instructors first, then raised hands
+    (first up first), then everyone else by name. ``limit`` takes the people near the
+    top (a large room's list), in the same order, so the top is always the start of
+    the whole list. Sorted by the database so the top costs no more than it shows."""
+    rows = db.session.scalars(
+        sa.select(Participation)
+        .join(User, Participation.user_id == User.id)
+        .where(Participation.session_id == session.id, Participation.left_at.is_(None))
+        .order_by(
+            (Participation.room_role != RoomRole.INSTRUCTOR).asc(),
+            Participation.hand_raised_at.is_(None).asc(),
+            Participation.hand_raised_at,
+            sa.func.lower(User.display_name),
+            Participation.id,
+        )
+        .limit(limit)
+        .options(so.contains_eager(Participation.user))
+    )
+    return list(rows)
+
+
+@dataclass(frozen=True)
+class PeopleShown:
+    """What a people list shows: everyone in a small room; in a large one the people
+    near the top, with the counts that say how many more there are."""
+
+    people: list[Participation]
+    count: int
+    hands_count: int
+
+    @property
+    def large(self) -> bool:
+        return len(self.people) < self.count
+
+
+def present_counts(session: LiveSession) -> tuple[int, int]:
+    """(people present, hands raised), in one query."""
+    people, hands = db.session.execute(
+        sa.select(sa.func.count(), sa.func.count(Participation.hand_raised_at)).where(
+            Participation.session_id == session.id, Participation.left_at.is_(None)
+        )
+    ).one()
+    return people, hands
+
+
+def people_shown(session: LiveSession) -> PeopleShown:
+    """The room panel's people list: two queries and at most ``TOP_OF_LARGE_ROOM``
+    people, however many are present."""
+    count, hands = present_counts(session)
+    limit = TOP_OF_LARGE_ROOM if count > LARGE_ROOM else None
+    return PeopleShown(people_present(session, limit), count, hands)
+
+
+def keep_present(participation_ids: list[int], commit: bool = True) -> None:
+    """One write for every open stream of a process: these people are still here.
+
+    A stay another transaction is writing right now (a Leave, the end of the meeting)
+    is skipped this time on PostgreSQL rather than waited for: the refresh comes
+    again in seconds, and a bulk update that waits on rows can deadlock with another.
+    """
+    if not participation_ids:
+        return
+    busy_skipped = (
+        sa.select(Participation.id)
+        .where(Participation.id.in_(participation_ids))
+        .with_for_update(skip_locked=True)
+    )
+    db.session.execute(
+        sa.update(Participation)
+        .where(Participation.id.in_(busy_skipped), Participation.left_at.is_(None))
+        .values(last_seen_at=utcnow(), goodbye_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    if commit:
+        db.session.commit()
+
+
+def say_goodbye_to(participation_ids: list[int]) -> None:
+    """Streams closed: unless one comes back within seconds, their people have left.
+    (One write for all the streams a process saw close since its last upkeep.)"""
+    if not participation_ids:
+        return
+    db.session.execute(
+        sa.update(Participation)
+        .where(Participation.id.in_(participation_ids), Participation.left_at.is_(None))
+        .values(goodbye_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def sweep_absent(timeout_seconds: int) -> int:
+    """Close the stays, in every live meeting, of people whose page stopped answering.
+    Returns how many left. Three statements however many meetings and people there
+    are: find them, close them, log one "left" event each.
+
+    The close is conditional (still open, still gone), so a stay closed meanwhile by
+    Leave, or kept by a stream that came back, is left alone, and the "left" events
+    are written for exactly the stays this update closed (``RETURNING``).
+    """
+    now = utcnow()
+    cutoff = now - timedelta(seconds=timeout_seconds)
+    gone_now = sa.and_(
+        Participation.left_at.is_(None),
+        sa.or_(
+            Participation.last_seen_at < cutoff,
+            Participation.goodbye_at < now - GOODBYE_GRACE,
+        ),
+    )
+    room_of = dict(
+        db.session.execute(
+            sa.select(Participation.id, LiveSession.room_id)
+            .join(LiveSession, LiveSession.id == Participation.session_id)
+            .where(LiveSession.ended_at.is_(None), gone_now)
+        ).all()
+    )
+    if not room_of:
+        return 0
+    closed = db.session.execute(
+        sa.update(Participation)
+        .where(Participation.id.in_(room_of), gone_now)
+        .values(
+            left_at=sa.func.coalesce(Participation.goodbye_at, Participation.last_seen_at),
+            hand_raised_at=None,
+        )
+        .returning(Participation.id, Participation.user_id, Participation.session_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    events.append_many(
+        [
+            {
+                "room_id": room_of[stay_id],
+                "kind": Kind.PARTICIPANT_LEFT,
+                "session_id": session_id,
+                "data": {"user_id": user_id, "participation_id": stay_id, "reason": "timeout"},
+            }
+            for stay_id, user_id, session_id in closed
+        ]
+    )
+    db.session.commit()
+    return len(closed)
