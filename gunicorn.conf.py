@@ -33,3 +33,15 @@ def post_fork(server, worker) -> None:  # noqa: ANN001  (gunicorn's hook signatu
     included): liveroom/config.py sizes each worker's database pool from them."""
     os.environ["LIVEROOM_WORKERS"] = str(server.cfg.workers)
     os.environ["LIVEROOM_WORKER_CONNECTIONS"] = str(server.cfg.worker_connections)
+
+
+def post_worker_init(worker) -> None:  # noqa: ANN001  (gunicorn's hook signature)
+    """Each worker accepts one connection per turn of its loop (gevent's default is up
+    to 100): with several workers on one listening socket, the first to wake would
+    otherwise take a whole burst of new connections, and keep-alive connections stay
+    where they landed, so one worker queues requests while the other idles. This is
+    what gevent's own WSGI server does when it knows it runs in several processes."""
+    from gevent.baseserver import BaseServer
+
+    BaseServer.max_accept = 1
+

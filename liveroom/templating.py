@@ -37,6 +37,19 @@ def iso_utc(moment: datetime | None) -> str:
     return moment.replace(microsecond=0).isoformat() + "Z"
 
 
+# What each kind of ``local_time`` shows, cut from an ISO 8601 "2026-11-28T09:16:05".
+SHOWN = {
+    "time": lambda iso: iso[11:16],
+    "seconds": lambda iso: iso[11:19],
+    "datetime": lambda iso: f"{iso[:10]} {iso[11:16]}",
+    "date": lambda iso: iso[:10],
+}
+
+
+def _shown(iso: str, kind: str) -> str:
+    return SHOWN.get(kind, SHOWN["time"])(iso)
+
+
 def local_time(moment: datetime, kind: str = "time", zone: bool = False) -> Markup:
     """A moment, stored in UTC, as a ``<time>`` that static/js/time.js shows in the
     viewer's own zone (UTC, the text written here, without JavaScript).
@@ -55,19 +68,6 @@ def local_time(moment: datetime, kind: str = "time", zone: bool = False) -> Mark
     if zone:
         return Markup(f'<time datetime="{iso}" data-local="{kind}" data-zone>{text} UTC</time>')
     return Markup(f'<time datetime="{iso}" data-local="{kind}">{text}</time>')
-
-
-# What each kind of ``local_time`` shows, cut from an ISO 8601 "2026-11-28T09:16:05".
-SHOWN = {
-    "time": lambda iso: iso[11:16],
-    "seconds": lambda iso: iso[11:19],
-    "datetime": lambda iso: f"{iso[:10]} {iso[11:16]}",
-    "date": lambda iso: iso[:10],
-}
-
-
-def _shown(iso: str, kind: str) -> str:
-    return SHOWN.get(kind, SHOWN["time"])(iso)
 
 
 def fixed_url_builder() -> Callable[..., str]:

@@ -28,9 +28,10 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     with (
         tempfile.TemporaryDirectory() as tmp,
-        serve(demo_app(Path(tmp))) as base,
+        serve(app := demo_app(Path(tmp))) as base,
         sync_playwright() as pw,
     ):
+        assembly = large_class(app, people=80, channels=70)
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for size_name, viewport in SIZES.items():
 
@@ -85,7 +86,9 @@ def main() -> None:
             teacher.get_by_role("button", name="Send").click()
             student.get_by_role("button", name="Raise hand").click()
             expect(
-                teacher.get_by_role("region", name="Raised hands").get_by_text("Sam Lee", exact=True)
+                teacher.get_by_role("region", name="Raised hands").get_by_text(
+                    "Sam Lee", exact=True
+                )
             ).to_be_visible()
             teacher.wait_for_timeout(300)
             shot(teacher, "08-panel-instructor")
@@ -185,15 +188,86 @@ def main() -> None:
             shot(teacher, "15c-turned-off")
             admin.get_by_label(re.compile("Live Room module")).check()
             admin.get_by_role("button", name="Save settings").click()
-            expect(teacher.get_by_role("button", name="Start Meeting")).to_be_visible(
-                timeout=8000
-            )
+            expect(teacher.get_by_role("button", name="Start Meeting")).to_be_visible(timeout=8000)
             student.goto("/channels/2")
             shot(student, "16-channel-contributor")
             student.goto("/admin/settings")
             shot(student, "17-forbidden")
+
+            # A whole year group in one meeting: the top of the list, the count, and
+            # everyone on demand. And an admin's channel list, a page at a time.
+            teacher.goto(f"/channels/{assembly}")
+            teacher.get_by_role("button", name="Start Meeting").click()
+            expect(teacher.get_by_text("You are an instructor")).to_be_visible()
+            join_everyone(app, assembly)
+            expect(teacher.locator("#people-count")).to_have_text("81", timeout=15000)
+            shot(teacher, "18-large-class")
+            teacher.get_by_text(re.compile("Show everyone")).click()
+            expect(teacher.get_by_text("Pupil 079")).to_be_visible()
+            shot(teacher, "18b-large-class-everyone")
+            teacher.once("dialog", lambda dialog: dialog.accept())
+            teacher.get_by_role("button", name="End meeting for everyone").click()
+            admin.goto("/channels/")
+            shot(admin, "19-all-channels-paged")
         browser.close()
     print(f"Screenshots in {out}")
+
+
+def large_class(app, people: int, channels: int) -> int:  # noqa: ANN001  (a Flask app)
+    """An "Assembly" channel whose Manager is the demo teacher, with ``people`` pupils,
+    and ``channels`` more channels so an admin's list has pages. Returns its id."""
+    from liveroom.extensions import db
+    from liveroom.models import Channel, Membership, User
+    from liveroom.roles import AppRole, ChannelRole
+    from liveroom.rooms import meetings
+    from tests.conftest import FAST_HASH
+
+    with app.app_context():
+        teacher = db.session.scalar(db.select(User).where(User.username == "teacher"))
+        assembly = Channel(name="Assembly", description="The whole year group.")
+        db.session.add(assembly)
+        assembly.memberships.append(Membership(user=teacher, role=ChannelRole.MANAGER))
+        for n in range(people):
+            pupil = User(
+                username=f"pupil{n:03}",
+                display_name=f"Pupil {n:03}",
+                role=AppRole.VIEWER,
+                password_hash=FAST_HASH,
+            )
+            assembly.memberships.append(Membership(user=pupil, role=ChannelRole.MEMBER))
+        meetings.channel_room(assembly)
+        for n in range(channels):
+            extra = Channel(name=f"Elective {n:02}", description="")
+            db.session.add(extra)
+            db.session.flush()
+            meetings.channel_room(extra)
+        db.session.commit()
+        return assembly.id
+
+
+def join_everyone(app, channel_id: int) -> None:  # noqa: ANN001  (a Flask app)
+    """Every pupil of the channel clicks Join Meeting (test clients on the same app)."""
+    from liveroom.extensions import db
+    from liveroom.models import Channel
+    from tests.conftest import PASSWORD
+
+    with app.app_context():
+        channel = db.session.get(Channel, channel_id)
+        room = channel.room.public_id
+        usernames = [m.user.username for m in channel.memberships if m.user.username != "teacher"]
+    token = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"')
+    for username in usernames:
+        client = app.test_client()
+        login_token = token.search(client.get("/login").get_data(as_text=True)).group(1)
+        client.post(
+            "/login",
+            data={"username": username, "password": PASSWORD, "csrf_token": login_token},
+        )
+        page_token = token.search(client.get(f"/channels/{channel_id}").get_data(as_text=True))
+        client.post(
+            f"/rooms/{room}/join",
+            headers={"HX-Request": "true", "X-CSRFToken": page_token.group(1)},
+        )
 
 
 if __name__ == "__main__":

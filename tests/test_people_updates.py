@@ -311,3 +311,26 @@ def test_a_large_rooms_updates_send_the_top_and_the_count(large):
     lists = [listed(m) for m in teacher.seen if listed(m) is not None]
     assert lists and all(len(names) == TOP_OF_LARGE_ROOM for names in lists)
     assert "meeting-announcer" not in update.data, "no announcements in a large room"
+
+
+def test_a_new_name_or_a_raised_hand_shows_in_the_list_the_next_joiner_sees(meeting):
+    """List items are drawn once and reused while the person is unchanged: a renamed
+    person or a raised hand must not come back as the old drawing."""
+    first = text_of(meeting.post(meeting.leo, "join"))
+    assert "Sam Lee" in first
+    with meeting.app.app_context():
+        sam = db.session.scalar(sa.select(User).where(User.username == "sam"))
+        sam.display_name = "Samuel Lee"
+        db.session.commit()
+    meeting.post(meeting.sam, "hand", raised="1")
+    seen_by_priya = meeting.priya.post(
+        f"/rooms/{meeting.id}/join",
+        query_string={"session": meeting.session, "auto": 1},
+        headers=HTMX,
+    ).get_data(as_text=True)
+    sam_item = re.search(
+        r'<li id="person-\d+"[^>]*data-name="Samuel Lee".*?</li>', seen_by_priya, re.S
+    )
+    assert sam_item, "the list shows the new name"
+    assert "hand raised" in sam_item.group(0)
+    assert 'data-name="Sam Lee"' not in seen_by_priya

@@ -232,3 +232,21 @@ def test_twenty_hand_toggles_at_once_count_against_the_limit_once_each(meeting, 
     assert statuses.count(429) >= 10, statuses
     sam = meeting.user_id("student1")
     assert meeting.events(session_id, "hand_changed", user_id=sam) <= 10
+
+
+def test_eight_chat_posts_at_once_stop_at_the_limit(meeting, server):
+    """A participant may send 5 messages every 5 seconds: eight sent at once store five,
+    and the other three are told to wait, however the workers interleave them."""
+    session_id = meeting.start()
+    assert meeting.sam.post(meeting.url("join")).status_code == 200
+    posts = [(meeting.url("chat"), {"body": f"at once {n}"}) for n in range(AT_ONCE)]
+    statuses = at_once(meeting.sam, posts)
+    no_server_errors(statuses, server)
+    assert sorted(statuses) == [200] * 5 + [429] * 3
+    stored = server.scalar(
+        "SELECT count(*) FROM chat_message WHERE session_id = :s AND author_id = :u",
+        s=session_id,
+        u=meeting.user_id("student1"),
+    )
+    assert stored == 5
+    assert meeting.events(session_id, "chat_posted") == 5

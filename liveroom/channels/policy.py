@@ -44,17 +44,16 @@ def _membership_role(user: User, channel_id: int) -> ChannelRole | None:
                 return membership.role
         return None
     session = db.session()
-    transaction = session.get_transaction()
-    remembered = session.info.get(_ROLES_KEY)
+    kept_for, roles = session.info.get(_ROLES_KEY, (None, {}))
     key = (user.id, channel_id)
-    if remembered is not None and transaction is not None and remembered[0] is transaction:
-        if key in remembered[1]:
-            return remembered[1][key]
+    if kept_for is not None and kept_for is session.get_transaction() and key in roles:
+        return roles[key]
     role = session.scalar(_MEMBERSHIP_ROLE, {"user_id": user.id, "channel_id": channel_id})
-    transaction = session.get_transaction()
-    if remembered is None or remembered[0] is not transaction:
-        remembered = session.info[_ROLES_KEY] = (transaction, {})
-    remembered[1][key] = role
+    transaction = session.get_transaction()  # the query began one if none was open
+    if kept_for is not transaction:
+        roles = {}
+        session.info[_ROLES_KEY] = (transaction, roles)
+    roles[key] = role
     return role
 
 

@@ -132,20 +132,30 @@ def index() -> str:
     return render_template("channels/index.html", page=page)
 
 
+# Built once, as the list's are.
+CHANNEL_WITH_ROOM = (
+    sa.select(Channel)
+    .where(Channel.id == sa.bindparam("channel_id"))
+    .options(so.joinedload(Channel.room))
+)
+# Names and roles only: the list shows nothing else, and plain rows cost far less than
+# a membership and a user object per member.
+MEMBERS = (
+    sa.select(User.display_name, Membership.role)
+    .join(Membership, Membership.user_id == User.id)
+    .where(Membership.channel_id == sa.bindparam("channel_id"))
+)
+
+
 @bp.get("/<id:channel_id>")
 def show(channel_id: int) -> str:
-    channel = db.session.get(Channel, channel_id, options=[so.joinedload(Channel.room)])
+    me = current_user._get_current_object()
+    channel = db.session.scalar(CHANNEL_WITH_ROOM, {"channel_id": channel_id})
     if channel is None:
         abort(404)
-    if not policy.may_view_channel(current_user, channel):
+    if not policy.may_view_channel(me, channel):
         abort(403, "Your account cannot open channels. Ask your administrator.")
-    # Names and roles only: the list shows nothing else, and plain rows cost far less
-    # than a membership and a user object per member.
-    members = db.session.execute(
-        sa.select(User.display_name, Membership.role)
-        .join(Membership, Membership.user_id == User.id)
-        .where(Membership.channel_id == channel.id)
-    ).all()
+    members = db.session.execute(MEMBERS, {"channel_id": channel.id}).all()
     members.sort(key=lambda m: (ROLE_ORDER[m.role], m.display_name.casefold()))
     room = channel.room
     if room is None:  # every channel gets its room when it is created
@@ -153,13 +163,14 @@ def show(channel_id: int) -> str:
     # A reload (or a second tab) finds the person where they were: in the meeting, in
     # its waiting room, or waiting for it to start.
     state, meeting = meeting_state(room)
-    meeting.setdefault("can_view_attendance", attendance_visible(room))
+    if "can_view_attendance" not in meeting:
+        meeting["can_view_attendance"] = attendance_visible(room)
     meeting.setdefault("enabled", True)  # the waiting states exist only while rooms are on
     return render_template(
         "channels/channel.html",
         channel=channel,
         members=members,
-        my_role=policy.channel_role(current_user, channel),
+        my_role=policy.channel_role(me, channel),
         state=state,
         **meeting,
     )

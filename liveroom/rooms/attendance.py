@@ -92,25 +92,20 @@ def minutes(p: Stay, session: LiveSession, now: datetime | None = None) -> str:
     return f"{max((end - p.joined_at).total_seconds(), 0) / 60:.1f}"
 
 
-@dataclass
+@dataclass(slots=True)
 class PersonAttendance:
     """One person's line: first join, last leave, time present, and their stays."""
 
     user: Attendee
     stays: list[Stay] = field(default_factory=list)
+    # Worked out once by ``people`` from the stays: the page reads them on every line.
     seconds_present: float = 0.0
+    still_here: bool = False
+    last_left: datetime | None = None
 
     @property
     def first_joined(self) -> datetime:
         return self.stays[0].joined_at
-
-    @property
-    def still_here(self) -> bool:
-        return any(p.left_at is None for p in self.stays)
-
-    @property
-    def last_left(self) -> datetime | None:
-        return None if self.still_here else max(p.left_at for p in self.stays)
 
     @property
     def room_role(self) -> RoomRole:
@@ -143,11 +138,17 @@ def people(session: LiveSession, stays: list[Stay]) -> list[PersonAttendance]:
     now = utcnow()
     by_user: dict[int, PersonAttendance] = {}
     for stay in stays:  # already in order of joining
-        by_user.setdefault(stay.user_id, PersonAttendance(stay.user)).stays.append(stay)
+        person = by_user.get(stay.user_id)
+        if person is None:
+            person = by_user[stay.user_id] = PersonAttendance(stay.user)
+        person.stays.append(stay)
     for person in by_user.values():
         person.seconds_present = seconds_covered(
             (p.joined_at, max(stay_end(p, session, now), p.joined_at)) for p in person.stays
         )
+        person.still_here = any(p.left_at is None for p in person.stays)
+        if not person.still_here:
+            person.last_left = max(p.left_at for p in person.stays)
     return list(by_user.values())
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import io
 
+import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import Response, abort, render_template
 
 from liveroom.extensions import db
@@ -26,8 +28,16 @@ def require_attendance(room: Room) -> None:
         )
 
 
+# Built once; who started the meeting comes with it (the page names them).
+_SESSION_WITH_STARTER = (
+    sa.select(LiveSession)
+    .where(LiveSession.id == sa.bindparam("session_id"))
+    .options(so.joinedload(LiveSession.started_by))
+)
+
+
 def load_session(room: Room, session_id: int) -> LiveSession:
-    session = db.session.get(LiveSession, session_id)
+    session = db.session.scalar(_SESSION_WITH_STARTER, {"session_id": session_id})
     if session is None or session.room_id != room.id:
         abort(404, "That meeting did not happen in this room.")
     return session

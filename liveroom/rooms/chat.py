@@ -89,6 +89,18 @@ def post_message(
     rights = rights or policy.rights_for(policy.shown_rank(me), me)
     body = clean_body(raw)
     thread = thread_for(me, rights, to_user_id)
+    # Written first and counted after, with itself: two posts sent at once must not
+    # both count four and both become the fifth. On SQLite the insert holds the write
+    # lock until this commits, so the other post counts only once this one is in; on
+    # PostgreSQL the author's advisory lock in this meeting does the same.
+    if db.session.get_bind().dialect.name == "postgresql":
+        bucket = f"chat:{session.id}:{me.user_id}"
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(bucket))))
+    message = ChatMessage(
+        session_id=session.id, author_id=me.user_id, body=body, thread_user_id=thread
+    )
+    db.session.add(message)
+    db.session.flush()
     recent = db.session.scalar(
         sa.select(sa.func.count()).where(
             ChatMessage.session_id == session.id,
@@ -97,17 +109,13 @@ def post_message(
         )
     )
     limit = RATE_LIMIT[me.room_role]
-    if recent >= limit:
+    if recent > limit:
+        db.session.rollback()
         raise ChatError(
             f"You can send {limit} messages every {RATE_WINDOW.seconds} seconds. "
             "Wait a moment and send it again.",
             429,
         )
-    message = ChatMessage(
-        session_id=session.id, author_id=me.user_id, body=body, thread_user_id=thread
-    )
-    db.session.add(message)
-    db.session.flush()
     events.append(
         session.room_id,
         Kind.CHAT_POSTED,
@@ -138,7 +146,11 @@ def delete_message(message: ChatMessage, actor: User) -> None:
     db.session.commit()
 
 
-def visible_messages_query(session_id: int, viewer_id: int, reads_all_threads: bool):
+def visible_messages_query(
+    session_id: int | sa.ColumnElement[int],
+    viewer_id: int | sa.ColumnElement[int],
+    reads_all_threads: bool,
+) -> sa.Select:
     """Messages to everyone, and the private threads the viewer may read: every
     thread for staff, only their own for anyone else (``policy.may_read_message``)."""
     query = (
@@ -153,10 +165,25 @@ def visible_messages_query(session_id: int, viewer_id: int, reads_all_threads: b
     return query
 
 
+def _newest_visible(reads_all_threads: bool) -> sa.Select:
+    query = visible_messages_query(
+        sa.bindparam("session_id"), sa.bindparam("viewer_id"), reads_all_threads
+    )
+    return query.order_by(ChatMessage.id.desc()).limit(sa.bindparam("limit", type_=sa.Integer))
+
+
+# Built once (every panel asks, a join storm a thousand times): for staff, for others.
+_NEWEST_VISIBLE = {reads_all: _newest_visible(reads_all) for reads_all in (True, False)}
+
+
 def recent_messages(
     session: LiveSession, viewer_id: int, reads_all_threads: bool, limit: int = HISTORY
 ) -> list[ChatMessage]:
     """The last ``limit`` messages this person may read, oldest first."""
-    query = visible_messages_query(session.id, viewer_id, reads_all_threads)
-    newest = list(db.session.scalars(query.order_by(ChatMessage.id.desc()).limit(limit)))
+    newest = list(
+        db.session.scalars(
+            _NEWEST_VISIBLE[reads_all_threads],
+            {"session_id": session.id, "viewer_id": viewer_id, "limit": limit},
+        )
+    )
     return newest[::-1]

@@ -19,6 +19,7 @@ from liveroom.events import Kind
 from liveroom.extensions import db
 from liveroom.models import (
     Channel,
+    Event,
     LiveSession,
     Participation,
     Removal,
@@ -28,10 +29,8 @@ from liveroom.models import (
     utcnow,
 )
 from liveroom.roles import RoomRole
-from liveroom.rooms import policy
-from liveroom.rooms.presence import latest_stay, presence_of, sweep_absent
-from liveroom.rooms.waiting import ask_to_enter, latest_waiting_entry, removal_of, stop_waiting
-from liveroom.settings import get_settings
+from liveroom.rooms.presence import presence_of, sweep_absent
+from liveroom.rooms.waiting import ask_to_enter, stop_waiting
 from liveroom.text import name_key
 
 NO_INSTRUCTOR_LIMIT = timedelta(minutes=15)
@@ -43,16 +42,55 @@ class Entry(enum.Enum):
     ENTERED = "entered"
     WAITING_ROOM = "waiting_room"
     REMOVED = "removed"
+    # Their last request was refused: a page refreshing itself shows that answer
+    # (asking again is a click).
+    DENIED = "denied"
 
 
 # --- Finding meetings -----------------------------------------------------------------
 
 
+# Built once: every page with a room's meeting box asks it.
+_LIVE_SESSION = sa.select(LiveSession).where(
+    LiveSession.room_id == sa.bindparam("room_id"), LiveSession.ended_at.is_(None)
+)
+
+
 def live_session(room: Room) -> LiveSession | None:
     """The room's meeting now, if one is live (at most one: a partial unique index)."""
-    return db.session.scalar(
-        sa.select(LiveSession).where(LiveSession.room_id == room.id, LiveSession.ended_at.is_(None))
-    )
+    return db.session.scalar(_LIVE_SESSION, {"room_id": room.id})
+
+
+# Built once (Join asks them on every click): the room's newest event id, and a meeting
+# of the room by id or the live one, each with that id.
+_ROOM_CURSOR = (
+    sa.select(sa.func.coalesce(sa.func.max(Event.id), 0))
+    .where(Event.room_id == sa.bindparam("room_id"))
+    .scalar_subquery()
+)
+_SESSION_WITH_CURSOR = sa.select(LiveSession, _ROOM_CURSOR).where(
+    LiveSession.room_id == sa.bindparam("room_id"), LiveSession.id == sa.bindparam("session_id")
+)
+_LIVE_SESSION_WITH_CURSOR = sa.select(LiveSession, _ROOM_CURSOR).where(
+    LiveSession.room_id == sa.bindparam("room_id"), LiveSession.ended_at.is_(None)
+)
+
+
+def session_with_cursor(room: Room, session_id: int = 0) -> tuple[LiveSession | None, int]:
+    """A meeting of the room (the one with ``session_id``; without one, the live one)
+    and the room's newest event id, read by one statement.
+
+    The id is the cursor a panel's stream replays from. Read with the session it is no
+    newer than anything the panel is drawn from (the session's lock and chat switches
+    included), so whatever changes after it reaches the page; and Join, which commits
+    between reading the session and drawing the panel, needs no other read for it.
+    """
+    if session_id:
+        statement, values = _SESSION_WITH_CURSOR, {"room_id": room.id, "session_id": session_id}
+    else:
+        statement, values = _LIVE_SESSION_WITH_CURSOR, {"room_id": room.id}
+    row = db.session.execute(statement, values).one_or_none()
+    return (None, 0) if row is None else (row[0], row[1])
 
 
 def live_count() -> int:
@@ -101,7 +139,7 @@ def channel_room(channel: Channel) -> Room:
 # --- Starting and entering ------------------------------------------------------------
 
 
-def _enter(session: LiveSession, user: User, role: RoomRole) -> Participation:
+def _enter(session: LiveSession, user: User, role: RoomRole, looked: bool = False) -> Participation:
     """The person's stay in the session: theirs already, or a new one and its event.
 
     Decided once: when requests of one person race (six Join clicks), the unique index
@@ -109,8 +147,9 @@ def _enter(session: LiveSession, user: User, role: RoomRole) -> Participation:
     after waiting for the first to commit, on SQLite after waiting for its write
     lock); they roll back and take that stay, so there is one stay and one event.
     Rolling back drops the caller's other pending changes too: the winner made them.
+    ``looked``: the caller has just found them not present (the insert still decides).
     """
-    present = presence_of(session, user)
+    present = None if looked else presence_of(session, user)
     if present is not None:
         present.last_seen_at = utcnow()
         return present
@@ -167,7 +206,7 @@ def open_session(room: Room, user: User) -> tuple[LiveSession, Participation, in
             session = live_session(room)
             if session is None:
                 continue  # and it ended meanwhile: start again
-            _, participation = enter_session(session, user, RoomRole.INSTRUCTOR, True)
+            _, participation = enter_session(session, user, staff=True)
             return session, participation, None
         newest = events.append_together(
             [
@@ -206,12 +245,21 @@ def _commit_keeping_loaded() -> None:
         session.expire_on_commit = True
 
 
-def join_session(session: LiveSession, user: User, role: RoomRole) -> Participation:
+def join_session(
+    session: LiveSession, user: User, role: RoomRole, looked: bool = False
+) -> Participation:
     """Join Meeting: enter a live session with the given room role (once, however
-    many requests ask at the same moment; see ``_enter``)."""
-    participation = _enter(session, user, role)
+    many requests ask at the same moment; see ``_enter``).
+
+    The commit keeps what the request loaded (``_commit_keeping_loaded``): the panel
+    drawn next reads the room, the person, the session and the new stay, and in a
+    join storm reloading each of them was a quarter of Join's statements. The session
+    was read with the panel's cursor (``session_with_cursor``), so a change to it
+    since then reaches the page through its stream.
+    """
+    participation = _enter(session, user, role, looked)
     try:
-        db.session.commit()
+        _commit_keeping_loaded()
     except IntegrityError:
         # A double click raced us; the other request already let them in.
         db.session.rollback()
@@ -221,37 +269,89 @@ def join_session(session: LiveSession, user: User, role: RoomRole) -> Participat
     return participation
 
 
+# Built once (Join asks it on every click); see ``way_in``.
+_WAY_IN = sa.select(
+    sa.select(Participation.id)
+    .where(
+        Participation.session_id == sa.bindparam("session_id"),
+        Participation.user_id == sa.bindparam("user_id"),
+    )
+    .order_by(Participation.id.desc())
+    .limit(1)
+    .scalar_subquery(),
+    sa.select(WaitingEntry.id)
+    .where(
+        WaitingEntry.session_id == sa.bindparam("session_id"),
+        WaitingEntry.user_id == sa.bindparam("user_id"),
+    )
+    .order_by(WaitingEntry.id.desc())
+    .limit(1)
+    .scalar_subquery(),
+    sa.exists().where(
+        Removal.session_id == sa.bindparam("session_id"),
+        Removal.user_id == sa.bindparam("user_id"),
+    ),
+)
+
+
+def way_in(
+    session: LiveSession, user_id: int
+) -> tuple[Participation | None, WaitingEntry | None, bool]:
+    """What decides someone's way into a meeting: their latest stay in it, their latest
+    request to enter, and whether they were removed.
+
+    One statement asks for all three (the latest stay is the present one, if any: no
+    stay can begin while one is open), and only those that exist are then loaded: a
+    newcomer, most of a join storm, has none of them.
+    """
+    stay_id, entry_id, removed = db.session.execute(
+        _WAY_IN, {"session_id": session.id, "user_id": user_id}
+    ).one()
+    return (
+        db.session.get(Participation, stay_id) if stay_id else None,
+        db.session.get(WaitingEntry, entry_id) if entry_id else None,
+        bool(removed),
+    )
+
+
 def enter_session(
-    session: LiveSession, user: User, default_role: RoomRole, bypasses_lock: bool
+    session: LiveSession, user: User, staff: bool, keep_denied: bool = False
 ) -> tuple[Entry, Participation | None]:
     """Join Meeting inside a live session, minding removals and the room's lock.
 
-    Staff instructors always come back in as instructors: no removal, lock or earlier
-    demotion keeps them out of their own meeting. Anyone else keeps a promotion
-    ("Set as moderator") across leaving and coming back, and nothing more.
+    ``staff``: ``policy.is_staff`` for the person in this room, which the caller asks
+    (and keeps for the panel). Staff instructors always come back in as instructors:
+    no removal, lock or earlier demotion keeps them out of their own meeting. Anyone
+    else keeps a promotion ("Set as moderator") across leaving and coming back, and
+    nothing more. ``keep_denied``: a page refreshing itself (not a click) after a "no"
+    gets ``Entry.DENIED`` rather than asking again.
     """
-    present = presence_of(session, user)
-    if present is not None:
-        return Entry.ENTERED, present
-    entry = latest_waiting_entry(session, user.id)
-    if policy.is_staff(user, session.room, get_settings()):
-        db.session.execute(
-            sa.delete(Removal).where(Removal.session_id == session.id, Removal.user_id == user.id)
-        )
+    last, entry, removed = way_in(session, user.id)
+    if last is not None and last.left_at is None:
+        return Entry.ENTERED, last
+    if keep_denied and entry is not None and entry.decision == "denied":
+        return Entry.DENIED, None
+    if staff:
+        if removed:
+            db.session.execute(
+                sa.delete(Removal).where(
+                    Removal.session_id == session.id, Removal.user_id == user.id
+                )
+            )
         stop_waiting(session, entry)
-        return Entry.ENTERED, join_session(session, user, RoomRole.INSTRUCTOR)
+        return Entry.ENTERED, join_session(session, user, RoomRole.INSTRUCTOR, looked=True)
     admitted = entry is not None and entry.decision == "admitted"
-    if removal_of(session, user.id) is not None and not admitted:
+    if removed and not admitted:
         # Removed people come back only through the waiting room, if they ask.
         waiting = entry is not None and entry.decision is None
         return (Entry.WAITING_ROOM if waiting else Entry.REMOVED), None
-    last = latest_stay(session, user.id)
-    if session.locked and not (bypasses_lock or admitted or last is not None):
+    if session.locked and not (admitted or last is not None):
         ask_to_enter(session, user)
         return Entry.WAITING_ROOM, None
     stop_waiting(session, entry)
     promoted = last is not None and last.promoted
-    me = join_session(session, user, RoomRole.INSTRUCTOR if promoted else default_role)
+    role = RoomRole.INSTRUCTOR if promoted else RoomRole.PARTICIPANT
+    me = join_session(session, user, role, looked=True)
     if promoted and not me.promoted:
         me.promoted = True
         # Lists show a moderator's badge; the join itself went out a moment ago.
@@ -289,15 +389,17 @@ def close_stay(stay: Participation, reason: str) -> bool:
     return bool(closed)
 
 
-def leave_session(session: LiveSession, user: User) -> None:
+def leave_session(session: LiveSession, user: User) -> bool:
     """Leave, once: the stay is closed by a conditional update, so two Leave clicks
-    (or a Leave racing the sweep) write one "left" event."""
+    (or a Leave racing the sweep) write one "left" event. Returns whether they were
+    in the meeting."""
     present = presence_of(session, user)
     if present is None:
-        return
+        return False
     close_stay(present, "left")
     # The answer is the Start/Join button, drawn from what the request already read.
     _commit_keeping_loaded()
+    return True
 
 
 def say_goodbye(session: LiveSession, user: User) -> None:

@@ -88,16 +88,23 @@ def _apply_rank(stay: Participation, rank: Rank) -> bool:
 
 
 def rights_of(
-    user: User, room: Room, session: LiveSession, me: Participation | None, catch_up: bool = True
+    user: User,
+    room: Room,
+    session: LiveSession,
+    me: Participation | None,
+    catch_up: bool = True,
+    rank: Rank | None = None,
 ) -> Rights:
     """What ``user`` may do in the meeting now, from their current roles.
 
     With ``catch_up`` (actions, never a page that only reads), a stay whose stored rank
     lags behind the roles (changed where nobody called ``follow_roles``) is brought in
     step here, so everyone's list shows it too. The rights are the current rank's either
-    way.
+    way. ``rank``: their rank, when this request has just worked it out from their roles
+    (Join, before its commit: after it the roles would be read again).
     """
-    rank = policy.room_rank(user, room, me, get_settings())
+    if rank is None:
+        rank = policy.room_rank(user, room, me, get_settings())
     stale = policy.is_present(me) and policy.shown_rank(me) is not rank
     if catch_up and stale and _apply_rank(me, rank):
         db.session.commit()

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import Response, abort, render_template, request, url_for
+from flask import Response, abort, current_app, render_template, request, url_for
 from flask import session as browser_session
 from flask_login import current_user
+from markupsafe import Markup
 
 from liveroom import events
 from liveroom.extensions import db
@@ -22,6 +24,7 @@ from liveroom.models import LiveSession, Participation, Room, WaitingEntry
 from liveroom.rooms import chat, policy
 from liveroom.rooms.meetings import live_session
 from liveroom.rooms.moderation import raised_hands, rights_of
+from liveroom.rooms.policy import Rights
 from liveroom.rooms.presence import (
     TOP_OF_LARGE_ROOM,
     latest_stay,
@@ -42,12 +45,18 @@ LIVE_ROOMS_OFF = "Live rooms were turned off by the site's administrator."
 PRIVATE_ROOMS_OFF = "Private rooms were turned off by the site's administrator."
 
 
+# Built once: nearly every room request asks it, and building it cost as much as running it.
+_ROOM_WITH_CHANNEL = (
+    sa.select(Room)
+    .where(Room.public_id == sa.bindparam("public_id"))
+    .options(so.joinedload(Room.channel))
+)
+
+
 def find_room(public_id: str) -> Room:
     """The room, whether or not live rooms are switched on; 404 if there is none.
     Its channel comes in the same query: every rule about a channel's room reads it."""
-    room = db.session.scalar(
-        sa.select(Room).where(Room.public_id == public_id).options(so.joinedload(Room.channel))
-    )
+    room = db.session.scalar(_ROOM_WITH_CHANNEL, {"public_id": public_id})
     if room is None:
         abort(404)
     return room
@@ -152,27 +161,95 @@ def button_context(room: Room, live: bool | None = None) -> dict:
     }
 
 
+# Drawn people-list items kept per app (a few hundred bytes each); past this many the
+# store starts again rather than tracking which went unused.
+PERSON_ROWS_KEPT = 4096
+
+
+def person_rows(room: Room, rights: Rights) -> Callable[[Participation], Markup]:
+    """Draws one item of the people list (``rooms/_person.html``) for this viewer.
+
+    Every newcomer of a join storm sees the same few dozen people (the top of a
+    large room) with the same menus, and drawing them was a third of Join's time. An
+    item shows only what its key names (the person's stay, name, role and hand, the
+    viewer's rank), so each is drawn once per app and reused while that stays the
+    same. It is the autoescaped template's own output, kept as such.
+    """
+    app = current_app._get_current_object()
+    # While templates reload as they are edited (development), nothing is kept.
+    kept: dict[tuple, Markup] = (
+        {} if app.jinja_env.auto_reload else app.extensions.setdefault("liveroom_person_rows", {})
+    )
+    template = app.jinja_env.get_template("rooms/_person.html")
+    viewer = (request.script_root, room.public_id, rights.rank, rights.present)
+
+    def row(person: Participation) -> Markup:
+        key = (
+            *viewer,
+            person.id,
+            person.user_id,
+            person.user.display_name,
+            person.room_role,
+            person.promoted,
+            person.hand_raised_at is not None,
+        )
+        html = kept.get(key)
+        if html is None:
+            if len(kept) >= PERSON_ROWS_KEPT:
+                kept.clear()
+            html = kept[key] = Markup(template.render(person=person, rights=rights, room=room))
+        return html
+
+    return row
+
+
+@dataclasses.dataclass(frozen=True)
+class Standing:
+    """What the signed-in person's current roles make them in a room, asked before
+    Join commits: roles are remembered for one database transaction, so asking after
+    the commit would read them again (a statement on every join of a storm)."""
+
+    staff: bool
+    sees_attendance: bool
+
+
+def standing_in(room: Room) -> Standing:
+    return Standing(policy.is_staff(current_user, room, get_settings()), attendance_visible(room))
+
+
 def panel_context(
-    room: Room, session: LiveSession, me: Participation, started: int | None = None
+    room: Room,
+    session: LiveSession,
+    me: Participation,
+    started: int | None = None,
+    since: int | None = None,
+    standing: Standing | None = None,
 ) -> dict:
     """What the in-meeting panel shows to ``me``: people, hands, chat, and their rights.
 
     ``started``: this request started the meeting, and this is its last event. Up to
     it nobody had written in the meeting or waited to enter (what came after, the
     stream replays from it), so Start Meeting asks only for who is there.
+    ``since``: the stream's cursor, when the request read it with the session
+    (``meetings.session_with_cursor``); ``standing``: their roles, read before a commit.
     """
     just_started = started is not None
-    # The cursor is read before the state, so the stream replays anything newer.
-    since = started if just_started else events.latest_id(room.id)
+    if just_started:
+        since = started
+    elif since is None:
+        # The cursor is read before the state, so the stream replays anything newer.
+        since = events.latest_id(room.id)
     if just_started:
         # Its starter's stay was just written with their rank, and nobody waits yet:
         # the rights need nothing more from the database.
         rights = policy.rights_for(policy.room_rank(current_user, room, me, get_settings()), me)
     else:
         # Current roles; a page that only reads (GET) leaves the stored rank as it is.
-        rights = rights_of(current_user, room, session, me, request.method != "GET")
+        rank = policy.rank_from(standing.staff, me) if standing else None
+        rights = rights_of(current_user, room, session, me, request.method != "GET", rank)
     instructor = rights.instructor
     shown = people_shown(session)
+    hands = shown.hands_among
     return {
         "room": room,
         "session": session,
@@ -182,16 +259,19 @@ def panel_context(
         "since": since,
         # A few dozen people at most, however large the room (presence.people_shown).
         "people": shown.people,
+        "person_row": person_rows(room, rights),
         "people_count": shown.count,
-        "hands": raised_hands(session, TOP_OF_LARGE_ROOM),
+        "hands": raised_hands(session, TOP_OF_LARGE_ROOM) if hands is None else hands,
         "hands_count": shown.hands_count,
         "waiting": waiting_people(session) if instructor and not just_started else [],
         "messages": []
         if just_started
         else chat.recent_messages(session, me.user_id, rights.reads_all_threads),
         "can_chat": policy.may_chat(me, session),
-        "can_end": policy.may_end(current_user, room, me, get_settings()),
-        "can_view_attendance": attendance_visible(room),
+        # Ending is for staff by their current roles (policy.may_end): for someone in
+        # the meeting, that is what their rights already say.
+        "can_end": rights.staff,
+        "can_view_attendance": standing.sees_attendance if standing else attendance_visible(room),
         "share_url": url_for("rooms.room_page", public_id=room.public_id, _external=True)
         if room.is_private
         else None,
@@ -206,10 +286,15 @@ def render_state(room: Room, state: str, **context: object) -> str:
 
 
 def render_panel(
-    room: Room, session: LiveSession, me: Participation, started: int | None = None
+    room: Room,
+    session: LiveSession,
+    me: Participation,
+    started: int | None = None,
+    since: int | None = None,
+    standing: Standing | None = None,
 ) -> str:
-    """The person is in the meeting (``started``: see ``panel_context``)."""
-    context = panel_context(room, session, me, started)
+    """The person is in the meeting (the rest: see ``panel_context``)."""
+    context = panel_context(room, session, me, started, since, standing)
     context.pop("room")
     return render_state(room, "panel", **context)
 
@@ -261,7 +346,7 @@ def meeting_state(room: Room) -> tuple[str, dict]:
     since = events.latest_id(room.id)
     me = presence_of(session, current_user)
     if me is not None:
-        return "panel", panel_context(room, session, me)
+        return "panel", panel_context(room, session, me, since=since)
     entry = latest_waiting_entry(session, current_user.id)
     if entry is not None and entry.decision is None:
         return "lobby", {"room": room, "session": session, "since": since}

@@ -98,7 +98,13 @@ def is_staff(user: User, room: Room, settings: SiteSettings) -> bool:
 def room_rank(user: User, room: Room, me: Participation | None, settings: SiteSettings) -> Rank:
     """The person's rank now: staff by their current roles, else promoted if their stay
     in this meeting says "Set as moderator", else participant."""
-    if is_staff(user, room, settings):
+    return rank_from(is_staff(user, room, settings), me)
+
+
+def rank_from(staff: bool, me: Participation | None) -> Rank:
+    """``room_rank`` when the request has already asked ``is_staff``: Join asks it
+    before its commit, and asking again after it would read the roles again."""
+    if staff:
         return Rank.STAFF
     if me is not None and me.promoted:
         return Rank.PROMOTED
@@ -114,11 +120,6 @@ def shown_rank(person: Participation) -> Rank:
     return Rank.PROMOTED if person.promoted else Rank.STAFF
 
 
-def room_role_for(user: User, room: Room, settings: SiteSettings) -> RoomRole:
-    """Staff enter with full instructor permissions; everyone else as a participant."""
-    return RoomRole.INSTRUCTOR if is_staff(user, room, settings) else RoomRole.PARTICIPANT
-
-
 def may_end(
     user: User, room: Room, participation: Participation | None, settings: SiteSettings
 ) -> bool:
@@ -128,11 +129,6 @@ def may_end(
     if participation is None:
         return may_start(user, room, settings)
     return is_staff(user, room, settings) and may_join(user, room, settings)
-
-
-def bypasses_lock(user: User, room: Room, settings: SiteSettings) -> bool:
-    """Staff walk into their meeting even when it is locked (or they were removed)."""
-    return is_staff(user, room, settings)
 
 
 def may_view_attendance(user: User, room: Room, settings: SiteSettings) -> bool:

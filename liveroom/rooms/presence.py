@@ -53,15 +53,14 @@ LARGE_ROOM = 60
 TOP_OF_LARGE_ROOM = 50
 
 
-def people_present(session: LiveSession, limit: int | None = None) -> list[Participation]:
-    """Who is in the room, in the list's order: instructors first, then raised hands
-    (first up first), then everyone else by name. ``limit`` takes the people near the
-    top (a large room's list), in the same order, so the top is always the start of
-    the whole list. Sorted by the database so the top costs no more than it shows."""
-    rows = db.session.scalars(
+def _people_in_order(limited: bool) -> sa.Select:
+    statement = (
         sa.select(Participation)
         .join(User, Participation.user_id == User.id)
-        .where(Participation.session_id == session.id, Participation.left_at.is_(None))
+        .where(
+            Participation.session_id == sa.bindparam("session_id"),
+            Participation.left_at.is_(None),
+        )
         .order_by(
             (Participation.room_role != RoomRole.INSTRUCTOR).asc(),
             Participation.hand_raised_at.is_(None).asc(),
@@ -69,10 +68,25 @@ def people_present(session: LiveSession, limit: int | None = None) -> list[Parti
             sa.func.lower(User.display_name),
             Participation.id,
         )
-        .limit(limit)
         .options(so.contains_eager(Participation.user))
     )
-    return list(rows)
+    return statement.limit(sa.bindparam("limit", type_=sa.Integer)) if limited else statement
+
+
+# Built once: every join and every coalesced list update asks them, and building one
+# cost about as much as running it.
+_EVERYONE_PRESENT = _people_in_order(limited=False)
+_TOP_PRESENT = _people_in_order(limited=True)
+
+
+def people_present(session: LiveSession, limit: int | None = None) -> list[Participation]:
+    """Who is in the room, in the list's order: instructors first, then raised hands
+    (first up first), then everyone else by name. ``limit`` takes the people near the
+    top (a large room's list), in the same order, so the top is always the start of
+    the whole list. Sorted by the database so the top costs no more than it shows."""
+    if limit is None:
+        return list(db.session.scalars(_EVERYONE_PRESENT, {"session_id": session.id}))
+    return list(db.session.scalars(_TOP_PRESENT, {"session_id": session.id, "limit": limit}))
 
 
 @dataclass(frozen=True)
@@ -88,14 +102,26 @@ class PeopleShown:
     def large(self) -> bool:
         return len(self.people) < self.count
 
+    @property
+    def hands_among(self) -> list[Participation] | None:
+        """The raised hands in the order they went up, when every one of them is among
+        the people shown (always in a small room; in a large one while hands are
+        fewer than the people listed): the hands list then needs no query of its own.
+        None when some are not shown."""
+        raised = [person for person in self.people if person.hand_raised_at is not None]
+        if len(raised) < self.hands_count:
+            return None
+        return sorted(raised, key=lambda person: (person.hand_raised_at, person.id))
+
+
+_PRESENT_COUNTS = sa.select(sa.func.count(), sa.func.count(Participation.hand_raised_at)).where(
+    Participation.session_id == sa.bindparam("session_id"), Participation.left_at.is_(None)
+)
+
 
 def present_counts(session: LiveSession) -> tuple[int, int]:
     """(people present, hands raised), in one query."""
-    people, hands = db.session.execute(
-        sa.select(sa.func.count(), sa.func.count(Participation.hand_raised_at)).where(
-            Participation.session_id == session.id, Participation.left_at.is_(None)
-        )
-    ).one()
+    people, hands = db.session.execute(_PRESENT_COUNTS, {"session_id": session.id}).one()
     return people, hands
 
 

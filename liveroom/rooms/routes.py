@@ -10,12 +10,12 @@ from __future__ import annotations
 from flask import Response, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from liveroom.extensions import db
 from liveroom.models import LiveSession, Participation, Room
 from liveroom.params import int_arg
 from liveroom.rooms import bp, meetings, policy, waiting
 from liveroom.rooms.meetings import Entry
 from liveroom.rooms.pages import (
+    Standing,
     button_context,
     find_room,
     forget_waiting,
@@ -30,6 +30,7 @@ from liveroom.rooms.pages import (
     render_turned_off,
     require_join,
     require_member_while_off,
+    standing_in,
     switched_off,
 )
 from liveroom.rooms.presence import latest_stay, presence_of
@@ -38,20 +39,35 @@ from liveroom.templating import wants_fragment
 
 
 def entered(
-    room: Room, session: LiveSession, me: Participation, started: int | None = None
+    room: Room,
+    session: LiveSession,
+    me: Participation,
+    started: int | None = None,
+    since: int | None = None,
+    standing: Standing | None = None,
 ) -> Response | str:
     """After Start or Join: the panel in place for HTMX, the room page otherwise
-    (``started``: see ``pages.panel_context``)."""
+    (the rest: see ``pages.panel_context``)."""
     forget_waiting(room)
     if wants_fragment():
-        return render_panel(room, session, me, started)
+        return render_panel(room, session, me, started, since, standing)
     return redirect(url_for("rooms.room_page", public_id=room.public_id), 303)
 
 
-def state_for(room: Room, session: LiveSession, outcome: Entry, me: Participation | None):
+def state_for(
+    room: Room,
+    session: LiveSession,
+    outcome: Entry,
+    me: Participation | None,
+    since: int,
+    standing: Standing,
+) -> Response | str:
     """The answer to someone asking to enter a live session."""
     if outcome is Entry.ENTERED:
-        return entered(room, session, me)
+        return entered(room, session, me, since=since, standing=standing)
+    if outcome is Entry.DENIED:
+        # A page refreshing itself after a "no" shows it; asking again is a click.
+        return render_state(room, "denied", session=session)
     forget_waiting(room)  # from now on the waiting room (or the removal) is in the database
     if outcome is Entry.WAITING_ROOM:
         return render_lobby(room, session)
@@ -87,36 +103,36 @@ def start_meeting(public_id: str) -> Response | str:
 
 @bp.post("/rooms/<public_id>/join")
 def join_meeting(public_id: str) -> Response | str:
-    """Join Meeting; also how an open page re-reads its state after a "refresh" event."""
+    """Join Meeting; also how an open page re-reads its state after a "refresh" event.
+
+    A storm of joins (a class arriving at once) runs this a thousand times in seconds,
+    so it reads each thing once: the meeting with the stream's cursor, the way in
+    (stay, waiting entry, removal) in one statement, the roles before its commit, and
+    the commit keeps what it loaded (tests/test_query_counts.py counts them).
+    """
     room = find_room(public_id)
-    shown = db.session.get(LiveSession, int_arg("session"))
-    if shown is not None and shown.room_id != room.id:
-        shown = None
+    shown_id = int_arg("session")
+    session, since = meetings.session_with_cursor(room, shown_id)
     if reason := switched_off(room):
         require_member_while_off(room)
         forget_waiting(room)
-        return render_turned_off(room, reason, shown if shown and shown.ended_at else None)
+        ended = session if session is not None and session.ended_at else None
+        return render_turned_off(room, reason, ended)
     require_join(room)
-    if shown is not None and shown.ended_at is not None:
-        return render_ended(room, shown)
-    session = meetings.live_session(room)
+    if session is not None and session.ended_at is not None:
+        return render_ended(room, session)
+    if session is None and shown_id:
+        session, since = meetings.session_with_cursor(room)  # not this room's: the live one
     if session is None:
         remember_waiting(room)
         if request.args.get("waiting"):
             return no_content()  # still waiting: the page keeps its waiting state
         return render_state(room, "waiting")
-    if request.args.get("auto") and presence_of(session, current_user) is None:
-        entry = waiting.latest_waiting_entry(session, current_user.id)
-        if entry is not None and entry.decision == "denied":
-            # A page refreshing itself after a "no" shows it; asking again is a click.
-            return render_state(room, "denied", session=session)
+    standing = standing_in(room)
     outcome, me = meetings.enter_session(
-        session,
-        current_user,
-        policy.room_role_for(current_user, room, get_settings()),
-        policy.bypasses_lock(current_user, room, get_settings()),
+        session, current_user, standing.staff, keep_denied=bool(request.args.get("auto"))
     )
-    return state_for(room, session, outcome, me)
+    return state_for(room, session, outcome, me, since, standing)
 
 
 @bp.post("/rooms/<public_id>/ask")
@@ -159,11 +175,13 @@ def leave_meeting(public_id: str) -> Response | str:
             meetings.say_goodbye(session, current_user)
         return no_content()
     forget_waiting(room)  # "Stop waiting" comes here too
-    if session is not None:
-        meetings.leave_session(session, current_user)
+    # Someone who was in the meeting was not waiting to enter it (entering ends that).
+    if session is not None and not meetings.leave_session(session, current_user):
         waiting.withdraw(session, current_user)
     if wants_fragment():
-        return render_template("rooms/_meeting_button.html", **button_context(room))
+        # The meeting they left goes on (its end reaches the button by its own stream).
+        context = button_context(room, live=session is not None)
+        return render_template("rooms/_meeting_button.html", **context)
     return redirect(back_to(room), 303)
 
 
