@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import html
 import random
 import re
@@ -209,7 +210,8 @@ async def phases(server: Server, people: int, seconds: float) -> list[tuple[str,
     tally.messages = 0
     tally.kinds.clear()
     cpu = await measure(server, seconds)
-    results.append((f"{people + 1:,} idle listeners (live room)", cpu, tally))
+    # A copy: the end of the meeting below still adds to the live tally.
+    results.append((f"{people + 1:,} idle listeners (live room)", cpu, copy.deepcopy(tally)))
     # The meeting ends (every stream hangs up): the hubs keep running, with nobody.
     await (await teacher.http.post(f"{base}/rooms/{room}/end", headers=teacher.htmx())).read()
     for task in streams:
