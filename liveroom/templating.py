@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterable
 from datetime import UTC, datetime
 
 from flask import Flask, render_template, request, url_for
@@ -87,6 +87,45 @@ def fixed_url_builder() -> Callable[..., str]:
     return fixed_url
 
 
+# Items kept by ``drawn_each`` per process (each a few hundred bytes); past this many
+# the store starts again rather than tracking which went unused.
+DRAWN_KEPT = 8192
+
+
+def drawn_each_builder(app: Flask) -> Callable[..., Markup]:
+    """The filter ``items | drawn_each(template, **shared)``: each item drawn by
+    ``template`` (as ``item``, beside ``shared``), once per process, then reused while
+    the item and ``shared`` are the same.
+
+    For the items of long lists (channel cards, members, My Rooms, attendance lines):
+    the same item is drawn for every request that shows it, and drawing was most of
+    those pages' time. Items are frozen values (dataclasses, rows) that hold everything
+    the fragment shows, so the key (template, the app's script root for its links, the
+    shared values, the item) changes with anything shown: a renamed channel is a new
+    key, never a stale drawing. The fragments are the autoescaped templates' own output.
+    While templates reload as they are edited (development), nothing is kept.
+    """
+    kept: dict[tuple, str] = {}
+
+    def drawn_each(items: Iterable[Hashable], template: str, **shared: Hashable) -> Markup:
+        fragment = app.jinja_env.get_template(template)
+        if app.jinja_env.auto_reload:
+            return Markup("".join(fragment.render(item=item, **shared) for item in items))
+        common = (template, request.script_root, *sorted(shared.items()))
+        parts = []
+        for item in items:
+            key = (common, item)
+            html = kept.get(key)
+            if html is None:
+                if len(kept) >= DRAWN_KEPT:
+                    kept.clear()
+                html = kept[key] = fragment.render(item=item, **shared)
+            parts.append(html)
+        return Markup("".join(parts))
+
+    return drawn_each
+
+
 def register(app: Flask) -> None:
     app.jinja_env.filters["linkify"] = linkify
     app.jinja_env.filters["initial"] = initial
@@ -95,6 +134,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["iso_utc"] = iso_utc
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.globals["fixed_url"] = fixed_url_builder()
+    app.jinja_env.filters["drawn_each"] = drawn_each_builder(app)
 
     @app.context_processor
     def menu_flags() -> dict:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import abort, render_template
-from flask_login import current_user
 
+from liveroom.auth.sessions import signed_in_user
 from liveroom.channels import bp, policy
 from liveroom.extensions import db
 from liveroom.models import Channel, LiveSession, Membership, Room, User
@@ -128,7 +128,7 @@ def channel_cards(user: User, page: int) -> ListPage:
 
 @bp.get("/")
 def index() -> str:
-    page = channel_cards(current_user._get_current_object(), max(1, int_arg("page", 1)))
+    page = channel_cards(signed_in_user(), max(1, int_arg("page", 1)))
     return render_template("channels/index.html", page=page)
 
 
@@ -149,7 +149,7 @@ MEMBERS = (
 
 @bp.get("/<id:channel_id>")
 def show(channel_id: int) -> str:
-    me = current_user._get_current_object()
+    me = signed_in_user()
     channel = db.session.scalar(CHANNEL_WITH_ROOM, {"channel_id": channel_id})
     if channel is None:
         abort(404)

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from flask import Response, abort, current_app, request
-from flask_login import current_user, login_required
+from flask_login import login_required
 
-from liveroom.auth.sessions import current_login_id
+from liveroom.auth.sessions import current_login_id, signed_in_user
 from liveroom.errors import error_page
 from liveroom.extensions import db
 from liveroom.live import bp, slots
@@ -50,17 +50,17 @@ def room_stream(public_id: str) -> Response:
         return Response(mimetype="text/event-stream", headers=STREAM_HEADERS)
     if session.ended_at is not None:
         return refresh_only(after)
-    me = presence_of(session, current_user)
+    me = presence_of(session, signed_in_user())
     if me is not None:
-        role = listener_role(current_user, room, me)  # staff, promoted or participant, now
-    elif (entry := latest_waiting_entry(session, current_user.id)) and entry.decision is None:
+        role = listener_role(signed_in_user(), room, me)  # staff, promoted or participant, now
+    elif (entry := latest_waiting_entry(session, signed_in_user().id)) and entry.decision is None:
         role = WAITING
     else:
         return refresh_only(after)
     listener = Listener(
         room_id=room.id,
         session_id=session.id,
-        user_id=current_user.id,
+        user_id=signed_in_user().id,
         role=role,
         participation_id=me.id if me else None,
         login_id=current_login_id(),

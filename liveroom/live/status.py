@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator
 
 import sqlalchemy as sa
 from flask import Response, abort, current_app, request
-from flask_login import current_user, login_required
+from flask_login import login_required
 
-from liveroom.auth.sessions import current_login_id
+from liveroom.auth.sessions import current_login_id, signed_in_user
 from liveroom.errors import error_page
 from liveroom.extensions import db
 from liveroom.live import bp
@@ -83,7 +83,7 @@ def room_status(public_id: str) -> Response:
     if request.args.get("waiting") and not pages.switched_off(room):
         pages.remember_waiting(room)  # a reload keeps the waiting place
     watcher = Watcher(
-        room_ids=frozenset({room.id}), user_id=current_user.id, login_id=current_login_id()
+        room_ids=frozenset({room.id}), user_id=signed_in_user().id, login_id=current_login_id()
     )
     room_id = room.id
     db.session.remove()
@@ -108,8 +108,8 @@ def my_rooms_status() -> Response:
     pages.require_my_rooms()
     if request.method == "HEAD":
         return Response(mimetype="text/event-stream", headers=STREAM_HEADERS)
-    room_ids = frozenset(room.id for room in private.private_rooms_of(current_user))
-    watcher = Watcher(room_ids=room_ids, user_id=current_user.id, login_id=current_login_id())
+    room_ids = frozenset(room.id for room in private.private_rooms_of(signed_in_user()))
+    watcher = Watcher(room_ids=room_ids, user_id=signed_in_user().id, login_id=current_login_id())
     db.session.remove()
 
     def first() -> bytes:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -18,6 +20,7 @@ from liveroom.models import LiveSession, Room, utcnow
 from liveroom.rooms import attendance, bp, meetings
 from liveroom.rooms.attendance import csv_cell, minutes, people
 from liveroom.rooms.pages import attendance_visible, find_room
+from liveroom.rooms.policy import shown_rank
 from liveroom.templating import iso_utc
 
 
@@ -79,9 +82,42 @@ def attendance_page(public_id: str, session_id: int) -> str:
         "rooms/attendance.html",
         room=room,
         session=session,
-        people=people(session, attendance.stays(session)),
-        minutes=lambda p: minutes(p, session, now),
+        rows=[
+            row_of(person, session, now) for person in people(session, attendance.stays(session))
+        ],
         end_reason=attendance.END_REASONS.get(session.end_reason or ""),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One person's line of the attendance table as plain values: everything the line
+    shows, so that ``drawn_each`` draws it once and reuses it while it is the same."""
+
+    name: str
+    username: str
+    badge: str
+    first_joined: datetime
+    still_here: bool
+    last_left: datetime | None
+    minutes_present: str
+    # (joined, left, minutes, badge) of each stay, when there are several.
+    stays: tuple[tuple[datetime, datetime | None, str, str], ...]
+
+
+def row_of(person: attendance.PersonAttendance, session: LiveSession, now: datetime) -> Line:
+    return Line(
+        name=person.user.display_name,
+        username=person.user.username,
+        badge=shown_rank(person.stays[-1]).badge,
+        first_joined=person.first_joined,
+        still_here=person.still_here,
+        last_left=person.last_left,
+        minutes_present=person.minutes_present,
+        stays=tuple(
+            (p.joined_at, p.left_at, minutes(p, session, now), shown_rank(p).badge)
+            for p in person.stays
+        ),
     )
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import NoReturn
 
 from flask import Response, abort, redirect, render_template, request, url_for
-from flask_login import current_user
 
+from liveroom.auth.sessions import signed_in_user
 from liveroom.extensions import db
 from liveroom.models import (
     ChatMessage,
@@ -36,8 +36,8 @@ def live_context(public_id: str) -> tuple[Room, LiveSession, Participation | Non
     session = meetings.live_session(room)
     if session is None:
         abort(409, "This meeting has ended.")
-    me = presence_of(session, current_user)
-    return room, session, me, moderation.rights_of(current_user, room, session, me)
+    me = presence_of(session, signed_in_user())
+    return room, session, me, moderation.rights_of(signed_in_user(), room, session, me)
 
 
 def require_moderator(rights: Rights) -> None:
@@ -104,14 +104,14 @@ def delete_chat(public_id: str, message_id: int) -> Response:
     require_moderator(rights)
     message = db.session.get(ChatMessage, message_id)
     unreadable = message is not None and not policy.may_read_message(
-        current_user.id, rights.reads_all_threads, message
+        signed_in_user().id, rights.reads_all_threads, message
     )
     if message is None or message.session_id != session.id or unreadable:
         # A private thread someone may not read does not exist for them at all.
         abort(404, "That message is not in this meeting.")
     if not rights.may_delete(moderation.rank_in(session, message.author)):
         abort(403, "Moderators can delete participants’ messages only.")
-    chat.delete_message(message, current_user)
+    chat.delete_message(message, signed_in_user())
     return done(room)
 
 
@@ -119,7 +119,7 @@ def delete_chat(public_id: str, message_id: int) -> Response:
 def toggle_chat(public_id: str) -> Response:
     room, session, me, rights = live_context(public_id)
     require_staff(rights, "turn participant chat off and on")
-    moderation.set_chat_enabled(session, flag("enabled"), current_user)
+    moderation.set_chat_enabled(session, flag("enabled"), signed_in_user())
     return done(room)
 
 
@@ -168,13 +168,13 @@ def everyone_present(public_id: str) -> Response | str:
     session = meetings.live_session(room)
     if session is None:
         abort(409, "This meeting has ended.")
-    me = presence_of(session, current_user)
+    me = presence_of(session, signed_in_user())
     if me is None:
         abort(403, "Join the meeting to see who is in it.")
     if not request.htmx:
         return redirect(url_for("rooms.room_page", public_id=room.public_id), 303)
     # A page that only reads: the stored rank is left as it is (see rights_of).
-    rights = moderation.rights_of(current_user, room, session, me, catch_up=False)
+    rights = moderation.rights_of(signed_in_user(), room, session, me, catch_up=False)
     people = people_present(session)
     html = render_template(
         "rooms/_people_everyone.html",
@@ -193,7 +193,7 @@ def everyone_present(public_id: str) -> Response | str:
 def refuse_action_on(target: Participation, what: str) -> None:
     """403 with the reason: oneself, a staff instructor, or (for a moderator) another
     moderator."""
-    if target.user_id == current_user.id:
+    if target.user_id == signed_in_user().id:
         abort(403, f"You cannot {what} yourself.")
     if moderation.rank_of(target) is policy.Rank.STAFF:
         abort(403, f"Nobody in the room can {what} an instructor.")
@@ -221,7 +221,7 @@ def remove_person(public_id: str, participation_id: int) -> Response:
     target = target_in(session, participation_id)
     if not rights.may_remove(moderation.rank_of(target), target.user_id):
         refuse_action_on(target, "remove")
-    moderation.remove_person(target, current_user)
+    moderation.remove_person(target, signed_in_user())
     return done(room)
 
 
@@ -229,7 +229,7 @@ def remove_person(public_id: str, participation_id: int) -> Response:
 def lock_room(public_id: str) -> Response:
     room, session, me, rights = live_context(public_id)
     require_staff(rights, "lock and unlock the room")
-    moderation.set_locked(session, flag("locked"), current_user)
+    moderation.set_locked(session, flag("locked"), signed_in_user())
     return done(room)
 
 
@@ -244,7 +244,7 @@ def decide_waiting(public_id: str, entry_id: int, decision: str) -> Response:
     entry_is_staff = policy.is_staff(entry.user, room, get_settings())
     if not rights.may_decide(admit, entry_is_staff):
         abort(403, "Nobody can keep an instructor out of their own meeting.")
-    if entry.decision is not None or not waiting.decide(session, [entry], admit, current_user):
+    if entry.decision is not None or not waiting.decide(session, [entry], admit, signed_in_user()):
         abort(409, "Someone already answered that request.")
     return done(room)
 
@@ -253,5 +253,5 @@ def decide_waiting(public_id: str, entry_id: int, decision: str) -> Response:
 def admit_all(public_id: str) -> Response:
     room, session, me, rights = live_context(public_id)
     require_moderator(rights)
-    waiting.decide(session, waiting.waiting_people(session), True, current_user)
+    waiting.decide(session, waiting.waiting_people(session), True, signed_in_user())
     return done(room)

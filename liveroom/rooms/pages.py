@@ -15,10 +15,10 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import Response, abort, current_app, render_template, request, url_for
 from flask import session as browser_session
-from flask_login import current_user
 from markupsafe import Markup
 
 from liveroom import events
+from liveroom.auth.sessions import signed_in_user
 from liveroom.extensions import db
 from liveroom.models import LiveSession, Participation, Room, WaitingEntry
 from liveroom.rooms import chat, policy
@@ -87,7 +87,7 @@ def switched_on(settings: SiteSettings) -> SiteSettings:
 def attendance_visible(room: Room) -> bool:
     """Attendance records meetings that happened: switching live rooms off does not
     hide it from the people who saw it (the policy asks as if the rooms were on)."""
-    return policy.may_view_attendance(current_user, room, switched_on(get_settings()))
+    return policy.may_view_attendance(signed_in_user(), room, switched_on(get_settings()))
 
 
 # --- Waiting for the start, remembered across reloads ---------------------------------
@@ -130,13 +130,13 @@ def require_my_rooms() -> None:
     settings = get_settings()
     if not (settings.live_room_enabled and settings.private_rooms_enabled):
         abort(404)
-    if not policy.may_see_my_rooms(current_user, settings):
+    if not policy.may_see_my_rooms(signed_in_user(), settings):
         abort(403, "Your role does not include private rooms. Ask your administrator.")
 
 
 def require_join(room: Room, settings: SiteSettings | None = None) -> None:
     """403, saying why, unless the signed-in person may join the room's meetings."""
-    if not policy.may_join(current_user, room, settings or get_settings()):
+    if not policy.may_join(signed_in_user(), room, settings or get_settings()):
         abort(403, "Only members of this channel can join its meetings.")
 
 
@@ -153,8 +153,8 @@ def button_context(room: Room, live: bool | None = None) -> dict:
     return {
         "room": room,
         "live": live_session(room) is not None if live is None else live,
-        "can_start": policy.may_start(current_user, room, settings),
-        "can_join": policy.may_join(current_user, room, settings),
+        "can_start": policy.may_start(signed_in_user(), room, settings),
+        "can_join": policy.may_join(signed_in_user(), room, settings),
         "can_view_attendance": attendance_visible(room),
         "new_tab": settings.open_in_new_tab,
         "enabled": policy.room_reachable(room, settings),
@@ -214,7 +214,9 @@ class Standing:
 
 
 def standing_in(room: Room) -> Standing:
-    return Standing(policy.is_staff(current_user, room, get_settings()), attendance_visible(room))
+    return Standing(
+        policy.is_staff(signed_in_user(), room, get_settings()), attendance_visible(room)
+    )
 
 
 def panel_context(
@@ -242,11 +244,11 @@ def panel_context(
     if just_started:
         # Its starter's stay was just written with their rank, and nobody waits yet:
         # the rights need nothing more from the database.
-        rights = policy.rights_for(policy.room_rank(current_user, room, me, get_settings()), me)
+        rights = policy.rights_for(policy.room_rank(signed_in_user(), room, me, get_settings()), me)
     else:
         # Current roles; a page that only reads (GET) leaves the stored rank as it is.
         rank = policy.rank_from(standing.staff, me) if standing else None
-        rights = rights_of(current_user, room, session, me, request.method != "GET", rank)
+        rights = rights_of(signed_in_user(), room, session, me, request.method != "GET", rank)
     instructor = rights.instructor
     shown = people_shown(session)
     hands = shown.hands_among
@@ -340,14 +342,14 @@ def meeting_state(room: Room) -> tuple[str, dict]:
         return "meeting_button", button_context(room)  # the page shows no meeting box
     session = live_session(room)
     if session is None:
-        if waiting_for_start(room) and policy.may_join(current_user, room, get_settings()):
+        if waiting_for_start(room) and policy.may_join(signed_in_user(), room, get_settings()):
             return "waiting", {"room": room}
         return "meeting_button", button_context(room, live=False)
     since = events.latest_id(room.id)
-    me = presence_of(session, current_user)
+    me = presence_of(session, signed_in_user())
     if me is not None:
         return "panel", panel_context(room, session, me, since=since)
-    entry = latest_waiting_entry(session, current_user.id)
+    entry = latest_waiting_entry(session, signed_in_user().id)
     if entry is not None and entry.decision is None:
         return "lobby", {"room": room, "session": session, "since": since}
     context = button_context(room, live=True)

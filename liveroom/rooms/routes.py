@@ -8,8 +8,8 @@ modules. What these pages show is built in ``pages.py``.
 from __future__ import annotations
 
 from flask import Response, abort, redirect, render_template, request, url_for
-from flask_login import current_user
 
+from liveroom.auth.sessions import signed_in_user
 from liveroom.models import LiveSession, Participation, Room
 from liveroom.params import int_arg
 from liveroom.rooms import bp, meetings, policy, waiting
@@ -91,13 +91,13 @@ def room_page(public_id: str) -> str:
 @bp.post("/rooms/<public_id>/start")
 def start_meeting(public_id: str) -> Response | str:
     room = load_room(public_id)
-    if not policy.may_start(current_user, room, get_settings()):
+    if not policy.may_start(signed_in_user(), room, get_settings()):
         if room.is_private:
             abort(403, "Only the room's owner can start this room.")
         abort(403, "Only the channel's Managers and Moderators can start its meeting.")
     # Already live (a second instructor, or a double click): it enters that meeting as
     # Join does, so a removal or a demotion in it still holds.
-    session, me, started = meetings.open_session(room, current_user)
+    session, me, started = meetings.open_session(room, signed_in_user())
     return entered(room, session, me, started)
 
 
@@ -130,7 +130,7 @@ def join_meeting(public_id: str) -> Response | str:
         return render_state(room, "waiting")
     standing = standing_in(room)
     outcome, me = meetings.enter_session(
-        session, current_user, standing.staff, keep_denied=bool(request.args.get("auto"))
+        session, signed_in_user(), standing.staff, keep_denied=bool(request.args.get("auto"))
     )
     return state_for(room, session, outcome, me, since, standing)
 
@@ -144,8 +144,8 @@ def ask_to_enter(public_id: str) -> Response | str:
     if session is None:
         remember_waiting(room)
         return render_state(room, "waiting")
-    if presence_of(session, current_user) is None:
-        waiting.ask_to_enter(session, current_user)
+    if presence_of(session, signed_in_user()) is None:
+        waiting.ask_to_enter(session, signed_in_user())
     return join_meeting(public_id)
 
 
@@ -157,7 +157,7 @@ def asked_too_soon(error: waiting.AskedTooSoon) -> Response:
     session = meetings.live_session(room)
     if session is None:
         return render_state(room, "waiting")
-    removed = waiting.removal_of(session, current_user.id) is not None
+    removed = waiting.removal_of(session, signed_in_user().id) is not None
     body = render_state(
         room, "removed" if removed else "denied", session=session, retry=error.message
     )
@@ -172,12 +172,12 @@ def leave_meeting(public_id: str) -> Response | str:
     if request.args.get("beacon"):
         # The tab is going away, or reloading: a reload comes back within seconds.
         if session is not None:
-            meetings.say_goodbye(session, current_user)
+            meetings.say_goodbye(session, signed_in_user())
         return no_content()
     forget_waiting(room)  # "Stop waiting" comes here too
     # Someone who was in the meeting was not waiting to enter it (entering ends that).
-    if session is not None and not meetings.leave_session(session, current_user):
-        waiting.withdraw(session, current_user)
+    if session is not None and not meetings.leave_session(session, signed_in_user()):
+        waiting.withdraw(session, signed_in_user())
     if wants_fragment():
         # The meeting they left goes on (its end reaches the button by its own stream).
         context = button_context(room, live=session is not None)
@@ -197,10 +197,10 @@ def end_meeting(public_id: str) -> Response | str:
         return render_ended(room, last[0])
     # Ending is for staff by their current roles, whether or not they are in the room
     # (an old removal from before they were staff does not stop them).
-    me = presence_of(session, current_user) or latest_stay(session, current_user.id)
-    if not policy.may_end(current_user, room, me, get_settings()):
+    me = presence_of(session, signed_in_user()) or latest_stay(session, signed_in_user().id)
+    if not policy.may_end(signed_in_user(), room, me, get_settings()):
         abort(403, "Only the room's instructors can end the meeting.")
-    meetings.end_session(session, current_user)
+    meetings.end_session(session, signed_in_user())
     return render_ended(room, session)
 
 
@@ -226,6 +226,6 @@ def meeting_button(public_id: str) -> Response | str:
 def back_to(room: Room) -> str:
     if room.channel_id is not None:
         return url_for("channels.show", channel_id=room.channel_id)
-    if room.owner_id == current_user.id:
+    if room.owner_id == signed_in_user().id:
         return url_for("rooms.my_rooms")
     return url_for("rooms.room_page", public_id=room.public_id)
