@@ -45,3 +45,14 @@ def post_worker_init(worker) -> None:  # noqa: ANN001  (gunicorn's hook signatur
 
     BaseServer.max_accept = 1
 
+
+
+def post_request(worker, req, environ, resp) -> None:  # noqa: ANN001  (gunicorn's hook)
+    """Let the worker's other connections have a turn after each request. A keep-alive
+    connection whose next request is already waiting is otherwise served again at once
+    (reading it does not block, so gevent never switches): under load a few busy
+    connections starved the others for seconds (bench/README.md, pages: p99 1 s and
+    wrk timeouts before, 20 ms on the constant endpoint after, same throughput)."""
+    import gevent
+
+    gevent.sleep(0)
