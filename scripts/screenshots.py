@@ -145,6 +145,7 @@ def main() -> None:
             shot(teacher, "12-new-room-error")
             teacher.get_by_label("Room name").fill(f"Algebra catch-up {size_name}")
             teacher.get_by_role("button", name="Create room").click()
+            expect(teacher.get_by_text(re.compile(r"Room .* created\."))).to_be_visible()
             shot(teacher, "13-room-created")
             teacher.get_by_role("button", name="Office hours", exact=True).click()
             expect(teacher.get_by_text("You are an instructor")).to_be_visible()
