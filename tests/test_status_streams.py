@@ -277,3 +277,24 @@ def test_the_sweep_costs_the_same_however_many_meetings_are_live(app, world, mee
 
         still_in = sa.select(Participation.room_role).where(Participation.left_at.is_(None))
         assert set(db.session.scalars(still_in)) == {RoomRole.INSTRUCTOR}
+
+
+def test_wake_ups_stay_off_in_a_directory_others_may_write_to(tmp_path, monkeypatch, caplog):
+    """The wake-up sockets live under the shared temporary directory: if the directory
+    for this database was made by someone else, or anyone may write to it, nothing is
+    sent or received there (the safety look still finds every event)."""
+    from liveroom.live import wake
+
+    monkeypatch.setattr(wake.tempfile, "gettempdir", lambda: str(tmp_path))
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    shared = wake.directory_for(url)
+    import os
+
+    os.makedirs(shared)
+    os.chmod(shared, 0o777)
+    local = wake.LocalWake(url)
+    local.listen(lambda: None)
+    assert local.closed and local.path is None
+    assert "not this user's private directory" in caplog.text
+    local.publish()  # sends nothing, raises nothing
+    assert os.listdir(shared) == []

@@ -20,6 +20,7 @@ import hashlib
 import logging
 import os
 import socket
+import stat
 import tempfile
 import threading
 from collections.abc import Callable
@@ -31,6 +32,15 @@ def directory_for(database_url: str) -> str:
     """One directory per database: every process using it wakes the others."""
     digest = hashlib.sha256(database_url.encode()).hexdigest()[:16]
     return os.path.join(tempfile.gettempdir(), f"liveroom-wake-{os.getuid()}-{digest}")
+
+
+def private_directory(path: str) -> bool:
+    """Whether ``path`` is a real directory of this user that nobody else may write to."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o022
 
 
 class LocalWake:
@@ -49,6 +59,12 @@ class LocalWake:
     def listen(self, wake: Callable[[], None]) -> None:
         """Bind this process's socket and call ``wake`` for every datagram it gets."""
         os.makedirs(self.directory, mode=0o700, exist_ok=True)
+        if not private_directory(self.directory):
+            # Someone else made it (a shared temporary directory): do not send or listen
+            # there. The watcher's safety look still finds every event, only later.
+            log.warning("wake-ups off: %s is not this user's private directory", self.directory)
+            self.closed = True
+            return
         self.path = os.path.join(self.directory, f"{os.getpid()}-{id(self):x}.sock")
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
@@ -69,6 +85,8 @@ class LocalWake:
 
     def publish(self) -> None:
         """Wake every other process using this database (never blocks)."""
+        if self.closed:
+            return
         sender = self.sender
         if sender is None:
             sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -97,6 +115,9 @@ class LocalWake:
         with self.lock:
             if changed_at != self.listed_at:
                 self.listed_at = changed_at
+                if not private_directory(self.directory):
+                    self.peers = []
+                    return self.peers
                 self.peers = [
                     path
                     for name in os.listdir(self.directory)
