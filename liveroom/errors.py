@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+import sqlalchemy as sa
 from flask import Flask, Response, make_response, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
@@ -99,6 +100,20 @@ def register(app: Flask) -> None:
         # abort(403, "reason") carries a message meant for the user.
         custom = error.description if error.description != type(error).description else None
         return error_page(error.code, custom)
+
+    @app.errorhandler(sa.exc.TimeoutError)
+    def no_connection_free(error: sa.exc.TimeoutError) -> Response:
+        # Every database connection of this worker stayed busy for the pool's whole
+        # timeout: the server is overloaded, not broken. Say so and when to come back
+        # (a page's stream tries again by itself), rather than a server error.
+        log.warning("no database connection free in time; answering 503: %s", error)
+        rollback_session()
+        # The plain page: the full one would ask the database (who is signed in) again.
+        response = fallback_page(
+            503, "The server is very busy right now. Please try again in a moment."
+        )
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.errorhandler(InternalServerError)
     def server_error(error: InternalServerError) -> Response:

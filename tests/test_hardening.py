@@ -294,3 +294,27 @@ def test_slow_bodies_get_408_and_do_not_block_the_login_page(gunicorn):
         assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
         assert b"Your request took too long to arrive." in answer
     assert "Log in" in requests.get(f"{gunicorn.base}/login", timeout=5).text
+
+
+def test_a_worker_out_of_database_connections_says_busy_not_broken(tmp_path):
+    """Every connection of the pool taken for the whole pool timeout (an overload): the
+    request is answered 503 with Retry-After and a sentence, not a server error."""
+    app = make_app(
+        tmp_path,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0, "pool_timeout": 0.2},
+    )
+    world = World(app)
+    world.user("teacher")
+    client = app.test_client()
+    client.post("/login", data={"username": "teacher", "password": PASSWORD})
+    with app.app_context():
+        held = db.engine.connect()  # the only connection, kept by "another request"
+        try:
+            busy = client.get("/channels/")
+        finally:
+            held.close()
+    assert busy.status_code == 503
+    assert busy.headers["Retry-After"] == "5"
+    assert "very busy" in text_of(busy)
+    assert client.get("/channels/").status_code == 200  # and back once one is free
+    hub_of(app).stop()
