@@ -39,6 +39,9 @@ LOGIN_TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 PAGE_TOKEN = re.compile(r'"X-CSRFToken": "([^"]+)"')
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
+# The stream a page names (``sse-connect``), as htmx-ext-sse reads it.
+SSE_CONNECT = re.compile(r'sse-connect="([^"]+)"')
+
 
 def cheap_hash() -> str:
     """A fast password hash: benchmarks measure rooms and pages, not 1,000 scrypts

@@ -45,6 +45,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
+    SSE_CONNECT,
     STREAM_TIMEOUT,
     Browser,
     Server,
@@ -60,7 +61,6 @@ from common import (  # noqa: E402
     sign_in,
 )
 
-SSE_CONNECT = re.compile(r'sse-connect="([^"]+)"')
 TAG = re.compile(r"<\w+\b[^>]*>")
 ATTRIBUTE = re.compile(r'([\w:-]+)="([^"]*)"')
 EVERY = re.compile(r"every\s+(\d+(?:\.\d+)?)(ms|s)\b")

@@ -38,6 +38,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
+    SSE_CONNECT,
     STREAM_TIMEOUT,
     Browser,
     add_backend_arguments,
@@ -53,7 +54,6 @@ from common import (  # noqa: E402
     sign_in,
 )
 
-SSE_CONNECT = re.compile(r'sse-connect="([^"]+)"')
 REFRESH_POST = re.compile(r'hx-post="([^"]+)"\s+hx-trigger="sse:refresh"')
 COUNT = re.compile(r'id="people-count"[^>]*>([^<]*)<')
 PEOPLE_LIST = re.compile(r'<ul[^>]*id="people-list"[^>]*>(.*?)</ul>', re.S)

@@ -87,41 +87,56 @@ def fixed_url_builder() -> Callable[..., str]:
     return fixed_url
 
 
-# Items kept by ``drawn_each`` per process (each a few hundred bytes); past this many
-# the store starts again rather than tracking which went unused.
+# Fragments kept per process (each a few hundred bytes); past this many the store
+# starts again rather than tracking which went unused.
 DRAWN_KEPT = 8192
 
 
-def drawn_each_builder(app: Flask) -> Callable[..., Markup]:
-    """The filter ``items | drawn_each(template, **shared)``: each item drawn by
-    ``template`` (as ``item``, beside ``shared``), once per process, then reused while
-    the item and ``shared`` are the same.
+class Drawings:
+    """Fragments drawn once per process and reused while what they show is the same.
 
-    For the items of long lists (channel cards, members, My Rooms, attendance lines):
-    the same item is drawn for every request that shows it, and drawing was most of
-    those pages' time. Items are frozen values (dataclasses, rows) that hold everything
-    the fragment shows, so the key (template, the app's script root for its links, the
-    shared values, the item) changes with anything shown: a renamed channel is a new
-    key, never a stale drawing. The fragments are the autoescaped templates' own output.
-    While templates reload as they are edited (development), nothing is kept.
+    The items of long lists (channel cards, members, My Rooms, attendance lines, the
+    people in a meeting) are drawn for every request that shows them, and drawing was
+    most of those pages' time. A key must name everything the fragment shows (and the
+    app's script root, for its links), so a renamed channel or a raised hand is a new
+    key, never a stale drawing. The fragments are the autoescaped templates' own
+    output. While templates reload as they are edited (development), nothing is kept.
     """
-    kept: dict[tuple, str] = {}
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.kept: dict[tuple, str] = {}
+
+    def get(self, key: tuple, draw: Callable[[], str]) -> str:
+        if self.app.jinja_env.auto_reload:
+            return draw()
+        key = (request.script_root, *key)
+        html = self.kept.get(key)
+        if html is None:
+            if len(self.kept) >= DRAWN_KEPT:
+                self.kept.clear()
+            html = self.kept[key] = draw()
+        return html
+
+
+def drawings_of(app: Flask) -> Drawings:
+    return app.extensions["liveroom_drawings"]
+
+
+def drawn_each_builder(drawings: Drawings) -> Callable[..., Markup]:
+    """The filter ``items | drawn_each(template, **shared)``: each item drawn by
+    ``template`` (as ``item``, beside ``shared``) through ``drawings``. Items are frozen
+    values (dataclasses, rows) that hold everything the fragment shows."""
 
     def drawn_each(items: Iterable[Hashable], template: str, **shared: Hashable) -> Markup:
-        fragment = app.jinja_env.get_template(template)
-        if app.jinja_env.auto_reload:
-            return Markup("".join(fragment.render(item=item, **shared) for item in items))
-        common = (template, request.script_root, *sorted(shared.items()))
-        parts = []
-        for item in items:
-            key = (common, item)
-            html = kept.get(key)
-            if html is None:
-                if len(kept) >= DRAWN_KEPT:
-                    kept.clear()
-                html = kept[key] = fragment.render(item=item, **shared)
-            parts.append(html)
-        return Markup("".join(parts))
+        fragment = drawings.app.jinja_env.get_template(template)
+        common = (template, *sorted(shared.items()))
+        return Markup(
+            "".join(
+                drawings.get((common, item), lambda item=item: fragment.render(item=item, **shared))
+                for item in items
+            )
+        )
 
     return drawn_each
 
@@ -134,7 +149,8 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["iso_utc"] = iso_utc
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.globals["fixed_url"] = fixed_url_builder()
-    app.jinja_env.filters["drawn_each"] = drawn_each_builder(app)
+    drawings = app.extensions["liveroom_drawings"] = Drawings(app)
+    app.jinja_env.filters["drawn_each"] = drawn_each_builder(drawings)
 
     @app.context_processor
     def menu_flags() -> dict:

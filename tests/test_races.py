@@ -250,3 +250,35 @@ def test_eight_chat_posts_at_once_stop_at_the_limit(meeting, server):
     )
     assert stored == 5
     assert meeting.events(session_id, "chat_posted") == 5
+
+
+def test_eight_show_everyone_and_status_opens_at_once_answer_each(meeting, server):
+    """This issue's new reads, eight at once from one pupil, across both workers: the
+    whole people list and the status stream's opening answer each, never a 500."""
+    meeting.start()
+    assert meeting.sam.post(meeting.url("join")).status_code == 200
+    people = f"{server.base}/rooms/{meeting.room}/people"
+    status = f"{server.base}/live/rooms/{meeting.room}/status?shown=idle"
+    barrier = threading.Barrier(2 * AT_ONCE)
+    answers: list = []
+
+    def ask(url: str) -> None:
+        own = requests.Session()
+        own.cookies.update(meeting.sam.cookies)
+        barrier.wait(timeout=30)
+        try:
+            with own.get(url, headers={"HX-Request": "true"}, stream=True, timeout=60) as got:
+                first = next(got.iter_content(256), b"") if got.ok else b""
+                answers.append((got.status_code, first))
+        except requests.RequestException as error:
+            answers.append((f"failed: {error}", b""))
+
+    threads = [threading.Thread(target=ask, args=(url,)) for url in [people, status] * AT_ONCE]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=90)
+    no_server_errors([code for code, _ in answers], server)
+    assert [code for code, _ in answers] == [200] * (2 * AT_ONCE)
+    # The status streams were opened as "no meeting" while one is live: each is told.
+    assert sum(b"event: meeting" in first for _, first in answers) == AT_ONCE

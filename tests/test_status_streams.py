@@ -298,3 +298,51 @@ def test_wake_ups_stay_off_in_a_directory_others_may_write_to(tmp_path, monkeypa
     assert "not this user's private directory" in caplog.text
     local.publish()  # sends nothing, raises nothing
     assert os.listdir(shared) == []
+
+
+# --- This new actions, tried by those who may not -------------------------------
+
+
+def stay_of(app: Flask, username: str) -> int:
+    with app.app_context():
+        from liveroom.models import Participation, User
+
+        return db.session.scalar(
+            sa.select(Participation.id)
+            .join(User, User.id == Participation.user_id)
+            .where(User.username == username)
+            .order_by(Participation.id.desc())
+        )
+
+
+def test_a_removed_pupil_gets_refusals_not_errors(app, classroom):
+    sam, teacher = as_user(app, "sam"), as_user(app, "teacher")
+    teacher.post(f"/rooms/{classroom}/start", headers=HTMX)
+    sam.post(f"/rooms/{classroom}/join", headers=HTMX)
+    removed = teacher.post(f"/rooms/{classroom}/people/{stay_of(app, 'sam')}/remove", headers=HTMX)
+    assert removed.status_code in (200, 204)
+    # Everyone in the room may open the whole list; someone just removed may not.
+    everyone = sam.get(f"/rooms/{classroom}/people", headers=HTMX)
+    assert everyone.status_code == 403
+    assert "Join the meeting" in text_of(everyone)
+    chat = sam.post(f"/rooms/{classroom}/chat", data={"body": "still here?"}, headers=HTMX)
+    assert chat.status_code == 403
+    # The channel's status stream says only that a meeting is on: a member may hear it.
+    stream = open_status(sam, f"/live/rooms/{classroom}/status?shown=live")
+    teacher.post(f"/rooms/{classroom}/end", headers=HTMX)
+    stream.wait_for(lambda e: e.event == "meeting")
+    stream.close()
+
+
+def test_the_whole_list_is_for_people_in_the_meeting_only(app, classroom):
+    sam, teacher, outsider = as_user(app, "sam"), as_user(app, "teacher"), as_user(app, "outsider")
+    url = f"/rooms/{classroom}/people"
+    assert sam.get(url, headers=HTMX).status_code == 409  # no meeting yet
+    teacher.post(f"/rooms/{classroom}/start", headers=HTMX)
+    assert outsider.get(url, headers=HTMX).status_code == 403
+    assert sam.get(url, headers=HTMX).status_code == 403  # a member, not in it yet
+    sam.post(f"/rooms/{classroom}/join", headers=HTMX)
+    listed = sam.get(url, headers=HTMX)
+    assert listed.status_code == 200
+    assert "Maria Rivera" in text_of(listed) and "Sam Lee" in text_of(listed)
+    assert app.test_client().get(url, headers=HTMX).status_code in (302, 401)

@@ -33,7 +33,7 @@ from liveroom.rooms.presence import (
 )
 from liveroom.rooms.waiting import latest_waiting_entry, waiting_people
 from liveroom.settings import SiteSettings, get_settings
-from liveroom.templating import wants_fragment
+from liveroom.templating import drawings_of, wants_fragment
 
 
 def no_content() -> Response:
@@ -161,27 +161,19 @@ def button_context(room: Room, live: bool | None = None) -> dict:
     }
 
 
-# Drawn people-list items kept per app (a few hundred bytes each); past this many the
-# store starts again rather than tracking which went unused.
-PERSON_ROWS_KEPT = 4096
-
-
 def person_rows(room: Room, rights: Rights) -> Callable[[Participation], Markup]:
     """Draws one item of the people list (``rooms/_person.html``) for this viewer.
 
     Every newcomer of a join storm sees the same few dozen people (the top of a
     large room) with the same menus, and drawing them was a third of Join's time. An
     item shows only what its key names (the person's stay, name, role and hand, the
-    viewer's rank), so each is drawn once per app and reused while that stays the
-    same. It is the autoescaped template's own output, kept as such.
+    viewer's rank), so it is drawn once per process (``templating.Drawings``) and
+    reused while that stays the same.
     """
     app = current_app._get_current_object()
-    # While templates reload as they are edited (development), nothing is kept.
-    kept: dict[tuple, Markup] = (
-        {} if app.jinja_env.auto_reload else app.extensions.setdefault("liveroom_person_rows", {})
-    )
+    drawings = drawings_of(app)
     template = app.jinja_env.get_template("rooms/_person.html")
-    viewer = (request.script_root, room.public_id, rights.rank, rights.present)
+    viewer = ("rooms/_person.html", room.public_id, rights.rank, rights.present)
 
     def row(person: Participation) -> Markup:
         key = (
@@ -193,12 +185,9 @@ def person_rows(room: Room, rights: Rights) -> Callable[[Participation], Markup]
             person.promoted,
             person.hand_raised_at is not None,
         )
-        html = kept.get(key)
-        if html is None:
-            if len(kept) >= PERSON_ROWS_KEPT:
-                kept.clear()
-            html = kept[key] = Markup(template.render(person=person, rights=rights, room=room))
-        return html
+        return Markup(
+            drawings.get(key, lambda: template.render(person=person, rights=rights, room=room))
+        )
 
     return row
 
