@@ -17,7 +17,7 @@ from flask import (
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from liveroom import sqlite_locks
+from liveroom import freshness, sqlite_locks
 from liveroom.config import load_config
 from liveroom.extensions import csrf, db, htmx, login, migrate
 from liveroom.params import IdConverter
@@ -112,6 +112,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     for area in (auth, channels, rooms, admin, live):
         area.register(app)
     hub.init_app(app)
+    # Who is signed in, and the switches, remembered per worker until anything changes.
+    freshness.init_app(app)
     # Log-in failures counted in Redis through Flask-Limiter when configured.
     throttle.init_app(app)
     errors.register(app)

@@ -127,6 +127,11 @@ def load_config(instance_path: str) -> dict:
         # A login session ends this many days after the log-in, used or not
         # (liveroom/auth/sessions.py); a copied cookie works no longer than that.
         "LIVEROOM_SESSION_DAYS": _number("LIVEROOM_SESSION_DAYS", "14"),
+        # Each worker remembers whom a cookie signs in and the site's switches until any
+        # process changes an account, a session or a setting (liveroom/freshness.py),
+        # and this many seconds at most (for changes made in the database by hand);
+        # 0 asks the database on every request.
+        "LIVEROOM_REMEMBER_SECONDS": _number("LIVEROOM_REMEMBER_SECONDS", "60", zero_ok=True),
         # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are believed
         # (ProxyFix); the client address is what the outermost trusted one saw.
         "LIVEROOM_TRUSTED_PROXIES": _hops("LIVEROOM_TRUSTED_PROXIES"),

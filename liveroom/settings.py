@@ -8,7 +8,7 @@ from functools import lru_cache
 import sqlalchemy as sa
 from flask import g, has_app_context
 
-from liveroom import events
+from liveroom import events, freshness
 from liveroom.events import Kind
 from liveroom.extensions import db
 from liveroom.models import AuditEntry, LiveSession, Room, Setting, User
@@ -78,16 +78,18 @@ def _from_values(values: tuple[tuple[str, str], ...]) -> SiteSettings:
 
 
 def get_settings() -> SiteSettings:
-    """The current settings, read once per request.
-
-    Read from the database on every request rather than kept per process: an admin's
-    change must hold at once in every worker, and asking another worker's cache
-    whether it is still current would itself take a query. The query is one of a
-    handful of rows; only building the object is saved, by ``_from_values``.
-    """
+    """The current settings, read once per request, and remembered by each worker
+    until any process changes a setting (``liveroom/freshness.py``): an admin's
+    change holds at once in every worker."""
     if has_app_context() and "site_settings" in g:
         return g.site_settings
-    settings = _from_values(tuple(sorted(stored_values().items())))
+    memory = freshness.memory()
+    settings = memory.recall("settings", None) if memory else None
+    if settings is None:
+        stamp = memory.stamp() if memory else None
+        settings = _from_values(tuple(sorted(stored_values().items())))
+        if memory is not None:
+            memory.keep("settings", None, settings, stamp)
     if has_app_context():
         g.site_settings = settings
     return settings
@@ -102,6 +104,7 @@ def set_setting(key: str, value: str) -> str:
     else:
         row.value = stored
     g.pop("site_settings", None)
+    freshness.changed()
     return stored
 
 

@@ -5,7 +5,8 @@ well as the original: nothing in it can be taken back. So every log-in also make
 row on the server (``LoginSession``, table ``login_session``), and the cookie carries
 a random token whose sha256 digest names that row. A request is signed in only while
 its row is open, checked by the user loader in the same query that loads the user
-(one query per request, as before).
+(one query per request, or none while the worker remembers the answer:
+``liveroom/freshness.py``).
 
 - "Log out" ends this browser's row: every copy of this cookie is dead, and the same
   person's other browsers (the teacher's phone, say) stay signed in.
@@ -29,12 +30,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import current_app, g, session
 from flask_login import current_user, login_user, logout_user
 
+from liveroom import freshness
 from liveroom.extensions import db
 from liveroom.models import LoginSession, User, utcnow
 
@@ -76,7 +80,7 @@ def _oldest_open_login() -> datetime:
 # Built once: constructing a statement costs more than running it (the loader runs on
 # every signed-in request), and SQLAlchemy reuses its compiled form either way.
 _USER_OF_OPEN_SESSION = (
-    sa.select(User, LoginSession.id)
+    sa.select(User, LoginSession.id, LoginSession.created_at)
     .join(LoginSession, LoginSession.user_id == User.id)
     .where(
         User.id == sa.bindparam("user_id"),
@@ -87,21 +91,54 @@ _USER_OF_OPEN_SESSION = (
 )
 
 
+@dataclass(frozen=True)
+class _Known:
+    """An open session as a worker remembers it (liveroom/freshness.py): the user's
+    columns in a detached copy, and the session's id and start."""
+
+    user: User
+    login_id: int
+    logged_in_at: datetime
+
+
 def user_of_this_session(user_id: int) -> User | None:
-    """The user whose open session this request's cookie holds, in one query; None
-    when the cookie has no token, or its session has ended or run out. Remembers the
-    session's id for the request (``current_login_id``)."""
+    """The user whose open session this request's cookie holds; None when the cookie
+    has no token, or its session has ended or run out. One query, or none while this
+    worker remembers the session (``freshness``: any change to an account, a session
+    or a setting anywhere makes every worker ask again). Remembers the session's id for
+    the request (``current_login_id``)."""
     token = _token()
     if token is None:
         return None
+    key = (user_id, _digest(token))
+    oldest_open = _oldest_open_login()
+    memory = freshness.memory()
+    known: _Known | None = memory.recall("sessions", key) if memory else None
+    if known is not None and known.logged_in_at >= oldest_open:
+        g.login_session_id = known.login_id
+        # A copy of its own for this request's database session, made without a query.
+        return db.session.merge(known.user, load=False)
+    stamp = memory.stamp() if memory else None
     row = db.session.execute(
         _USER_OF_OPEN_SESSION,
-        {"user_id": user_id, "token_hash": _digest(token), "oldest_open": _oldest_open_login()},
+        {"user_id": user_id, "token_hash": key[1], "oldest_open": oldest_open},
     ).first()
     if row is None:
         return None
-    g.login_session_id = row[1]
-    return row[0]
+    user, g.login_session_id, logged_in_at = row
+    if memory is not None:
+        memory.keep("sessions", key, _Known(_detached_copy(user), row[1], logged_in_at), stamp)
+    return user
+
+
+def _detached_copy(user: User) -> User:
+    """A copy of ``user``'s columns that belongs to no database session."""
+    copy = User(**{attr.key: getattr(user, attr.key) for attr in _USER_COLUMNS})
+    so.make_transient_to_detached(copy)
+    return copy
+
+
+_USER_COLUMNS = sa.inspect(User).column_attrs
 
 
 def current_login_id() -> int | None:
