@@ -42,12 +42,14 @@ from common import (  # noqa: E402
     STREAM_TIMEOUT,
     Browser,
     add_backend_arguments,
+    analyze_postgres,
     chosen_backends,
     fresh_database,
     keep_log_if_failed,
     machine,
     own_cpu_seconds,
     percentile,
+    postgres_cpu_seconds,
     seed_class,
     serve,
     server_sent_events,
@@ -272,6 +274,7 @@ async def storm(server, people: int, seconds: float, settle: float) -> dict:
 
     expected = {"Teacher"} | {f"Participant {k}" for k in range(people)}
     cpu_before, client_before = server.cpu(), own_cpu_seconds()
+    postgres_before = postgres_cpu_seconds()
     t0 = time.perf_counter() + 0.5
     lateness = await asyncio.gather(
         *(join(base, room, m, t0 + k * seconds / people, stop) for k, m in enumerate(members))
@@ -293,6 +296,7 @@ async def storm(server, people: int, seconds: float, settle: float) -> dict:
         await asyncio.sleep(0.25)
     settled_at = time.perf_counter() - t0
     cpu_after, client_after = server.cpu(), own_cpu_seconds()
+    postgres_after = postgres_cpu_seconds()
 
     stop.set()
     tasks = [m.stream for m in listeners if m.stream]
@@ -322,6 +326,13 @@ async def storm(server, people: int, seconds: float, settle: float) -> dict:
         "server_cpu": sum(cpu_after.get(p, 0) - cpu_before.get(p, 0) for p in cpu_before),
         "worker_cpu": [cpu_after.get(p, 0) - cpu_before.get(p, 0) for p in list(cpu_before)[1:]],
         "client_cpu": client_after - client_before,
+        # Every local postgres process, whatever database it serves: on SQLite (or a
+        # remote server) this is 0 or the machine's other PostgreSQL work.
+        "postgres_cpu": (
+            postgres_after - postgres_before
+            if postgres_before is not None and postgres_after is not None
+            else None
+        ),
         "window_s": settled_at + 0.5,
     }
 
@@ -357,7 +368,10 @@ def report(backend: str, people: int, r: dict) -> None:
     print(
         f"  CPU over {window:.1f} s: server {r['server_cpu']:.1f} s "
         f"({r['server_cpu'] / window:.0%} of a core; workers {workers}), "
-        f"clients {r['client_cpu']:.1f} s ({r['client_cpu'] / window:.0%} of a core)",
+        f"clients {r['client_cpu']:.1f} s ({r['client_cpu'] / window:.0%} of a core)"
+        + (
+            f", local PostgreSQL {r['postgres_cpu']:.1f} s" if r["postgres_cpu"] is not None else ""
+        ),
         flush=True,
     )
 
@@ -380,6 +394,7 @@ def main() -> None:
         for backend in backends:
             with fresh_database(backend, tmp, args.postgres, "storm") as url:
                 seed_class(url, tmp, args.people)
+                analyze_postgres(url)
                 log = tmp / f"server-{backend}.log"
                 server = serve(url, log, args.redis if "redis" in backend else None)
                 try:

@@ -4,10 +4,12 @@ SQL statements per join, and a cProfile, in-process.
     .venv/bin/python bench/profile_join.py                    # 1,000 present, 200 joins
     .venv/bin/python bench/profile_join.py --people 30 --joins 50
     .venv/bin/python bench/profile_join.py --messages 100 --sort tottime
+    .venv/bin/python bench/profile_join.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432
 
 ``join_storm.py`` says how a 1,000-person join storm goes under gunicorn; this says
 what one join of it costs the server and why. It seeds one channel (``seed_class``:
-a Manager and members) into a fresh SQLite file, the Manager starts the meeting
+a Manager and members) into a fresh SQLite file (or, with ``--postgres``, a
+throwaway database on that PostgreSQL server, dropped afterwards), the Manager starts the meeting
 through the app, ``--people`` − 1 members are put in it directly (so ``--people``
 are present, the Manager included), and ``--messages`` chat messages are written.
 Then ``--joins`` members who are not in the room yet each click Join Meeting once
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import html
 import io
 import pstats
 import re
@@ -40,12 +43,16 @@ from common import (  # noqa: E402
     LOGIN_TOKEN,
     PAGE_TOKEN,
     PASSWORD,
+    analyze_postgres,
     close_seeding_app,
+    fresh_database,
+    postgres_cpu_seconds,
     seed_class,
     seeding_app,
 )
 
 PANEL = re.compile(r'class="room-panel"')
+STREAM = re.compile(r'sse-connect="([^"]+)"')
 
 
 def sign_in(app: object, username: str) -> tuple[object, str]:
@@ -108,15 +115,30 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=0, help="chat so far in the meeting")
     parser.add_argument("--sort", default="cumulative", help="pstats order of the profile")
     parser.add_argument("--lines", type=int, default=40, help="lines of the profile")
+    parser.add_argument(
+        "--stream",
+        action="store_true",
+        help="after each join, open the stream its panel names and read its first chunk "
+        "(slot, presence, replay, current lists), as the page does; timed with the join",
+    )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="profile on PostgreSQL: a server URL such as "
+        "postgresql+psycopg://postgres@127.0.0.1:5432 (a throwaway database is made on it)",
+    )
     args = parser.parse_args()
 
     import sqlalchemy as sa
 
     from liveroom.extensions import db
 
-    with tempfile.TemporaryDirectory() as tmp_dir:
+    backend = "postgres" if args.postgres else "sqlite"
+    with (
+        tempfile.TemporaryDirectory() as tmp_dir,
+        fresh_database(backend, Path(tmp_dir), args.postgres or "", "profile") as url,
+    ):
         tmp = Path(tmp_dir)
-        url = f"sqlite:///{tmp / 'join.sqlite'}"
         present = max(args.people - 1, 0)  # the Manager is the other one
         seed_class(url, tmp, present + 2 * args.joins)
         app = seeding_app(url, tmp)
@@ -128,6 +150,8 @@ def main() -> None:
         )
         assert started.status_code == 200, started.status_code
         fill_room(app, present, args.messages)
+        if args.postgres:
+            analyze_postgres(url)
         joiners = [sign_in(app, f"p{n}") for n in range(present, present + 2 * args.joins)]
 
         statements: list[str] = []
@@ -150,9 +174,16 @@ def main() -> None:
             if response.status_code != 200 or not PANEL.search(body):
                 raise RuntimeError(f"join answered {response.status_code}: {body[:300]}")
             sizes.append(len(response.get_data()))
+            if args.stream:
+                stream = client.get(html.unescape(STREAM.search(body).group(1)), buffered=False)
+                if stream.status_code != 200:
+                    raise RuntimeError(f"stream answered {stream.status_code}")
+                next(iter(stream.response))  # the replay and the current lists
+                stream.close()  # as a closed tab: the hub lets the listener go
 
         timed, profiled = joiners[: args.joins], joiners[args.joins :]
         cpu_ms, counts = [], []
+        pg_before = postgres_cpu_seconds() if args.postgres else None
         wall = time.perf_counter()
         for client, csrf in timed:
             statements.clear()
@@ -161,6 +192,7 @@ def main() -> None:
             cpu_ms.append((time.thread_time() - start) * 1000)
             counts.append(len(statements))
         wall = time.perf_counter() - wall
+        pg_after = postgres_cpu_seconds() if pg_before is not None else None
         last = statements[:]
         profiler = cProfile.Profile()
         profiler.enable()
@@ -171,15 +203,22 @@ def main() -> None:
 
         print(
             f"{args.joins} joins into a room of {args.people:,} (then {args.people + args.joins:,}),"
-            f" {args.messages} chat messages:"
+            f" {args.messages} chat messages, on {engine.dialect.name}:"
         )
+        what = "join and its stream's opening" if args.stream else "join"
         print(
-            f"  CPU per join: median {statistics.median(cpu_ms):.2f} ms, "
+            f"  CPU per {what}: median {statistics.median(cpu_ms):.2f} ms, "
             f"mean {statistics.fmean(cpu_ms):.2f} ms, max {max(cpu_ms):.2f} ms "
             f"(wall {wall / args.joins * 1000:.2f} ms per join)"
         )
+        if pg_after is not None:
+            print(
+                f"  PostgreSQL server CPU per {what}: "
+                f"{(pg_after - pg_before) / args.joins * 1000:.2f} ms (every local postgres "
+                "process over the timed joins, the hub's reads included)"
+            )
         print(
-            f"  SQL statements per join: {min(counts)}–{max(counts)};"
+            f"  SQL statements per {what}: {min(counts)}–{max(counts)};"
             f" panel {sizes[-1]:,} bytes. The last join's statements:"
         )
         for statement in last:

@@ -50,12 +50,12 @@ SMALL, LARGE = 1, 10
 # Every signed-in request makes 2 of them (the user with their login session, the site
 # settings); the comments name the rest.
 CEILINGS = {
-    "channel list": 4,  # + how many channels I see, one page of them (role, live)
-    "channel list (admin)": 4,  # the same, over every channel
-    "channel page": 6,  # + channel with room, members, my roles, live session
+    "channel list": 3,  # + one page of the channels I see (role, live, how many in all)
+    "channel list (admin)": 3,  # the same, over every channel
+    "channel page": 4,  # + channel with room, live session and my role; members
     "My Rooms": 4,  # + my rooms, which of them are live
-    "attendance index": 5,  # + room, my roles, meetings with who started them
-    "attendance page": 6,  # + room, my roles, meeting, every stay with its person
+    "attendance index": 4,  # + room with my role, meetings with who started them
+    "attendance page": 4,  # + room with my role and the meeting; every stay with its person
     "room page": 5,  # + room, my roles, live session: the Start button
     "meeting button, nothing changed": 5,  # the idle page's poll, answered 204
     "meeting button, meeting started": 5,

@@ -43,18 +43,34 @@ def _membership_role(user: User, channel_id: int) -> ChannelRole | None:
             if membership.channel_id == channel_id:
                 return membership.role
         return None
-    session = db.session()
-    kept_for, roles = session.info.get(_ROLES_KEY, (None, {}))
     key = (user.id, channel_id)
-    if kept_for is not None and kept_for is session.get_transaction() and key in roles:
+    roles = _kept_roles()
+    if key in roles:
         return roles[key]
-    role = session.scalar(_MEMBERSHIP_ROLE, {"user_id": user.id, "channel_id": channel_id})
-    transaction = session.get_transaction()  # the query began one if none was open
-    if kept_for is not transaction:
+    role = db.session.scalar(_MEMBERSHIP_ROLE, {"user_id": user.id, "channel_id": channel_id})
+    _kept_roles()[key] = role  # in the transaction the query began, if none was open
+    return role
+
+
+def note_membership_role(user: User, channel_id: int, role: ChannelRole | None) -> None:
+    """Tell the policy the role the user's membership of the channel gives (None
+    without one), read by a page's own statement: the channel page reads it with the
+    channel, and the rules it then asks cost no statement of their own. Kept as
+    ``_membership_role`` keeps its answers, until the transaction ends; the decisions
+    stay here."""
+    _kept_roles()[(user.id, channel_id)] = role
+
+
+def _kept_roles() -> dict[tuple[int, int], ChannelRole | None]:
+    """The membership roles known in the session's current transaction (a new, empty
+    store once it ended: a commit may have changed them)."""
+    session = db.session()
+    transaction = session.get_transaction()
+    kept_for, roles = session.info.get(_ROLES_KEY, (None, {}))
+    if kept_for is None or kept_for is not transaction:
         roles = {}
         session.info[_ROLES_KEY] = (transaction, roles)
-    roles[key] = role
-    return role
+    return roles
 
 
 def role_from(user: User, membership_role: ChannelRole | None) -> ChannelRole | None:

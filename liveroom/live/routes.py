@@ -13,9 +13,9 @@ from liveroom.auth.sessions import current_login_id, signed_in_user
 from liveroom.errors import error_page
 from liveroom.extensions import db
 from liveroom.live import bp, slots
-from liveroom.live.hub import HubNotReady, hub_of
+from liveroom.live.hub import KEEP_PRESENT_EVERY, HubNotReady, hub_of
 from liveroom.live.render import STREAM_HEADERS, WAITING, Listener, listener_role, sse_message
-from liveroom.models import LiveSession
+from liveroom.models import LiveSession, Participation, utcnow
 from liveroom.params import MAX_ID, int_arg
 from liveroom.rooms.pages import load_room, require_join
 from liveroom.rooms.presence import keep_present, presence_of
@@ -66,7 +66,7 @@ def room_stream(public_id: str) -> Response:
         login_id=current_login_id(),
     )
     try:
-        slot_id = take_slot(listener, me is not None)
+        slot_id = take_slot(listener, me)
     except slots.OpeningTooOften as error:
         return opening_too_often(error.retry_after)
     # From here on, hold no database connection while waiting: not for the hub (whose
@@ -129,17 +129,29 @@ def opening_too_often(wait: int) -> Response:
     return response
 
 
-def take_slot(listener: Listener, present: bool) -> int:
+def take_slot(listener: Listener, me: Participation | None) -> int:
     """One write as the stream opens: its slot (displacing this person's oldest stream
-    beyond five) and, for someone in the room, "still here" (a reload comes back).
-    Raises ``slots.OpeningTooOften`` beyond 30 opens a minute, having written nothing."""
+    beyond five) and, for someone in the room whose stay needs it, "still here" (a
+    reload comes back). Raises ``slots.OpeningTooOften`` beyond 30 opens a minute,
+    having written nothing."""
     slot_id = slots.open_slot(
         listener.room_id,
         listener.session_id,
         listener.user_id,
         timedelta(seconds=current_app.config["LIVEROOM_PRESENCE_TIMEOUT"]),
     )
-    if present:
+    if me is not None and needs_keeping(me):
         keep_present([listener.participation_id], commit=False)
     db.session.commit()
     return slot_id
+
+
+def needs_keeping(me: Participation) -> bool:
+    """Whether opening a stream must write "still here" for this stay: after a goodbye
+    (a reload coming back), or when it was last seen longer ago than the hub's upkeep
+    refreshes it. A stay that has just begun (the stream a Join's panel opens, the
+    storm's case) was seen at its start and said no goodbye: nothing to write, and
+    the upkeep keeps it from here on like every other open stream's."""
+    if me.goodbye_at is not None:
+        return True
+    return me.last_seen_at < utcnow() - timedelta(seconds=KEEP_PRESENT_EVERY)

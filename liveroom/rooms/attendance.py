@@ -71,9 +71,10 @@ def stays(session: LiveSession) -> list[Stay]:
     """Every stay in the session, in order of joining."""
     attendees: dict[int, Attendee] = {}
     found = []
-    for user_id, name, username, room_role, promoted, joined_at, left_at in db.session.execute(
-        _STAYS, {"session_id": session.id}
-    ):
+    # Plain rows, on the session's connection: the ORM's handling of a result cost
+    # as much again as the statement.
+    rows = db.session.connection().execute(_STAYS, {"session_id": session.id})
+    for user_id, name, username, room_role, promoted, joined_at, left_at in rows:
         attendee = attendees.get(user_id)
         if attendee is None:
             attendee = attendees[user_id] = Attendee(user_id, name, username)

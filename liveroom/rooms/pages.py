@@ -329,7 +329,15 @@ def meeting_state(room: Room) -> tuple[str, dict]:
     a reload: in the room, in the waiting room, or waiting for the start."""
     if switched_off(room):
         return "meeting_button", button_context(room)  # the page shows no meeting box
-    session = live_session(room)
+    return meeting_state_with(room, live_session(room))
+
+
+def meeting_state_with(room: Room, session: LiveSession | None) -> tuple[str, dict]:
+    """``meeting_state`` for a page that read the room's live meeting (``session``,
+    None while there is none) in its own statement, as the channel page reads it with
+    the channel: one statement fewer."""
+    if switched_off(room):
+        return "meeting_button", button_context(room, live=session is not None)
     if session is None:
         if waiting_for_start(room) and policy.may_join(signed_in_user(), room, get_settings()):
             return "waiting", {"room": room}
