@@ -102,14 +102,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     htmx.init_app(app)
 
-    from liveroom import admin, auth, channels, errors, live, rooms, templating, wsgi_guard
+    from liveroom import admin, auth, channels, errors, live, media, rooms, templating, wsgi_guard
     from liveroom.auth import throttle
     from liveroom.cli import register_cli
     from liveroom.health import bp as health_bp
     from liveroom.live import hub
 
     # Each area's blueprint, defined in its package, with the views of its route modules.
-    for area in (auth, channels, rooms, admin, live):
+    for area in (auth, channels, rooms, media, admin, live):
         area.register(app)
     hub.init_app(app)
     # Who is signed in, and the switches, remembered per worker until anything changes.

@@ -62,6 +62,9 @@ def title_and_message(status: int, message: str | None) -> tuple[str, str]:
 def render_error(status: int, message: str | None = None) -> Response:
     rollback_session()
     title, text = title_and_message(status, message)
+    if request.accept_mimetypes.best == "text/plain":
+        # A page's script (the media controls) shows the sentence as it is.
+        return Response(text, status, mimetype="text/plain")
     template = "errors/_error.html" if wants_fragment() else "errors/error.html"
     body = render_template(template, status=status, title=title, message=text)
     return make_response(body, status)

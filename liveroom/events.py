@@ -39,6 +39,12 @@ class Kind(enum.StrEnum):
     STREAM_DISPLACED = "stream_displaced"
     # The site's switches changed (live rooms or private rooms on or off): no room.
     SITE_CHANGED = "site_changed"
+    # Someone's microphone, camera or screen, a strong mute, the stage mode or an
+    # invitation onto the stage changed (liveroom/media/).
+    MEDIA_CHANGED = "media_changed"
+    # An offer, answer or ICE candidate for one person (liveroom/media/signals.py):
+    # delivered once, never replayed, deleted after a few minutes.
+    SIGNAL = "signal"
 
 
 _PENDING = "liveroom_events_pending"

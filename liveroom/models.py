@@ -154,6 +154,14 @@ class LiveSession(db.Model):
     locked: so.Mapped[bool] = so.mapped_column(default=False)
     # Participant chat; instructors can always write.
     chat_enabled: so.Mapped[bool] = so.mapped_column(default=True)
+    # Who may publish audio and video (liveroom/media/rules.py ``StageMode``), chosen
+    # from the site's default at the start.
+    stage_mode: so.Mapped[str] = so.mapped_column(
+        sa.String(12), default="everyone", server_default="everyone"
+    )
+    # "Mute all" in the strong way: participants who arrive later come in muted too,
+    # until an instructor allows everyone to unmute.
+    strong_mute: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
 
     room: so.Mapped[Room] = so.relationship()
     started_by: so.Mapped[User] = so.relationship(foreign_keys=[started_by_id])
@@ -190,6 +198,15 @@ class Participation(db.Model):
     hand_raised_at: so.Mapped[datetime | None]
     # "Set as moderator": an instructor by promotion, not by their channel or site role.
     promoted: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
+    # Media (liveroom/media/): what the person's browser sends now, as it reports it
+    # (an instructor may turn each off; nobody turns another's on), and what the
+    # instructors decided: a strong mute, an invitation onto the stage, leave to share.
+    mic_on: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
+    camera_on: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
+    screen_on: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
+    strong_muted: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
+    on_stage: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
+    may_share: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
 
     session: so.Mapped[LiveSession] = so.relationship()
     user: so.Mapped[User] = so.relationship()

@@ -97,3 +97,42 @@ class RoomRole(enum.Enum):
     @property
     def label(self) -> str:
         return self.value.capitalize()
+
+
+# --- Ranks inside a room ----------------------------------------------------------
+# Staff instructors (a channel's Managers and Moderators, the site's admins, a private
+# room's owner) above promoted instructors ("Set as moderator") above participants.
+# Who holds which rank is the room policy's rule (liveroom/rooms/policy.py).
+
+
+class Rank(enum.IntEnum):
+    PARTICIPANT = 0
+    PROMOTED = 1
+    STAFF = 2
+
+    @property
+    def is_instructor(self) -> bool:
+        return self >= Rank.PROMOTED
+
+    @property
+    def badge(self) -> str:
+        """What the people list calls someone of this rank."""
+        return _BADGES[self]
+
+    @property
+    def room_role(self) -> RoomRole:
+        """The stored room role that goes with this rank (lists and sorting read it)."""
+        return RoomRole.INSTRUCTOR if self.is_instructor else RoomRole.PARTICIPANT
+
+
+_BADGES = {Rank.STAFF: "Instructor", Rank.PROMOTED: "Moderator", Rank.PARTICIPANT: "Participant"}
+
+
+def acts_on(actor: Rank, target: Rank) -> bool:
+    """Whom a rank may moderate: staff anyone who is not staff, promoted instructors
+    participants only. Nobody acts on a staff instructor."""
+    if actor is Rank.STAFF:
+        return target is not Rank.STAFF
+    if actor is Rank.PROMOTED:
+        return target is Rank.PARTICIPANT
+    return False

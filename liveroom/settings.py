@@ -11,20 +11,24 @@ from flask import g, has_app_context
 from liveroom import events, freshness
 from liveroom.events import Kind
 from liveroom.extensions import db
+from liveroom.media.rules import StageMode
 from liveroom.models import AuditEntry, LiveSession, Room, Setting, User
 from liveroom.roles import AppRole
 
 BOOLEAN_KEYS = ("liveRoomEnabled", "enableUserPrivateLiveRoom", "openInNewTab")
 ROLE_KEYS = ("privateRoomMinimumRole",)
+# Who may use audio and video when a meeting starts (staff change it in the meeting).
+STAGE_MODE_KEYS = ("defaultStageMode",)
 DEFAULTS = {
     "liveRoomEnabled": "false",
     "enableUserPrivateLiveRoom": "false",
     "privateRoomMinimumRole": AppRole.PRIVATE_ONLY.value,
     "openInNewTab": "false",
+    "defaultStageMode": StageMode.EVERYONE.value,
 }
 # Anonymous accounts never own rooms, whatever the setting says.
 # Settings that change what a room's Start/Join box shows: open pages redraw it.
-SWITCHES = frozenset(DEFAULTS)
+SWITCHES = frozenset(DEFAULTS) - set(STAGE_MODE_KEYS)
 MINIMUM_ROLE_CHOICES = [role for role in AppRole if role.at_least(AppRole.VIEWER)]
 
 
@@ -34,6 +38,7 @@ class SiteSettings:
     private_rooms_enabled: bool
     private_room_minimum_role: AppRole
     open_in_new_tab: bool
+    default_stage_mode: StageMode = StageMode.EVERYONE
 
 
 def normalize(key: str, value: str) -> str:
@@ -50,6 +55,8 @@ def normalize(key: str, value: str) -> str:
         if role not in MINIMUM_ROLE_CHOICES:
             raise ValueError(f"{key} must be viewerRole or above")
         return role.value
+    if key in STAGE_MODE_KEYS:
+        return StageMode.from_key(value.strip()).value
     raise ValueError(f"unknown setting '{key}' (expected one of: {', '.join(DEFAULTS)})")
 
 
@@ -74,6 +81,7 @@ def _from_values(values: tuple[tuple[str, str], ...]) -> SiteSettings:
         private_rooms_enabled=stored["enableUserPrivateLiveRoom"] == "true",
         private_room_minimum_role=AppRole.from_key(stored["privateRoomMinimumRole"]),
         open_in_new_tab=stored["openInNewTab"] == "true",
+        default_stage_mode=StageMode(stored["defaultStageMode"]),
     )
 
 

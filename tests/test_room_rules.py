@@ -19,6 +19,12 @@ def person(user_id, role=RoomRole.PARTICIPANT, left=False, promoted=False, hand=
         promoted=promoted,
         hand_raised_at="up" if hand else None,
         id=user_id,
+        mic_on=False,
+        camera_on=False,
+        screen_on=False,
+        strong_muted=False,
+        on_stage=False,
+        may_share=False,
     )
 
 
@@ -121,11 +127,22 @@ def test_nobody_denies_a_staff_instructor(actor, admit, entry_is_staff, allowed)
         (
             STAFF,
             person(2, hand=True),
-            {"set_moderator", "lower_hand", "message_privately", "remove"},
+            {
+                "set_moderator",
+                "lower_hand",
+                "message_privately",
+                "remove",
+                "invite_to_stage",
+                "allow_share",
+            },
         ),
         (STAFF, person(2, RoomRole.INSTRUCTOR, promoted=True), {"make_participant", "remove"}),
         (STAFF, person(2, RoomRole.INSTRUCTOR), set()),
-        (PROMOTED, person(2, hand=True), {"lower_hand", "remove"}),
+        (
+            PROMOTED,
+            person(2, hand=True),
+            {"lower_hand", "remove", "invite_to_stage", "allow_share"},
+        ),
         (PROMOTED, person(2, RoomRole.INSTRUCTOR, promoted=True), set()),
         (PROMOTED, person(2, RoomRole.INSTRUCTOR), set()),
         (PUPIL, person(2, hand=True), set()),
@@ -133,7 +150,21 @@ def test_nobody_denies_a_staff_instructor(actor, admit, entry_is_staff, allowed)
 )
 def test_the_person_menu_offers_only_what_the_viewer_may_do(viewer, target, offered):
     menu = rights(viewer).menu(target)
-    actions = {"set_moderator", "make_participant", "lower_hand", "message_privately", "remove"}
+    actions = {
+        "set_moderator",
+        "make_participant",
+        "lower_hand",
+        "message_privately",
+        "remove",
+        "mute",
+        "camera_off",
+        "stop_share",
+        "allow_unmute",
+        "invite_to_stage",
+        "remove_from_stage",
+        "allow_share",
+        "stop_allow_share",
+    }
     assert {a for a in actions if getattr(menu, a)} == offered
     assert menu.has_actions is bool(offered)
 

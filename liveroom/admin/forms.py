@@ -1,6 +1,7 @@
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectChoice, SelectField
 
+from liveroom.media.rules import StageMode
 from liveroom.settings import MINIMUM_ROLE_CHOICES
 
 
@@ -12,3 +13,7 @@ class SettingsForm(FlaskForm):
         choices=[SelectChoice(role.value, role.label) for role in MINIMUM_ROLE_CHOICES],
     )
     open_in_new_tab = BooleanField("Open rooms in a new tab (openInNewTab)")
+    default_stage_mode = SelectField(
+        "Who may use audio and video when a meeting starts (defaultStageMode)",
+        choices=[SelectChoice(mode.value, mode.label) for mode in StageMode],
+    )

@@ -18,7 +18,10 @@ FIELDS = {
     "private_rooms_enabled": "enableUserPrivateLiveRoom",
     "private_room_minimum_role": "privateRoomMinimumRole",
     "open_in_new_tab": "openInNewTab",
+    "default_stage_mode": "defaultStageMode",
 }
+# Fields whose setting is a choice rather than true or false.
+CHOICES = {"privateRoomMinimumRole", "defaultStageMode"}
 
 
 def saved_message(changes: dict[str, tuple[str, str]]) -> str:
@@ -37,7 +40,7 @@ def settings() -> Response | tuple[str, int] | str:
     values = stored_values()
     form = SettingsForm(
         data={
-            field: (values[key] == "true" if key != "privateRoomMinimumRole" else values[key])
+            field: (values[key] if key in CHOICES else values[key] == "true")
             for field, key in FIELDS.items()
         }
     )

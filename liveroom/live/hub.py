@@ -50,6 +50,7 @@ from liveroom.live.render import (
     status_message,
 )
 from liveroom.live.wake import LocalWake
+from liveroom.media import signals
 from liveroom.models import LiveSession
 from liveroom.rooms import meetings, presence
 
@@ -520,6 +521,8 @@ class Hub:
         for event in found:
             if not cursor.delivered(event.id):
                 continue
+            if event.kind == Kind.SIGNAL:
+                continue  # never replayed: the page negotiates afresh instead
             if event.kind == Kind.STREAM_DISPLACED:
                 if slot_id is not None and event.data.get("stream_id") == slot_id:
                     chunks.append(displaced_message(event))
@@ -591,6 +594,7 @@ class Hub:
                     ratelimit.forget_old()
                     login_sessions.forget_old()
                     slots.forget_old()
+                    signals.forget_old()
                     db.session.commit()
             finally:
                 db.session.remove()

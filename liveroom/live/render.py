@@ -16,6 +16,7 @@ the database's current state at most once per short interval (``people_parts``).
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -26,6 +27,7 @@ from markupsafe import escape
 
 from liveroom.events import Kind
 from liveroom.extensions import db
+from liveroom.media.roster import roster
 from liveroom.models import ChatMessage, Event, LiveSession, Participation, Room, User
 from liveroom.rooms import policy
 from liveroom.rooms.moderation import raised_hands
@@ -165,6 +167,7 @@ PEOPLE_KINDS = frozenset(
         Kind.PERSON_CHANGED,
         Kind.HAND_CHANGED,
         Kind.HANDS_LOWERED,
+        Kind.MEDIA_CHANGED,
     }
 )
 # What screen readers hear about arrivals and departures (small rooms only).
@@ -269,12 +272,26 @@ def _hands(
     return oob("div", "hands-list", "innerHTML", inner)
 
 
-@dataclass(frozen=True)
+@dataclass
 class PeopleState:
     """What the people lists show now, read once per flush for every audience."""
 
     shown: PeopleShown
     hands: list[Participation]
+    # The media roster's element, the same for every audience: rendered once.
+    roster_html: str | None = None
+
+    def roster(self, session: LiveSession) -> str:
+        if self.roster_html is None:
+            self.roster_html = media_roster_element(
+                roster(session, self.shown.people, self.shown.count), oob=True
+            )
+        return self.roster_html
+
+
+def media_roster_element(data: dict, oob: bool = False) -> str:
+    """The hidden element the media script reads (static/js/media/room-media.js)."""
+    return render_template("rooms/_media_roster.html", roster=data, oob=oob)
 
 
 def people_state(session: LiveSession) -> PeopleState:
@@ -300,6 +317,7 @@ def people_parts(session: LiveSession, state: PeopleState, rank: Rank) -> dict[s
         ),
         "list": oob("ul", "people-list", "innerHTML", people),
         "hands": _hands(session, rights, state.hands, shown.hands_count),
+        "media": state.roster(session),
     }
 
 
@@ -496,4 +514,16 @@ def plan_for(event: Event) -> Plan:
         _session_controls(plan, event, session)
     elif kind == Kind.WAITING_CHANGED:
         _waiting_changed(plan, event, session)
+    elif kind == Kind.SIGNAL:
+        _signal(plan, event)
     return plan
+
+
+def _signal(plan: Plan, event: Event) -> None:
+    """To its one recipient, as it came (JSON for the media script), with no id: the
+    page's resume point does not move, and a signal is never replayed."""
+    data = dict(event.data)
+    to = data.pop("to", None)
+    if isinstance(to, int):
+        message = sse_message(None, "signal", json.dumps(data, separators=(",", ":")))
+        plan.sends.append((user(to), message))

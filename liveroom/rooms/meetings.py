@@ -31,6 +31,7 @@ from liveroom.models import (
 from liveroom.roles import RoomRole
 from liveroom.rooms.presence import presence_of, sweep_absent
 from liveroom.rooms.waiting import ask_to_enter, stop_waiting
+from liveroom.settings import get_settings
 from liveroom.text import name_key
 
 NO_INSTRUCTOR_LIMIT = timedelta(minutes=15)
@@ -153,7 +154,13 @@ def _enter(session: LiveSession, user: User, role: RoomRole, looked: bool = Fals
     if present is not None:
         present.last_seen_at = utcnow()
         return present
-    participation = Participation(session_id=session.id, user_id=user.id, room_role=role)
+    participation = Participation(
+        session_id=session.id,
+        user_id=user.id,
+        room_role=role,
+        # Under a strong "mute all", participants who arrive come in muted too.
+        strong_muted=session.strong_mute and role is RoomRole.PARTICIPANT,
+    )
     db.session.add(participation)
     try:
         db.session.flush()
@@ -194,7 +201,11 @@ def open_session(room: Room, user: User) -> tuple[LiveSession, Participation, in
     request loaded across its commit (tests/test_query_counts.py counts them).
     """
     for _ in range(3):
-        session = LiveSession(room_id=room.id, started_by_id=user.id)
+        session = LiveSession(
+            room_id=room.id,
+            started_by_id=user.id,
+            stage_mode=get_settings().default_stage_mode.value,
+        )
         # Nobody else can be in a session this transaction makes: no stay to look for.
         stay = Participation(session=session, user_id=user.id, room_role=RoomRole.INSTRUCTOR)
         db.session.add_all([session, stay])

@@ -20,6 +20,9 @@ from markupsafe import Markup
 from liveroom import events
 from liveroom.auth.sessions import signed_in_user
 from liveroom.extensions import db
+from liveroom.media.backend import backend_for
+from liveroom.media.roster import roster as media_roster
+from liveroom.media.rules import StageMode
 from liveroom.models import LiveSession, Participation, Room, WaitingEntry
 from liveroom.rooms import chat, policy
 from liveroom.rooms.meetings import live_session
@@ -27,6 +30,7 @@ from liveroom.rooms.moderation import raised_hands, rights_of
 from liveroom.rooms.policy import Rights
 from liveroom.rooms.presence import (
     TOP_OF_LARGE_ROOM,
+    PeopleShown,
     latest_stay,
     people_shown,
     presence_of,
@@ -184,6 +188,13 @@ def person_rows(room: Room, rights: Rights) -> Callable[[Participation], Markup]
             person.room_role,
             person.promoted,
             person.hand_raised_at is not None,
+            # What the media icons and the media actions show.
+            person.mic_on,
+            person.camera_on,
+            person.screen_on,
+            person.strong_muted,
+            person.on_stage,
+            person.may_share,
         )
         return Markup(
             drawings.get(key, lambda: template.render(person=person, rights=rights, room=room))
@@ -266,6 +277,33 @@ def panel_context(
         "share_url": url_for("rooms.room_page", public_id=room.public_id, _external=True)
         if room.is_private
         else None,
+        **media_context(room, session, me, shown),
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class MediaView:
+    """The stage's switches as the panel shows them."""
+
+    mode: StageMode
+    strong: bool
+    modes: tuple[StageMode, ...] = tuple(StageMode)
+
+
+def media_context(room: Room, session: LiveSession, me: Participation, shown: PeopleShown) -> dict:
+    """What the stage and its controls need: the backend's configuration for this
+    person's page (``data-media``), the roster, and the stage's switches."""
+    config = backend_for(session).authorise(session, me)
+    config.update(
+        me=me.user_id,
+        session=session.id,
+        signal_url=url_for("media.signal", public_id=room.public_id),
+        state_url=url_for("media.set_state", public_id=room.public_id),
+    )
+    return {
+        "media_config": config,
+        "media_roster": media_roster(session, shown.people, shown.count),
+        "media": MediaView(StageMode(session.stage_mode), session.strong_mute),
     }
 
 

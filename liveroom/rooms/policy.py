@@ -6,12 +6,12 @@ module decides a permission.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 
 from liveroom.channels.policy import channel_role, takes_part
+from liveroom.media import rules as media_rules
 from liveroom.models import ChatMessage, LiveSession, Participation, Room, User, WaitingEntry
-from liveroom.roles import RoomRole
+from liveroom.roles import Rank, RoomRole, acts_on
 from liveroom.settings import SiteSettings
 
 
@@ -54,31 +54,9 @@ def may_join(user: User, room: Room, settings: SiteSettings) -> bool:
 # --- Ranks inside a room ----------------------------------------------------------
 # Staff instructors (a channel's Managers and Moderators, the site's admins, a private
 # room's owner) above promoted instructors ("Set as moderator") above participants.
-# A rank is computed from the current channel and application roles on every action,
-# never remembered from entry: a Manager made Member mid-meeting loses the controls.
-
-
-class Rank(enum.IntEnum):
-    PARTICIPANT = 0
-    PROMOTED = 1
-    STAFF = 2
-
-    @property
-    def is_instructor(self) -> bool:
-        return self >= Rank.PROMOTED
-
-    @property
-    def badge(self) -> str:
-        """What the people list calls someone of this rank."""
-        return _BADGES[self]
-
-    @property
-    def room_role(self) -> RoomRole:
-        """The stored room role that goes with this rank (lists and sorting read it)."""
-        return RoomRole.INSTRUCTOR if self.is_instructor else RoomRole.PARTICIPANT
-
-
-_BADGES = {Rank.STAFF: "Instructor", Rank.PROMOTED: "Moderator", Rank.PARTICIPANT: "Participant"}
+# A rank (``Rank``, in liveroom/roles.py) is computed from the current channel and
+# application roles on every action, never remembered from entry: a Manager made
+# Member mid-meeting loses the controls.
 
 
 def is_staff(user: User, room: Room, settings: SiteSettings) -> bool:
@@ -155,16 +133,6 @@ def may_chat(me: Participation | None, session: LiveSession) -> bool:
     return is_instructor(me) or session.chat_enabled
 
 
-def acts_on(actor: Rank, target: Rank) -> bool:
-    """Whom a rank may moderate: staff anyone who is not staff, promoted instructors
-    participants only. Nobody acts on a staff instructor."""
-    if actor is Rank.STAFF:
-        return target is not Rank.STAFF
-    if actor is Rank.PROMOTED:
-        return target is Rank.PARTICIPANT
-    return False
-
-
 def may_read_message(viewer_id: int, reads_all_threads: bool, message: ChatMessage) -> bool:
     """A private thread is between one person and the staff instructors: staff read
     every thread, everyone else (a promoted instructor too) only their own."""
@@ -185,6 +153,15 @@ class PersonMenu:
     lower_hand: bool = False
     message_privately: bool = False
     remove: bool = False
+    # Media (liveroom/media/rules.py): what is on can be turned off, never on.
+    mute: bool = False
+    camera_off: bool = False
+    stop_share: bool = False
+    allow_unmute: bool = False
+    invite_to_stage: bool = False
+    remove_from_stage: bool = False
+    allow_share: bool = False
+    stop_allow_share: bool = False
 
     @property
     def has_actions(self) -> bool:
@@ -195,6 +172,14 @@ class PersonMenu:
                 self.lower_hand,
                 self.message_privately,
                 self.remove,
+                self.mute,
+                self.camera_off,
+                self.stop_share,
+                self.allow_unmute,
+                self.invite_to_stage,
+                self.remove_from_stage,
+                self.allow_share,
+                self.stop_allow_share,
             )
         )
 
@@ -291,7 +276,24 @@ class Rights:
             lower_hand=self.may_lower_hand(target) and person.hand_raised_at is not None,
             message_privately=self.staff and target is Rank.PARTICIPANT,
             remove=self.may_remove(target),
+            **self.media_menu(person, target),
         )
+
+    def media_menu(self, person: Participation, target: Rank) -> dict[str, bool]:
+        """The media actions offered on a person (who may is media.rules' to say)."""
+        if not (self.present and media_rules.may_act_on_media(self.rank, target)):
+            return {}
+        participant = target is Rank.PARTICIPANT
+        return {
+            "mute": person.mic_on,
+            "camera_off": person.camera_on,
+            "stop_share": person.screen_on,
+            "allow_unmute": person.strong_muted,
+            "invite_to_stage": participant and not person.on_stage,
+            "remove_from_stage": participant and person.on_stage,
+            "allow_share": participant and not person.may_share,
+            "stop_allow_share": participant and person.may_share,
+        }
 
 
 def rights_for(rank: Rank, me: Participation | None, **known: frozenset[int]) -> Rights:

@@ -1,0 +1,287 @@
+// The peer-to-peer mesh: one RTCPeerConnection to each other person, for every pair in
+// which at least one side publishes. No media server: each publisher sends a copy of
+// its tracks to each receiver.
+//
+// Every connection carries three transceivers in a fixed order, created by the side
+// with the smaller user id (the "initiator") and mirrored by the other side when the
+// first offer arrives: 0 microphone, 1 camera, 2 screen. A transceiver's direction says
+// whether this side sends that kind ("sendrecv") or only receives ("recvonly"), so the
+// server can read from an offer or answer what a person is about to send, and refuse
+// it when they may not (liveroom/media/signals.py). A microphone muted in the ordinary
+// way keeps its direction and sends nothing (replaceTrack(null)), so unmuting is
+// instant; losing the right to send turns the direction back to "recvonly".
+//
+// Negotiation follows the "perfect negotiation" pattern: either side may offer at any
+// time, and the initiator is the impolite side that wins a collision. Signals go out
+// through ``send`` (a POST) and come in through ``receive`` (the room's event stream);
+// they are never replayed, so after the stream reconnects every connection restarts
+// ICE and negotiates afresh.
+//
+// This object implements the backend contract of room-media.js: setWanted, setTrack,
+// setSending, receive, restart, stats, close.
+(function () {
+  "use strict";
+
+  var KINDS = ["mic", "camera", "screen"];
+
+  function MeshBackend(options) {
+    this.me = Number(options.me);
+    this.send = options.send;
+    this.iceServers = options.iceServers || [];
+    this.onTrack = options.onTrack;
+    this.onPeerState = options.onPeerState || function () {};
+    this.bitrates = options.bitrates || {};
+    this.tracks = { mic: null, camera: null, screen: null };
+    this.sending = { mic: false, camera: false, screen: false };
+    this.peers = {};
+    this.closed = false;
+  }
+
+  // The people this page should be connected to now (user ids); others are closed.
+  MeshBackend.prototype.setWanted = function (uids) {
+    if (this.closed) return;
+    var wanted = {};
+    var self = this;
+    uids.forEach(function (uid) {
+      uid = Number(uid);
+      if (uid === self.me) return;
+      wanted[uid] = true;
+      if (!self.peers[uid] && self.me < uid) self.peers[uid] = new Peer(self, uid, null);
+    });
+    Object.keys(this.peers).forEach(function (uid) {
+      if (!wanted[uid]) self.drop(Number(uid));
+    });
+    this.wanted = wanted;
+  };
+
+  // Whether this side may send ``kind`` (the direction it negotiates).
+  MeshBackend.prototype.setSending = function (kind, on) {
+    if (this.sending[kind] === on) return;
+    this.sending[kind] = on;
+    if (!on) this.setTrack(kind, null);
+    this.eachPeer(function (peer) { peer.applyDirections(); });
+  };
+
+  // The local track for ``kind`` (null: send nothing), to every connection at once.
+  MeshBackend.prototype.setTrack = function (kind, track) {
+    this.tracks[kind] = track;
+    this.eachPeer(function (peer) { peer.applyTrack(kind); });
+  };
+
+  // A signal from the stream: {from, description} or {from, candidate}.
+  MeshBackend.prototype.receive = function (message) {
+    if (this.closed) return;
+    var from = Number(message.from);
+    var peer = this.peers[from];
+    var isOffer = message.description && message.description.type === "offer";
+    if (peer && message.connection !== peer.connection) {
+      // A signal of an older connection, or the first offer of a new one (the other
+      // side closed and opened again): the new one replaces ours.
+      if (!isOffer || from > this.me) return;
+      this.drop(from);
+      peer = null;
+    }
+    if (!peer) {
+      // Only the initiator's first offer opens a connection on this side.
+      if (!isOffer || from > this.me) return;
+      peer = this.peers[from] = new Peer(this, from, message.connection);
+    }
+    peer.handle(message);
+  };
+
+  // After the event stream came back: signals may have been lost, negotiate again.
+  MeshBackend.prototype.restart = function () {
+    this.eachPeer(function (peer) { peer.restart(); });
+  };
+
+  MeshBackend.prototype.drop = function (uid) {
+    var peer = this.peers[uid];
+    if (!peer) return;
+    delete this.peers[uid];
+    peer.close();
+  };
+
+  MeshBackend.prototype.close = function () {
+    this.closed = true;
+    var self = this;
+    Object.keys(this.peers).forEach(function (uid) { self.drop(Number(uid)); });
+  };
+
+  MeshBackend.prototype.eachPeer = function (fn) {
+    var peers = this.peers;
+    Object.keys(peers).forEach(function (uid) { fn(peers[uid]); });
+  };
+
+  // Sum of the connections' statistics: for the benchmark and the tests.
+  MeshBackend.prototype.stats = function () {
+    var self = this;
+    var uids = Object.keys(this.peers);
+    return Promise.all(uids.map(function (uid) {
+      return self.peers[uid].pc.getStats().then(function (report) {
+        var rows = [];
+        report.forEach(function (row) { rows.push(row); });
+        return { uid: Number(uid), rows: rows };
+      });
+    }));
+  };
+
+  // ``connection``: the id the initiator chose for this connection (null: we initiate).
+  function Peer(backend, uid, connection) {
+    this.backend = backend;
+    this.uid = uid;
+    this.polite = backend.me > uid;
+    this.connection = connection || newConnectionId();
+    this.makingOffer = false;
+    this.ignoreOffer = false;
+    this.closed = false;
+    var pc = this.pc = new RTCPeerConnection({ iceServers: backend.iceServers });
+    var self = this;
+    if (!connection) {
+      KINDS.forEach(function (kind) {
+        pc.addTransceiver(kind === "mic" ? "audio" : "video", { direction: "recvonly" });
+      });
+      this.applyDirections();
+    }
+    pc.onnegotiationneeded = function () { self.offer(false); };
+    pc.onicecandidate = function (event) {
+      if (event.candidate) self.signal({ candidate: event.candidate.toJSON() });
+    };
+    pc.ontrack = function (event) {
+      var kind = self.kindOf(event.transceiver);
+      if (kind) backend.onTrack(uid, kind, event.track);
+    };
+    pc.onconnectionstatechange = function () {
+      backend.onPeerState(uid, pc.connectionState);
+      if (pc.connectionState === "failed") self.restart();
+    };
+  }
+
+  Peer.prototype.kindOf = function (transceiver) {
+    var index = this.pc.getTransceivers().indexOf(transceiver);
+    return KINDS[index] || null;
+  };
+
+  Peer.prototype.transceiver = function (kind) {
+    return this.pc.getTransceivers()[KINDS.indexOf(kind)] || null;
+  };
+
+  // Directions from what this side may send; a change makes the browser renegotiate.
+  Peer.prototype.applyDirections = function () {
+    var self = this;
+    KINDS.forEach(function (kind) {
+      var transceiver = self.transceiver(kind);
+      if (!transceiver || transceiver.stopped) return;
+      var wanted = self.backend.sending[kind] ? "sendrecv" : "recvonly";
+      if (transceiver.direction !== wanted) transceiver.direction = wanted;
+      self.applyTrack(kind);
+    });
+  };
+
+  Peer.prototype.applyTrack = function (kind) {
+    var transceiver = this.transceiver(kind);
+    if (!transceiver || transceiver.stopped) return;
+    var track = this.backend.sending[kind] ? this.backend.tracks[kind] : null;
+    if (transceiver.sender.track === track) return;
+    var self = this;
+    transceiver.sender.replaceTrack(track).then(function () {
+      if (track && kind !== "mic") self.capBitrate(kind, transceiver.sender);
+    }).catch(function () {});
+  };
+
+  // Mesh senders upload one copy per receiver: keep each copy modest.
+  Peer.prototype.capBitrate = function (kind, sender) {
+    var limit = this.backend.bitrates[kind];
+    if (!limit || !sender.getParameters) return;
+    var parameters = sender.getParameters();
+    if (!parameters.encodings || !parameters.encodings.length) parameters.encodings = [{}];
+    parameters.encodings.forEach(function (encoding) {
+      encoding.maxBitrate = limit.bitrate;
+      if (limit.framerate) encoding.maxFramerate = limit.framerate;
+    });
+    if (kind === "screen") parameters.degradationPreference = "maintain-resolution";
+    sender.setParameters(parameters).catch(function () {});
+  };
+
+  Peer.prototype.offer = function (iceRestart) {
+    if (this.closed) return;
+    var self = this;
+    var pc = this.pc;
+    if (iceRestart) pc.restartIce();
+    if (pc.signalingState !== "stable") return;
+    this.makingOffer = true;
+    pc.setLocalDescription().then(function () {
+      return self.signal({ description: pc.localDescription.toJSON() });
+    }).catch(function () {
+      // Refused (the server said this side may not send what it offered) or lost:
+      // go back to the last agreed state; the next change or restart offers again.
+      if (pc.signalingState === "have-local-offer") {
+        return pc.setLocalDescription({ type: "rollback" }).catch(function () {});
+      }
+    }).finally(function () {
+      self.makingOffer = false;
+    });
+  };
+
+  Peer.prototype.handle = function (message) {
+    var pc = this.pc;
+    var self = this;
+    if (message.description) {
+      var description = message.description;
+      var collision = description.type === "offer" &&
+        (this.makingOffer || pc.signalingState !== "stable");
+      this.ignoreOffer = !this.polite && collision;
+      if (this.ignoreOffer) return;
+      pc.setRemoteDescription(description).then(function () {
+        if (description.type !== "offer") return;
+        // Our side of the mirrored transceivers: what we may send, and our tracks.
+        self.applyDirections();
+        return pc.setLocalDescription().then(function () {
+          return self.signal({ description: pc.localDescription.toJSON() });
+        });
+      }).catch(function () {});
+    } else if (message.candidate) {
+      pc.addIceCandidate(message.candidate).catch(function (error) {
+        if (!self.ignoreOffer && window.console) console.debug("candidate", error);
+      });
+    }
+  };
+
+  Peer.prototype.restart = function () {
+    if (this.closed) return;
+    var pc = this.pc;
+    if (pc.signalingState === "have-local-offer") {
+      var self = this;
+      pc.setLocalDescription({ type: "rollback" }).then(function () {
+        self.offer(true);
+      }).catch(function () {});
+      return;
+    }
+    this.offer(true);
+  };
+
+  Peer.prototype.signal = function (message) {
+    if (this.closed) return Promise.resolve();
+    message.connection = this.connection;
+    return this.backend.send(this.uid, message);
+  };
+
+  function newConnectionId() {
+    var bytes = new Uint8Array(8);
+    crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) {
+      return ("0" + b.toString(16)).slice(-2);
+    }).join("");
+  }
+
+  Peer.prototype.close = function () {
+    this.closed = true;
+    var backend = this.backend;
+    var uid = this.uid;
+    KINDS.forEach(function (kind) { backend.onTrack(uid, kind, null); });
+    try { this.pc.close(); } catch (error) { /* already closed */ }
+    backend.onPeerState(uid, "closed");
+  };
+
+  window.LiveroomMedia = window.LiveroomMedia || { backends: {} };
+  window.LiveroomMedia.backends.mesh = MeshBackend;
+})();
