@@ -21,6 +21,8 @@ sys.path.insert(0, str(ROOT))
 from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, log_in, serve  # noqa: E402
 
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+# Chromium's fake camera and microphone, allowed without asking: the stage's shots.
+FAKE_MEDIA = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 
 
 def main() -> None:
@@ -32,11 +34,13 @@ def main() -> None:
         sync_playwright() as pw,
     ):
         assembly = large_class(app, people=80, channels=70)
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + FAKE_MEDIA)
         for size_name, viewport in SIZES.items():
 
-            def shot(page: Page, name: str, size_name: str = size_name) -> None:
-                page.screenshot(path=out / f"{name}-{size_name}.png", full_page=True)
+            def shot(
+                page: Page, name: str, size_name: str = size_name, full_page: bool = True
+            ) -> None:
+                page.screenshot(path=out / f"{name}-{size_name}.png", full_page=full_page)
 
             def login(username: str, password: str, viewport: dict = viewport) -> Page:
                 return log_in(browser, base, username, password, viewport=viewport)
@@ -76,6 +80,8 @@ def main() -> None:
             teacher.get_by_role("button", name="Start Meeting").click()
             expect(teacher.get_by_text("You are an instructor")).to_be_visible()
             expect(student.get_by_text("You are a participant")).to_be_visible(timeout=4000)
+            show_tab(student, "Chat")
+            show_tab(teacher, "Chat")
             student.get_by_role("textbox", name="Message").fill(
                 "Good morning! Is it page 42 today?"
             )
@@ -84,7 +90,9 @@ def main() -> None:
                 "Yes: page 42, exercise 3. Notes at https://example.org/biology/cells"
             )
             teacher.get_by_role("button", name="Send").click()
+            show_tab(student, "Stage")
             student.get_by_role("button", name="Raise hand").click()
+            show_tab(teacher, "People")
             expect(
                 teacher.get_by_role("region", name="Raised hands").get_by_text(
                     "Sam Lee", exact=True
@@ -95,6 +103,9 @@ def main() -> None:
             if size_name == "desktop":
                 teacher.locator("#meeting").screenshot(path=ROOT / "docs" / "screenshot-room.png")
             shot(student, "09-panel-participant")
+            show_tab(teacher, "Stage")
+            stage_shots(teacher, student, shot, size_name)
+            show_tab(teacher, "People")
             teacher.get_by_role("button", name="Lock room").click()
             expect(teacher.get_by_role("button", name="Unlock room")).to_be_visible()
             newcomer = login("student2", "liveroom-student")
@@ -202,6 +213,7 @@ def main() -> None:
             expect(teacher.get_by_text("You are an instructor")).to_be_visible()
             join_everyone(app, assembly)
             expect(teacher.locator("#people-count")).to_have_text("81", timeout=15000)
+            show_tab(teacher, "People")
             shot(teacher, "18-large-class")
             teacher.get_by_text(re.compile("Show everyone")).click()
             expect(teacher.get_by_text("Pupil 079")).to_be_visible()
@@ -212,6 +224,58 @@ def main() -> None:
             shot(admin, "19-all-channels-paged")
         browser.close()
     print(f"Screenshots in {out}")
+
+
+def show_tab(page: Page, name: str) -> None:
+    """On a phone the room's stage, chat and people are tabs: show ``name``'s."""
+    tabs = page.get_by_role("tablist", name="Room")
+    if tabs.is_visible():
+        tabs.get_by_role("tab", name=name).click()
+
+
+def stage_shots(teacher: Page, student: Page, shot, size_name: str) -> None:  # noqa: ANN001
+    """The stage: the device dialog before a first camera, the teacher's camera and the
+    pupil's microphone on the stage, the speaker layout, and a phone's tabs. Everything
+    is turned off again at the end, so the shots after these see the room as before."""
+    phone = size_name == "phone"
+    bar = teacher.get_by_role("toolbar", name="Your microphone, camera and screen")
+    bar.get_by_role("button", name="Turn camera on").click()
+    dialog = teacher.get_by_role("dialog", name="Check your microphone and camera")
+    expect(dialog).to_be_visible()
+    teacher.wait_for_timeout(1200)  # the preview's first frames and the level
+    shot(teacher, "20-device-dialog", full_page=False)  # a modal covers the window only
+    dialog.get_by_role("button", name="Turn on").click()
+    expect(bar.get_by_role("button", name="Turn camera off")).to_be_visible(timeout=8000)
+    student_bar = student.get_by_role("toolbar", name="Your microphone, camera and screen")
+    student_bar.get_by_role("button", name="Turn microphone on").click()
+    student.get_by_role("dialog", name="Check your microphone and camera").get_by_role(
+        "button", name="Turn on"
+    ).click()
+    expect(student_bar.get_by_role("button", name="Turn microphone off")).to_be_visible(
+        timeout=8000
+    )
+    tiles = teacher.get_by_role("list", name="People on the stage").get_by_role("listitem")
+    expect(tiles).to_have_count(2, timeout=8000)
+    expect(
+        student.get_by_role("list", name="People on the stage").get_by_role("listitem")
+    ).to_have_count(2, timeout=8000)
+    teacher.wait_for_timeout(2500)  # the connection, and the first remote frames
+    shot(teacher, "21-stage-instructor")
+    shot(student, "22-stage-participant")
+    student.get_by_role("group", name="Layout").get_by_role("button", name="Speaker").click()
+    student.wait_for_timeout(300)
+    shot(student, "23-stage-speaker-layout")
+    student.get_by_role("group", name="Layout").get_by_role("button", name="Grid").click()
+    if phone:
+        tabs = teacher.get_by_role("tablist", name="Room")
+        tabs.get_by_role("tab", name="Chat").click()
+        shot(teacher, "24-phone-tab-chat")
+        tabs.get_by_role("tab", name="People").click()
+        shot(teacher, "25-phone-tab-people")
+        tabs.get_by_role("tab", name="Stage").click()
+    bar.get_by_role("button", name="Turn camera off").click()
+    student_bar.get_by_role("button", name="Turn microphone off").click()
+    expect(tiles).to_have_count(0, timeout=8000)
 
 
 def large_class(app, people: int, channels: int) -> int:  # noqa: ANN001  (a Flask app)

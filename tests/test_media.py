@@ -347,3 +347,30 @@ def test_the_person_menu_offers_turning_off_only_what_is_on(meeting):
     page = meeting.page("teacher").get_data(as_text=True)
     sam_row = re.search(rf'<li id="person-{meeting.stay("sam")}".*?</li>', page, re.S).group(0)
     assert "Mute microphone" in sam_row and "Turn camera off" not in sam_row
+
+
+def test_the_stage_switches_follow_for_every_instructor_without_a_reload(meeting):
+    meeting.post("co", "join")  # a second staff instructor, watching
+    co = meeting.stream("co")
+    media(meeting, "teacher", "stage-mode", mode="on_request")
+    changed = co.wait_for(lambda e: 'id="stage-mode"' in e.data)
+    assert re.search(r'<option value="on_request"\s+selected', changed.data)
+    assert "raise a hand" in changed.data
+    media(meeting, "teacher", "mute-all", strong="1")
+    strong = co.wait_for(lambda e: 'id="media-controls"' in e.data)
+    assert "Allow everyone to unmute" in strong.data
+    co.close()
+
+
+def test_a_refusal_asked_for_as_text_is_the_sentence_alone(meeting):
+    media(meeting, "teacher", "stage-mode", mode="invite_only")
+    response = meeting.people["sam"].post(
+        f"/rooms/{meeting.id}/media/state",
+        data={"session": meeting.session, "kind": "mic", "on": "1"},
+        headers={"Accept": "text/plain"},
+    )
+    assert response.status_code == 403
+    assert response.mimetype == "text/plain"
+    assert response.get_data(as_text=True) == (
+        "Only people an instructor invites onto the stage can turn on media."
+    )

@@ -211,6 +211,16 @@ def test_three_people_see_and_hear_each_other_and_the_teacher_runs_the_stage(ser
             MEDIA_DEADLINE,
         )
 
+    # Sam reloads: his new page sends nothing yet, and the room says so (he starts muted).
+    sam.reload()
+    expect(sam.get_by_role("button", name="Turn camera on")).to_be_visible()
+    sam_row = (
+        teacher.get_by_role("region", name=re.compile("In the room"))
+        .get_by_role("listitem")
+        .filter(has_text="Sam Lee")
+    )
+    expect(sam_row).to_contain_text(re.compile("camera off", re.I))
+
 
 def test_the_seventh_publisher_is_told_the_meeting_needs_the_media_server(server, browser):
     # Six others publish (HTTP clients: the server decides who may, not the browsers).

@@ -27,7 +27,7 @@ from markupsafe import escape
 
 from liveroom.events import Kind
 from liveroom.extensions import db
-from liveroom.media.roster import roster
+from liveroom.media.roster import media_view, roster
 from liveroom.models import ChatMessage, Event, LiveSession, Participation, Room, User
 from liveroom.rooms import policy
 from liveroom.rooms.moderation import raised_hands
@@ -504,6 +504,8 @@ def plan_for(event: Event) -> Plan:
     if kind == Kind.SESSION_ENDED:
         plan.refresh(everyone)
         plan.closes.append(everyone)
+    elif kind == Kind.MEDIA_CHANGED:
+        _media_changed(plan, event, session)
     elif kind in PEOPLE_KINDS and kind != Kind.HANDS_LOWERED:
         _people_changed(plan, event, session)
     elif kind == Kind.CHAT_POSTED:
@@ -517,6 +519,19 @@ def plan_for(event: Event) -> Plan:
     elif kind == Kind.SIGNAL:
         _signal(plan, event)
     return plan
+
+
+def _media_changed(plan: Plan, event: Event, session: LiveSession) -> None:
+    """Someone's media: the roster and the lists follow, coalesced (live/people.py).
+    The stage's own switches go to the instructors who hold them: the mode's select
+    to staff, the "mute all" buttons (with "Allow everyone to unmute" while a strong
+    mute holds) to everyone who moderates."""
+    action = event.data.get("action")
+    context = {"room": session.room, "media": media_view(session), "oob": True}
+    if action == "stage_mode":
+        plan.add(staff, render_template("rooms/_stage_mode.html", **context))
+    if action in ("mute_all_strong", "allow_all"):
+        plan.add(instructors, render_template("rooms/_media_controls.html", **context))
 
 
 def _signal(plan: Plan, event: Event) -> None:

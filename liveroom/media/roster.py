@@ -10,7 +10,9 @@ it says so instead of listing anyone: media then needs the media server.
 
 from __future__ import annotations
 
-from liveroom.media.rules import MESH_PEOPLE, NEEDS_MEDIA_SERVER
+from dataclasses import dataclass
+
+from liveroom.media.rules import MESH_PEOPLE, NEEDS_MEDIA_SERVER, StageMode
 from liveroom.models import LiveSession, Participation
 from liveroom.rooms.policy import shown_rank
 from liveroom.text import initial
@@ -44,3 +46,16 @@ def roster(session: LiveSession, people: list[Participation], present: int) -> d
         "reason": "" if fits else NEEDS_MEDIA_SERVER,
         "people": [person_entry(person) for person in people] if fits else [],
     }
+
+
+@dataclass(frozen=True)
+class MediaView:
+    """The stage's switches as the panel and its controls show them."""
+
+    mode: StageMode
+    strong: bool
+    modes: tuple[StageMode, ...] = tuple(StageMode)
+
+
+def media_view(session: LiveSession) -> MediaView:
+    return MediaView(StageMode(session.stage_mode), session.strong_mute)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from liveroom import events
 from liveroom.events import Kind
 from liveroom.extensions import db
+from liveroom.media.backend import backend_for
 from liveroom.models import (
     Channel,
     Event,
@@ -380,15 +381,20 @@ def enter_session(
 # --- Leaving and ending ---------------------------------------------------------------
 
 
+# A stay that ends sends nothing any more (its page stops every track and connection).
+MEDIA_OFF = {"mic_on": False, "camera_on": False, "screen_on": False}
+
+
 def close_stay(stay: Participation, reason: str) -> bool:
     """End one stay, once (a conditional update): only the request that closed it
     writes the "left" event. ``reason``: "left", "timeout", "no_access"."""
     closed = db.session.execute(
         sa.update(Participation)
         .where(Participation.id == stay.id, Participation.left_at.is_(None))
-        .values(left_at=utcnow(), hand_raised_at=None)
+        .values(left_at=utcnow(), hand_raised_at=None, **MEDIA_OFF)
     ).rowcount
     if closed:
+        backend_for(stay.session).withdraw(stay.session, stay)
         events.append(
             stay.session.room_id,
             Kind.PARTICIPANT_LEFT,
@@ -432,8 +438,9 @@ def end_session(session: LiveSession, user: User | None, reason: str = "ended") 
     db.session.execute(
         sa.update(Participation)
         .where(Participation.session_id == session.id, Participation.left_at.is_(None))
-        .values(left_at=now)
+        .values(left_at=now, **MEDIA_OFF)
     )
+    backend_for(session).close(session)
     db.session.execute(
         sa.update(WaitingEntry)
         .where(WaitingEntry.session_id == session.id, WaitingEntry.decision.is_(None))

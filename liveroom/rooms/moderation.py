@@ -16,10 +16,12 @@ import sqlalchemy.orm as so
 from liveroom import events, ratelimit
 from liveroom.events import Kind
 from liveroom.extensions import db
+from liveroom.media.backend import backend_for
+from liveroom.media.rules import StageMode
 from liveroom.models import LiveSession, Participation, Removal, Room, User, WaitingEntry, utcnow
 from liveroom.roles import RoomRole
 from liveroom.rooms import policy
-from liveroom.rooms.meetings import close_stay
+from liveroom.rooms.meetings import MEDIA_OFF, close_stay
 from liveroom.rooms.policy import Rank, Rights
 from liveroom.rooms.presence import latest_stay
 from liveroom.rooms.waiting import removal_of, staff_waiting
@@ -65,6 +67,15 @@ def _apply_rank(stay: Participation, rank: Rank) -> bool:
     values: dict = {"room_role": role, "promoted": promoted}
     if rank.is_instructor:
         values["hand_raised_at"] = None  # instructors have no hand to raise
+    else:
+        # A participant again: a screen share without leave stops, and outside the
+        # "everyone" mode so does what they send without an invitation onto the stage.
+        values["screen_on"] = sa.and_(Participation.screen_on, Participation.may_share)
+        if stay.session.stage_mode != StageMode.EVERYONE.value:
+            for column in ("mic_on", "camera_on", "screen_on"):
+                values[column] = sa.and_(
+                    values.get(column, getattr(Participation, column)), Participation.on_stage
+                )
     changed = db.session.execute(
         sa.update(Participation)
         .where(
@@ -172,12 +183,18 @@ def remove_person(target: Participation, actor: User) -> bool:
         # Removal takes a moderator's role away: if let back in, they come back as a
         # participant (and attendance lists this stay as a participant's).
         .values(
-            left_at=utcnow(), hand_raised_at=None, promoted=False, room_role=RoomRole.PARTICIPANT
+            left_at=utcnow(),
+            hand_raised_at=None,
+            promoted=False,
+            room_role=RoomRole.PARTICIPANT,
+            **MEDIA_OFF,
         )
     ).rowcount
     if not removed:
         db.session.rollback()
         return False
+    # Their signals are refused from now on; the backend lets go of them too.
+    backend_for(session).withdraw(session, target)
     if removal_of(session, target.user_id) is None:
         db.session.add(
             Removal(session_id=session.id, user_id=target.user_id, removed_by_id=actor.id)

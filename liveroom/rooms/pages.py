@@ -21,8 +21,8 @@ from liveroom import events
 from liveroom.auth.sessions import signed_in_user
 from liveroom.extensions import db
 from liveroom.media.backend import backend_for
+from liveroom.media.roster import media_view
 from liveroom.media.roster import roster as media_roster
-from liveroom.media.rules import StageMode
 from liveroom.models import LiveSession, Participation, Room, WaitingEntry
 from liveroom.rooms import chat, policy
 from liveroom.rooms.meetings import live_session
@@ -281,15 +281,6 @@ def panel_context(
     }
 
 
-@dataclasses.dataclass(frozen=True)
-class MediaView:
-    """The stage's switches as the panel shows them."""
-
-    mode: StageMode
-    strong: bool
-    modes: tuple[StageMode, ...] = tuple(StageMode)
-
-
 def media_context(room: Room, session: LiveSession, me: Participation, shown: PeopleShown) -> dict:
     """What the stage and its controls need: the backend's configuration for this
     person's page (``data-media``), the roster, and the stage's switches."""
@@ -303,7 +294,7 @@ def media_context(room: Room, session: LiveSession, me: Participation, shown: Pe
     return {
         "media_config": config,
         "media_roster": media_roster(session, shown.people, shown.count),
-        "media": MediaView(StageMode(session.stage_mode), session.strong_mute),
+        "media": media_view(session),
     }
 
 

@@ -98,6 +98,7 @@
     roster.people.forEach(function (person) { people[person.uid] = person; });
     this.people = people;
     var mine = people[this.me];
+    if (mine && !before) this.startMuted(mine);
     if (mine) this.followMyState(mine, before && before.people ? find(before.people, this.me) : null);
     // What each other person's tracks may play: only what the server says is on.
     var self = this;
@@ -129,6 +130,18 @@
     return this.roster.people.filter(function (person) {
       return publishing || person.mic || person.camera || person.screen;
     }).map(function (person) { return person.uid; });
+  };
+
+  // A new page (a reload, a second tab) sends nothing yet: whatever the server still
+  // lists as on from the page before is turned off, so the room starts muted.
+  Room.prototype.startMuted = function (mine) {
+    var self = this;
+    KINDS.forEach(function (kind) {
+      if (mine[kind] && !self.tracks[kind]) {
+        mine[kind] = false;
+        self.setState(kind, false).catch(function () {});
+      }
+    });
   };
 
   // The server turned something of ours off (or took a right away): stop it here too.
@@ -255,19 +268,26 @@
     if (devicesButton) devicesButton.addEventListener("click", function () { self.openDevices(false); });
   };
 
+  // The toggles say what a press does ("Turn microphone on"): the label changes, so
+  // they carry no aria-pressed as well. aria-disabled (still focusable, and a press
+  // says why) while the rules would refuse.
   Room.prototype.updateControls = function () {
     var self = this;
     var mine = this.people && this.people[this.me];
+    var roster = this.roster;
     this.bar.querySelectorAll("[data-media-toggle]").forEach(function (button) {
       var kind = button.getAttribute("data-media-toggle");
       var on = !!self.tracks[kind];
-      button.setAttribute("aria-pressed", String(on));
-      var label = S.say(kind + (on ? "On" : "Off"));
-      button.querySelector("[data-label]").textContent = label;
+      button.querySelector("[data-label]").textContent = S.say(kind + (on ? "On" : "Off"));
       button.classList.toggle("is-on", on);
-      var allowed = !mine || !self.roster || self.maySend(kind, mine) || on;
+      var allowed = on || !roster || (roster.mesh_ok && (!mine || self.maySend(kind, mine)));
       button.setAttribute("aria-disabled", String(!allowed));
     });
+    var empty = this.stageElement.querySelector("[data-stage-empty-text]");
+    if (empty && roster && mine) {
+      var waits = mine.rank === "participant" && roster.mode !== "everyone" && !mine.on_stage;
+      empty.textContent = S.say(!roster.mesh_ok ? "stageTooLarge" : waits ? "stageAsk" : "stageEmpty");
+    }
   };
 
   Room.prototype.turnOn = function (kind) {
@@ -480,17 +500,34 @@
 
   // --- Messages, and the end -----------------------------------------------------
 
+  // A notice: a passing one ("Your microphone is on.") goes after a few seconds; a
+  // sticky one (the mesh is full) stays until the roster says otherwise.
   Room.prototype.say = function (text, sticky) {
     if (!this.notice) return;
     if (sticky && !text && !this.notice.hasAttribute("data-sticky")) return;
+    clearTimeout(this.noticeTimer);
     this.notice.textContent = text;
     this.notice.hidden = !text;
-    if (sticky && text) this.notice.setAttribute("data-sticky", "");
-    else this.notice.removeAttribute("data-sticky");
+    if (sticky && text) {
+      this.notice.setAttribute("data-sticky", "");
+      return;
+    }
+    this.notice.removeAttribute("data-sticky");
+    var notice = this.notice;
+    var self = this;
+    if (text) {
+      this.noticeTimer = setTimeout(function () {
+        if (notice.textContent !== text) return;
+        notice.textContent = "";
+        notice.hidden = true;
+        if (self.roster && !self.roster.mesh_ok) self.say(self.roster.reason, true);
+      }, 8000);
+    }
   };
 
   Room.prototype.close = function () {
     clearInterval(this.levelTimer);
+    clearTimeout(this.noticeTimer);
     var self = this;
     KINDS.forEach(function (kind) {
       var track = self.tracks[kind];

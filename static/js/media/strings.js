@@ -43,6 +43,9 @@
     joinedStage: "{name} is on the stage.",
     leftStage: "{name} left the stage.",
     previewTitle: "Check your microphone and camera",
+    stageEmpty: "Turn on your microphone or camera below and you appear here.",
+    stageAsk: "Raise your hand to ask to speak: an instructor can invite you onto the stage.",
+    stageTooLarge: "Audio and video are off: this meeting is larger than a meeting without the school's media server carries.",
     refused: "{reason}"
   };
 
