@@ -374,3 +374,16 @@ def test_a_refusal_asked_for_as_text_is_the_sentence_alone(meeting):
     assert response.get_data(as_text=True) == (
         "Only people an instructor invites onto the stage can turn on media."
     )
+
+
+def test_a_hello_asks_the_other_page_to_offer_again(meeting):
+    teacher = meeting.stream("teacher")
+    hello = signal(meeting, "sam", meeting.user_id("teacher"), hello=True)
+    assert hello.status_code == 204, text_of(hello)
+    heard = json.loads(teacher.wait_for(lambda e: e.event == "signal").data)
+    assert heard == {
+        "from": meeting.user_id("sam"),
+        "connection": "0123456789abcdef",
+        "hello": True,
+    }
+    teacher.close()

@@ -1,6 +1,8 @@
 """Signalling for the mesh: offers, answers and ICE candidates between two people.
 
-A browser POSTs a signal for one other person present in the same meeting; it is
+A browser POSTs a signal for one other person present in the same meeting (or a
+"hello" when its stream opens, asking the people who start its connections to offer
+now: one sent before the stream was open was lost); it is
 stored as a ``signal`` event and the hub delivers it over that person's room stream
 only (``liveroom/live/hub.py``), across workers and hosts as chat is. It is never
 replayed to a stream that reconnects: the pages restart ICE and negotiate afresh
@@ -52,10 +54,14 @@ class Signal:
     connection: str
     description: dict | None
     candidate: dict | None
+    # "My stream is open: offer me now" (an offer sent before it opened was lost).
+    hello: bool = False
 
     @property
     def data(self) -> dict:
         data = {"to": self.to, "connection": self.connection}
+        if self.hello:
+            data["hello"] = True
         if self.description is not None:
             data["description"] = self.description
         if self.candidate is not None:
@@ -83,6 +89,8 @@ def parse(body: object) -> Signal:
         raise BadSignal("'connection' must be 8 to 32 lowercase hex digits.")
     description = body.get("description")
     candidate = body.get("candidate")
+    if body.get("hello") is True and description is None and candidate is None:
+        return Signal(to, connection, None, None, hello=True)
     if (description is None) == (candidate is None):
         raise BadSignal("A signal carries either a description or a candidate.")
     if description is not None:

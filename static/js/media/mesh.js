@@ -23,6 +23,10 @@
   "use strict";
 
   var KINDS = ["mic", "camera", "screen"];
+  var HELLO = "00000000";
+  // An offer nobody answered is sent again after this long, then twice as long...
+  var FIRST_RETRY_MS = 3000;
+  var LAST_RETRY_MS = 24000;
 
   function MeshBackend(options) {
     this.me = Number(options.me);
@@ -68,10 +72,27 @@
     this.eachPeer(function (peer) { peer.applyTrack(kind); });
   };
 
-  // A signal from the stream: {from, description} or {from, candidate}.
+  // This page's stream has just opened: an offer sent to it before then was lost (a
+  // signal is delivered once, to the streams open at the time), so ask the people who
+  // start our connections to offer now.
+  MeshBackend.prototype.hello = function () {
+    var self = this;
+    Object.keys(this.wanted || {}).forEach(function (uid) {
+      if (Number(uid) < self.me) self.send(Number(uid), { hello: true, connection: HELLO });
+    });
+  };
+
+  // A signal from the stream: {from, description}, {from, candidate} or {from, hello}.
   MeshBackend.prototype.receive = function (message) {
     if (this.closed) return;
     var from = Number(message.from);
+    if (message.hello) {
+      // Someone whose connection we start has just opened their stream.
+      if (from < this.me || (this.wanted && !this.wanted[from])) return;
+      if (!this.peers[from]) this.peers[from] = new Peer(this, from, null);
+      else this.peers[from].reoffer();
+      return;
+    }
     var peer = this.peers[from];
     var isOffer = message.description && message.description.type === "offer";
     if (peer && message.connection !== peer.connection) {
@@ -210,6 +231,7 @@
     if (pc.signalingState !== "stable") return;
     this.makingOffer = true;
     pc.setLocalDescription().then(function () {
+      self.awaitAnswer();
       return self.signal({ description: pc.localDescription.toJSON() });
     }).catch(function () {
       // Refused (the server said this side may not send what it offered) or lost:
@@ -222,6 +244,31 @@
     });
   };
 
+  // The answer may never come (the offer reached the server before the other page's
+  // stream was open, or the other page was reloading): offer again, less and less often.
+  Peer.prototype.awaitAnswer = function () {
+    var self = this;
+    clearTimeout(this.retryTimer);
+    this.retryIn = Math.min(LAST_RETRY_MS, (this.retryIn || FIRST_RETRY_MS / 2) * 2);
+    this.retryTimer = setTimeout(function () {
+      if (!self.closed && self.pc.signalingState === "have-local-offer") self.reoffer();
+    }, this.retryIn);
+  };
+
+  // Offer afresh now: after a hello, or when the last offer went unanswered.
+  Peer.prototype.reoffer = function () {
+    if (this.closed) return;
+    var self = this;
+    var pc = this.pc;
+    if (pc.signalingState === "have-local-offer") {
+      pc.setLocalDescription({ type: "rollback" }).then(function () {
+        self.offer(false);
+      }).catch(function () {});
+    } else if (pc.connectionState !== "connected") {
+      this.offer(false);
+    }
+  };
+
   Peer.prototype.handle = function (message) {
     var pc = this.pc;
     var self = this;
@@ -232,7 +279,11 @@
       this.ignoreOffer = !this.polite && collision;
       if (this.ignoreOffer) return;
       pc.setRemoteDescription(description).then(function () {
-        if (description.type !== "offer") return;
+        if (description.type !== "offer") {
+          clearTimeout(self.retryTimer);
+          self.retryIn = 0;
+          return;
+        }
         // Our side of the mirrored transceivers: what we may send, and our tracks.
         self.applyDirections();
         return pc.setLocalDescription().then(function () {
@@ -275,6 +326,7 @@
 
   Peer.prototype.close = function () {
     this.closed = true;
+    clearTimeout(this.retryTimer);
     var backend = this.backend;
     var uid = this.uid;
     KINDS.forEach(function (kind) { backend.onTrack(uid, kind, null); });

@@ -240,6 +240,7 @@
       description: message.description || null,
       candidate: message.candidate || null,
     };
+    if (message.hello) body.hello = true;
     var url = this.config.signal_url;
     var previous = this.signalQueues[to] || Promise.resolve();
     var next = previous.catch(function () {}).then(function () { return post(url, body, true); });
@@ -575,6 +576,7 @@
         if (current) current.receiveSignal(message.data);
       });
       source.__liveroomOpened = true;
+      if (current && current.backend.hello) current.backend.hello();
       return;
     }
     if (current) current.backend.restart();
