@@ -115,6 +115,30 @@ def postgres_cpu_seconds() -> float | None:
     return total if found else None
 
 
+def postgres_backends_cpu(database_url: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving ``database_url``'s database,
+    by process id (when the server runs here). Unlike ``postgres_cpu_seconds`` it leaves
+    out other databases' work on a shared server (other test suites, autovacuum of
+    theirs): what one benchmark's statements cost the server, its connections' own
+    processes only. Compare two readings with ``cpu_since``."""
+    import sqlalchemy as sa
+
+    server, name = database_url.rsplit("/", 1)
+    admin = sa.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        pids = connection.scalars(
+            sa.text("SELECT pid FROM pg_stat_activity WHERE datname = :name"), {"name": name}
+        ).all()
+    admin.dispose()
+    return {pid: cpu_seconds(pid) for pid in pids}
+
+
+def cpu_since(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds between two readings of ``postgres_backends_cpu``: a backend that
+    started in between counts from zero (one that ended in between is not seen)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
 def own_cpu_seconds() -> float:
     """This process's CPU time: the simulated clients' share of the machine."""
     times = os.times()
@@ -431,3 +455,48 @@ def machine() -> str:
     other work), so every run says what it ran beside."""
     one, five, _ = os.getloadavg()
     return f"{len(os.sched_getaffinity(0))} cores, load average {one:.1f} (5 min {five:.1f})"
+
+
+# -- process trees (browsers) ------------------------------------------------------
+
+
+def parent_pids() -> dict[int, int]:
+    """Every process's parent, by process id, from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])  # after the name: state, ppid
+    return parents
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (a browser and its zygotes, renderers,
+    GPU and network processes)."""
+    parents = parent_pids()
+    below: dict[int, list[int]] = {}
+    for child, parent in parents.items():
+        below.setdefault(parent, []).append(child)
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(below.get(current, []))
+    return found
+
+
+def tree_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds so far of each process in ``pid``'s tree; compare two readings with
+    ``cpu_since`` (a process started in between counts from zero)."""
+    return {p: cpu_seconds(p) for p in descendants(pid)}
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, all cores, from
+    /proc/stat: what every process here used, this benchmark's and others'."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    total = sum(fields[:8])  # user nice system idle iowait irq softirq steal
+    return (total - idle) / CLOCK_TICKS, total / CLOCK_TICKS

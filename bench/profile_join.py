@@ -19,7 +19,11 @@ Every join must answer 200 with the panel.
 
 Times are the requesting thread's CPU time, not the wall clock: the machine's other
 work then moves them little, and CPU per join is what limits a storm's rate on two
-cores. The stream hub is not started (no stream is opened), so nothing else runs.
+cores; the profile uses the same clock (``--clock wall`` for the wall clock, which
+charges waiting for PostgreSQL to psycopg's ``wait``). The stream hub is not started
+(no stream is opened), so nothing else runs. Also printed: statements and
+transactions per join (on PostgreSQL each transaction adds BEGIN and COMMIT or
+ROLLBACK round trips) and, on PostgreSQL, the CPU of this database's backends.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import html
 import io
 import pstats
 import re
+import resource
 import statistics
 import sys
 import tempfile
@@ -45,7 +50,9 @@ from common import (  # noqa: E402
     PASSWORD,
     analyze_postgres,
     close_seeding_app,
+    cpu_since,
     fresh_database,
+    postgres_backends_cpu,
     postgres_cpu_seconds,
     seed_class,
     seeding_app,
@@ -116,6 +123,16 @@ def main() -> None:
     parser.add_argument("--sort", default="cumulative", help="pstats order of the profile")
     parser.add_argument("--lines", type=int, default=40, help="lines of the profile")
     parser.add_argument(
+        "--dump", metavar="FILE", help="also write the profile there, for pstats or snakeviz"
+    )
+    parser.add_argument(
+        "--clock",
+        choices=("cpu", "wall"),
+        default="cpu",
+        help="the profile's clock: the thread's CPU time (the default: what a storm's rate "
+        "depends on; waiting for the database counts nothing) or the wall clock",
+    )
+    parser.add_argument(
         "--stream",
         action="store_true",
         help="after each join, open the stream its panel names and read its first chunk "
@@ -162,9 +179,22 @@ def main() -> None:
             if threading.get_ident() == me:
                 statements.append(f"{' '.join(statement.split())[:110]} -- {parameters!r:.60}")
 
+        def note_transaction(kind: str):  # noqa: ANN202
+            def listener(*_args) -> None:  # noqa: ANN002
+                if threading.get_ident() == me:
+                    transactions.append(kind)
+
+            return listener
+
+        # Each transaction costs round trips of its own on PostgreSQL (psycopg sends
+        # BEGIN before the first statement, then COMMIT or ROLLBACK): counted apart.
+        transactions: list[str] = []
         with app.app_context():
             engine = db.engine
         sa.event.listen(engine, "before_cursor_execute", note)
+        endings = {kind: note_transaction(kind) for kind in ("commit", "rollback")}
+        for kind, listener in endings.items():
+            sa.event.listen(engine, kind, listener)
 
         def join(client: object, csrf: str) -> None:
             response = client.post(
@@ -183,23 +213,41 @@ def main() -> None:
 
         timed, profiled = joiners[: args.joins], joiners[args.joins :]
         cpu_ms, counts = [], []
+        # The kernel's share (system time: sockets, polls, the loopback's TCP) apart.
+        usage_before = resource.getrusage(resource.RUSAGE_THREAD)
         pg_before = postgres_cpu_seconds() if args.postgres else None
+        backends_before = postgres_backends_cpu(url) if args.postgres else {}
         wall = time.perf_counter()
+        ended: list[int] = []
         for client, csrf in timed:
             statements.clear()
+            transactions.clear()
             start = time.thread_time()
             join(client, csrf)
             cpu_ms.append((time.thread_time() - start) * 1000)
             counts.append(len(statements))
+            ended.append(len(transactions))
         wall = time.perf_counter() - wall
+        usage_after = resource.getrusage(resource.RUSAGE_THREAD)
+        user_ms = (usage_after.ru_utime - usage_before.ru_utime) / args.joins * 1000
+        system_ms = (usage_after.ru_stime - usage_before.ru_stime) / args.joins * 1000
         pg_after = postgres_cpu_seconds() if pg_before is not None else None
-        last = statements[:]
-        profiler = cProfile.Profile()
+        backends_ms = (
+            cpu_since(backends_before, postgres_backends_cpu(url)) / args.joins * 1000
+            if args.postgres
+            else 0.0
+        )
+        last, last_transactions = statements[:], transactions[:]
+        # cProfile's default clock is the wall clock, which charges the time spent
+        # waiting for PostgreSQL's answers to psycopg's wait(): CPU time does not.
+        profiler = cProfile.Profile(time.thread_time if args.clock == "cpu" else time.perf_counter)
         profiler.enable()
         for client, csrf in profiled:
             join(client, csrf)
         profiler.disable()
         sa.event.remove(engine, "before_cursor_execute", note)
+        for kind, listener in endings.items():
+            sa.event.remove(engine, kind, listener)
 
         print(
             f"{args.joins} joins into a room of {args.people:,} (then {args.people + args.joins:,}),"
@@ -209,20 +257,25 @@ def main() -> None:
         print(
             f"  CPU per {what}: median {statistics.median(cpu_ms):.2f} ms, "
             f"mean {statistics.fmean(cpu_ms):.2f} ms, max {max(cpu_ms):.2f} ms "
-            f"(wall {wall / args.joins * 1000:.2f} ms per join)"
+            f"(wall {wall / args.joins * 1000:.2f} ms per join); mean user {user_ms:.2f} ms, "
+            f"system {system_ms:.2f} ms"
         )
         if pg_after is not None:
             print(
                 f"  PostgreSQL server CPU per {what}: "
                 f"{(pg_after - pg_before) / args.joins * 1000:.2f} ms (every local postgres "
-                "process over the timed joins, the hub's reads included)"
+                "process over the timed joins, the hub's reads included); "
+                f"this database's backends alone: {backends_ms:.2f} ms"
             )
         print(
             f"  SQL statements per {what}: {min(counts)}–{max(counts)};"
+            f" transactions {min(ended)}–{max(ended)} (the last: {', '.join(last_transactions)});"
             f" panel {sizes[-1]:,} bytes. The last join's statements:"
         )
         for statement in last:
             print("    " + statement)
+        if args.dump:
+            profiler.dump_stats(args.dump)
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.lines)
         print(out.getvalue())

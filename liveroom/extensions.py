@@ -1,5 +1,8 @@
 """Extension objects, created once here and bound to the app in ``create_app``."""
 
+import functools
+import re
+
 import sqlalchemy as sa
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -55,3 +58,69 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:  # noqa: ANN00
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+
+# --- PostgreSQL: keep psycopg's prepared statements across requests ------------------
+
+# A statement that only reads (locks and advisory locks end with COMMIT as with ROLLBACK).
+_READS_ONLY = re.compile(r"\s*SELECT\b", re.IGNORECASE)
+
+
+@functools.cache
+def _postgres_connection_class() -> type:
+    """psycopg's Connection, except that a transaction that only read ends with COMMIT.
+
+    psycopg prepares a statement on the server once a connection has run it 5 times
+    (``prepare_threshold``), so PostgreSQL neither parses nor plans it again; but any
+    ROLLBACK makes psycopg forget every statement it prepared or counted on that
+    connection (and send DEALLOCATE ALL), in case the transaction dropped or altered
+    what they use. Every request ends with one: Flask-SQLAlchemy closes the session,
+    and SQLAlchemy rolls back whatever transaction the request's last reads began
+    (after Join's commit, the panel's). So nothing was ever prepared: PostgreSQL
+    parsed and planned each of a join's statements every time, and the app paid for
+    describing them anew. For a transaction that wrote nothing, COMMIT and ROLLBACK do
+    the same (locks, advisory ones included, end with either), so that one commits
+    and the prepared statements stay; a transaction that wrote, failed or did anything
+    else still rolls back, as before, and psycopg forgets them then.
+    """
+    import psycopg
+
+    class ReadOnlyEndsWithCommit(psycopg.Connection):
+        # Set by the cursors (below) when a statement other than a SELECT runs.
+        wrote = False
+
+        def commit(self) -> None:
+            super().commit()
+            self.wrote = False
+
+        def rollback(self) -> None:
+            if self.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS and not (
+                self.wrote
+            ):
+                self.commit()
+                return
+            super().rollback()
+            self.wrote = False
+
+    class Cursor(psycopg.Cursor):
+        def execute(self, query, params=None, **kwargs):  # noqa: ANN001, ANN201
+            if not (isinstance(query, str) and _READS_ONLY.match(query)):
+                self.connection.wrote = True
+            return super().execute(query, params, **kwargs)
+
+        def executemany(self, query, params_seq, **kwargs):  # noqa: ANN001, ANN201
+            self.connection.wrote = True
+            return super().executemany(query, params_seq, **kwargs)
+
+    ReadOnlyEndsWithCommit.cursor_factory_class = Cursor
+    return ReadOnlyEndsWithCommit
+
+
+@sa.event.listens_for(sa.engine.Engine, "do_connect")
+def _postgres_keeps_prepared(dialect, connection_record, cargs, cparams):  # noqa: ANN001, ANN201
+    """Open psycopg connections as ``_postgres_connection_class`` (see there why)."""
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        connection_class = _postgres_connection_class()
+        cparams.setdefault("cursor_factory", connection_class.cursor_factory_class)
+        return connection_class.connect(*cargs, **cparams)
+    return None
