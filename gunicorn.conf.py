@@ -46,7 +46,6 @@ def post_worker_init(worker) -> None:  # noqa: ANN001  (gunicorn's hook signatur
     BaseServer.max_accept = 1
 
 
-
 def post_request(worker, req, environ, resp) -> None:  # noqa: ANN001  (gunicorn's hook)
     """Let the worker's other connections have a turn after each request. A keep-alive
     connection whose next request is already waiting is otherwise served again at once
