@@ -6,6 +6,7 @@ and, when ``LIVEROOM_SECRET_KEY`` is not set, a random secret key created once.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -47,6 +48,34 @@ def _hops(name: str) -> int:
     if not raw.isdigit():
         raise RuntimeError(f"{name} must be a whole number of proxies (0 or more), not '{raw}'")
     return int(raw)
+
+
+def _ice_servers(name: str) -> list[dict]:
+    """STUN/TURN servers for the browsers' peer-to-peer media (RTCIceServer objects,
+    as JSON). None are needed when everyone is on one network."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return []
+    try:
+        servers = json.loads(raw)
+    except ValueError:
+        servers = None
+    valid = isinstance(servers, list) and all(
+        isinstance(server, dict)
+        and isinstance(server.get("urls"), str | list)
+        and all(isinstance(url, str) for url in _as_list(server.get("urls")))
+        and all(key in ("urls", "username", "credential") for key in server)
+        for server in servers
+    )
+    if not valid:
+        raise RuntimeError(
+            f'{name} must be a JSON list like [{{"urls": "stun:stun.example.org"}}], not {raw!r}'
+        )
+    return servers
+
+
+def _as_list(value: object) -> list:
+    return value if isinstance(value, list) else [value]
 
 
 def _pool_options() -> dict:
@@ -132,6 +161,8 @@ def load_config(instance_path: str) -> dict:
         # and this many seconds at most (for changes made in the database by hand);
         # 0 asks the database on every request.
         "LIVEROOM_REMEMBER_SECONDS": _number("LIVEROOM_REMEMBER_SECONDS", "60", zero_ok=True),
+        # STUN/TURN servers handed to the browsers for peer-to-peer media (JSON list).
+        "LIVEROOM_ICE_SERVERS": _ice_servers("LIVEROOM_ICE_SERVERS"),
         # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are believed
         # (ProxyFix); the client address is what the outermost trusted one saw.
         "LIVEROOM_TRUSTED_PROXIES": _hops("LIVEROOM_TRUSTED_PROXIES"),

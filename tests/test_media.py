@@ -387,3 +387,13 @@ def test_a_hello_asks_the_other_page_to_offer_again(meeting):
         "hello": True,
     }
     teacher.close()
+
+
+def test_ice_servers_come_from_the_environment_and_bad_ones_stop_the_start(monkeypatch, tmp_path):
+    from liveroom.config import load_config
+
+    monkeypatch.setenv("LIVEROOM_ICE_SERVERS", '[{"urls": "stun:stun.example.org"}]')
+    assert load_config(str(tmp_path))["LIVEROOM_ICE_SERVERS"] == [{"urls": "stun:stun.example.org"}]
+    monkeypatch.setenv("LIVEROOM_ICE_SERVERS", "stun:stun.example.org")
+    with pytest.raises(RuntimeError, match="must be a JSON list"):
+        load_config(str(tmp_path))

@@ -54,7 +54,7 @@ class Mesh:
     def authorise(self, session: LiveSession, person: Participation) -> dict:
         return {
             "backend": self.name,
-            "ice_servers": current_app.config.get("LIVEROOM_ICE_SERVERS", []),
+            "ice_servers": current_app.config["LIVEROOM_ICE_SERVERS"],
             "bitrates": MESH_BITRATES,
         }
 
