@@ -37,6 +37,13 @@ def log_in(browser, base_url: str, username: str, password: str, **context):
     return page
 
 
+def open_link(page, name: str) -> None:
+    """Follow a link and wait for the new page's scripts (deferred: htmx, the room's):
+    a button pressed before they ran would submit its plain form instead."""
+    page.get_by_role("link", name=name).click()
+    page.wait_for_load_state("load")
+
+
 @contextmanager
 def serve(app: Flask) -> Iterator[str]:
     """Serve ``app`` on a free loopback port; yields its base URL."""

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, log_in, serve
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, log_in, open_link, serve
 
 pytestmark = pytest.mark.browser
 
@@ -32,7 +32,7 @@ def base_url(tmp_path):
 
 def test_teacher_starts_student_waiting_enters_both_see_each_other_then_it_ends(browser, base_url):
     student = log_in(browser, base_url, "student1", "liveroom-student")
-    student.get_by_role("link", name="Biology 101").click()
+    open_link(student, "Biology 101")
     student.get_by_role("button", name="Join Meeting").click()
     expect(
         student.get_by_role("heading", name="Waiting for the instructor to start this meeting")
@@ -40,7 +40,7 @@ def test_teacher_starts_student_waiting_enters_both_see_each_other_then_it_ends(
     student_url = student.url
 
     teacher = log_in(browser, base_url, "teacher", "liveroom-teacher")
-    teacher.get_by_role("link", name="Biology 101").click()
+    open_link(teacher, "Biology 101")
     channel_url = teacher.url
     teacher.get_by_role("button", name="Start Meeting").click()
     expect(teacher.get_by_text("You are an instructor")).to_be_visible()
@@ -69,10 +69,10 @@ def test_teacher_starts_student_waiting_enters_both_see_each_other_then_it_ends(
 
 def test_channel_button_turns_live_by_itself(browser, base_url):
     student = log_in(browser, base_url, "student2", "liveroom-student")
-    student.get_by_role("link", name="Biology 101").click()
+    open_link(student, "Biology 101")
     expect(student.get_by_role("heading", name="No meeting right now")).to_be_visible()
     teacher = log_in(browser, base_url, "teacher", "liveroom-teacher")
-    teacher.get_by_role("link", name="Biology 101").click()
+    open_link(teacher, "Biology 101")
     teacher.get_by_role("button", name="Start Meeting").click()
     expect(teacher.get_by_text("You are an instructor")).to_be_visible()
     expect(student.get_by_role("heading", name="A meeting is in progress")).to_be_visible(
@@ -83,7 +83,7 @@ def test_channel_button_turns_live_by_itself(browser, base_url):
 def test_my_rooms_shows_live_by_itself_when_a_room_starts_elsewhere(browser, base_url):
     teacher = log_in(browser, base_url, "teacher", "liveroom-teacher")
     teacher.goto(f"{base_url}/my-rooms")
-    teacher.get_by_role("link", name="+ New Room").click()
+    open_link(teacher, "+ New Room")
     teacher.get_by_label("Room name").fill("Office hours")
     teacher.get_by_label("Room name").press("Enter")
     row = teacher.get_by_role("listitem").filter(has_text="Office hours")
@@ -111,7 +111,7 @@ def test_my_rooms_by_keyboard_new_room_and_launch_within_the_page(browser, base_
     teacher.keyboard.press("Enter")
     expect(teacher.get_by_role("heading", name="My Rooms")).to_be_visible()
 
-    teacher.get_by_role("link", name="+ New Room").click()
+    open_link(teacher, "+ New Room")
     name = teacher.get_by_label("Room name")
     expect(name).to_be_focused()
     teacher.get_by_role("button", name="Create room").click()
@@ -178,7 +178,7 @@ def class_url(tmp_path):
 
 
 def enter_biology(page: Page, button: str) -> None:
-    page.get_by_role("link", name="Biology 101").click()
+    open_link(page, "Biology 101")
     page.get_by_role("button", name=button).click()
 
 
@@ -367,7 +367,7 @@ def test_turning_live_rooms_off_and_on_while_pages_are_open(browser, school):
     enter_biology(sam, "Join Meeting")
     expect(sam.get_by_text("You are a participant")).to_be_visible()
     priya = log_in(browser, url, "student2", "liveroom-student")
-    priya.get_by_role("link", name="Biology 101").click()
+    open_link(priya, "Biology 101")
     expect(priya.get_by_role("heading", name="A meeting is in progress")).to_be_visible()
 
     switch = app.test_cli_runner()
@@ -391,7 +391,7 @@ def test_attendance_reads_well_on_a_phone(browser, base_url):
     teacher = log_in(browser, base_url, "teacher", "liveroom-teacher")
     enter_biology(teacher, "Start Meeting")
     sam = log_in(browser, base_url, "student1", "liveroom-student")
-    sam.get_by_role("link", name="Biology 101").click()
+    open_link(sam, "Biology 101")
     for _ in range(2):  # two stays
         sam.get_by_role("button", name="Join Meeting").click()
         expect(sam.get_by_text("You are a participant")).to_be_visible()

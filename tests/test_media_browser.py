@@ -21,7 +21,7 @@ pytest.importorskip("playwright")
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
 from liveroom.media.rules import MESH_PUBLISHERS  # noqa: E402
-from tests.live_server import CHROMIUM, CHROMIUM_ARGS, log_in  # noqa: E402
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS, log_in, open_link  # noqa: E402
 from tests.waiting import wait_until  # noqa: E402
 from tests.workers import DEMO_PASSWORDS, ROOT, Gunicorn  # noqa: E402
 
@@ -84,7 +84,7 @@ def user_id(server: Gunicorn, username: str) -> str:
 
 
 def enter(page: Page, button: str) -> None:
-    page.get_by_role("link", name="Biology 101").click()
+    open_link(page, "Biology 101")
     page.get_by_role("button", name=button).click()
     expect(page.locator("#stage")).to_be_visible()
 

@@ -111,7 +111,7 @@ def test_a_pupils_tab_has_no_csp_violation_or_console_error(tmp_path):
     stream), and sees the meeting end: the console stays clean all along."""
     from playwright.sync_api import expect, sync_playwright
 
-    from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, serve
+    from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, open_link, serve
 
     watch = (
         "document.addEventListener('securitypolicyviolation', e => console.error("
@@ -133,7 +133,7 @@ def test_a_pupils_tab_has_no_csp_violation_or_console_error(tmp_path):
             page.get_by_label("Username").fill(username)
             page.get_by_label("Password").fill(password)
             page.get_by_role("button", name="Log in").click()
-            page.get_by_role("link", name="Biology 101").click()
+            open_link(page, "Biology 101")
             return page
 
         teacher = log_in("teacher", "liveroom-teacher", watched=False)

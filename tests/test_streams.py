@@ -288,7 +288,7 @@ def test_a_tab_displaced_by_a_sixth_stays_quiet_until_asked_to_take_the_room_bac
     from playwright.sync_api import expect, sync_playwright
 
     from tests import live_server
-    from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, serve
+    from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, open_link, serve
 
     app = demo_app(tmp_path)
 
@@ -310,7 +310,7 @@ def test_a_tab_displaced_by_a_sixth_stays_quiet_until_asked_to_take_the_room_bac
             return live_server.log_in(browser, base_url, username, password)
 
         teacher = log_in("teacher", "liveroom-teacher")
-        teacher.get_by_role("link", name="Biology 101").click()
+        open_link(teacher, "Biology 101")
         teacher.get_by_role("button", name="Start Meeting").click()
         expect(teacher.get_by_text("You are an instructor")).to_be_visible()
         channel_url = teacher.url
@@ -362,7 +362,7 @@ def test_a_page_refused_for_opening_too_often_backs_off_and_comes_back(tmp_path)
     from playwright.sync_api import expect, sync_playwright
 
     from tests import live_server
-    from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, serve
+    from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, open_link, serve
 
     app = demo_app(tmp_path)
     with serve(app) as base_url, sync_playwright() as playwright:
@@ -372,7 +372,7 @@ def test_a_page_refused_for_opening_too_often_backs_off_and_comes_back(tmp_path)
             return live_server.log_in(browser, base_url, username, password)
 
         teacher = log_in("teacher", "liveroom-teacher")
-        teacher.get_by_role("link", name="Biology 101").click()
+        open_link(teacher, "Biology 101")
         teacher.get_by_role("button", name="Start Meeting").click()
         expect(teacher.get_by_text("You are an instructor")).to_be_visible()
         # A loop opened student1's stream thirty times in the last minute, most of it
