@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable
 from datetime import UTC, datetime
 
-from flask import Flask, render_template, request, url_for
+from flask import Flask, has_request_context, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup, escape
 
@@ -110,7 +110,10 @@ class Drawings:
     def get(self, key: tuple, draw: Callable[[], str]) -> str:
         if self.app.jinja_env.auto_reload:
             return draw()
-        key = (request.script_root, *key)
+        # The links' root: the request's, or (the live hub drawing for a whole audience,
+        # with no request) the root its URL adapter was bound to.
+        root = request.script_root if has_request_context() else self.app.config["APPLICATION_ROOT"]
+        key = (root, *key)
         html = self.kept.get(key)
         if html is None:
             if len(self.kept) >= DRAWN_KEPT:

@@ -165,14 +165,15 @@ def button_context(room: Room, live: bool | None = None) -> dict:
     }
 
 
-def person_rows(room: Room, rights: Rights) -> Callable[[Participation], Markup]:
+def person_rows(room: Room, rights: Rights, **context: object) -> Callable[[Participation], Markup]:
     """Draws one item of the people list (``rooms/_person.html``) for this viewer.
 
     Every newcomer of a join storm sees the same few dozen people (the top of a
     large room) with the same menus, and drawing them was a third of Join's time. An
     item shows only what its key names (the person's stay, name, role and hand, the
     viewer's rank), so it is drawn once per process (``templating.Drawings``) and
-    reused while that stays the same.
+    reused while that stays the same. The live hub draws through it too (``context``:
+    its ``url_for`` giving paths outside a request).
     """
     app = current_app._get_current_object()
     drawings = drawings_of(app)
@@ -197,7 +198,10 @@ def person_rows(room: Room, rights: Rights) -> Callable[[Participation], Markup]
             person.may_share,
         )
         return Markup(
-            drawings.get(key, lambda: template.render(person=person, rights=rights, room=room))
+            drawings.get(
+                key,
+                lambda: template.render(person=person, rights=rights, room=room, **context),
+            )
         )
 
     return row
