@@ -90,14 +90,16 @@
       // Someone whose connection we start has just opened their stream.
       if (from < this.me || (this.wanted && !this.wanted[from])) return;
       if (!this.peers[from]) this.peers[from] = new Peer(this, from, null);
-      else this.peers[from].reoffer();
+      else this.peers[from].reoffer(true);
       return;
     }
     var peer = this.peers[from];
     var isOffer = message.description && message.description.type === "offer";
     if (peer && message.connection !== peer.connection) {
       // A signal of an older connection, or the first offer of a new one (the other
-      // side closed and opened again): the new one replaces ours.
+      // side closed and opened again): the new one replaces ours. A candidate of a
+      // newer connection whose offer we missed: ask for the offer again.
+      if (from < this.me && !isOffer) this.send(from, { hello: true, connection: HELLO });
       if (!isOffer || from > this.me) return;
       this.drop(from);
       peer = null;
@@ -256,16 +258,18 @@
   };
 
   // Offer afresh now: after a hello, or when the last offer went unanswered.
-  Peer.prototype.reoffer = function () {
+  // ``iceRestart``: the other side asked (its connection failed or its stream came
+  // back), so gather new candidates as well.
+  Peer.prototype.reoffer = function (iceRestart) {
     if (this.closed) return;
     var self = this;
     var pc = this.pc;
     if (pc.signalingState === "have-local-offer") {
       pc.setLocalDescription({ type: "rollback" }).then(function () {
-        self.offer(false);
+        self.offer(!!iceRestart);
       }).catch(function () {});
-    } else if (pc.connectionState !== "connected") {
-      this.offer(false);
+    } else if (iceRestart || pc.connectionState !== "connected") {
+      this.offer(!!iceRestart);
     }
   };
 
@@ -300,6 +304,15 @@
   Peer.prototype.restart = function () {
     if (this.closed) return;
     var pc = this.pc;
+    if (this.polite) {
+      // The other side starts this connection: ask it to offer again, with new
+      // candidates (an offer of ours could carry a connection it no longer has).
+      if (pc.signalingState === "have-local-offer") {
+        pc.setLocalDescription({ type: "rollback" }).catch(function () {});
+      }
+      this.backend.send(this.uid, { hello: true, connection: HELLO });
+      return;
+    }
     if (pc.signalingState === "have-local-offer") {
       var self = this;
       pc.setLocalDescription({ type: "rollback" }).then(function () {

@@ -102,7 +102,6 @@
     if (mine) this.followMyState(mine, before && before.people ? find(before.people, this.me) : null);
     // What each other person's tracks may play: only what the server says is on.
     var self = this;
-    Object.keys(this.remote).forEach(function (uid) { self.render(Number(uid)); });
     var onStage = roster.people.filter(function (person) {
       return person.mic || person.camera || person.screen || person.on_stage;
     });
@@ -153,7 +152,11 @@
     backend.setSending("camera", this.maySend("camera", mine));
     backend.setSending("screen", this.maySend("screen", mine));
     KINDS.forEach(function (kind) {
-      if (self.tracks[kind] && !mine[kind] && !self.pending[kind]) {
+      // A roster drawn before our own "on" was stored may still arrive after it: what
+      // we just turned on stays on until a roster has shown it on (or 5 s have passed).
+      if (mine[kind]) delete self.pending[kind];
+      var confirming = self.pending[kind] && Date.now() - self.pending[kind] < 5000;
+      if (self.tracks[kind] && !mine[kind] && !confirming) {
         self.stopLocal(kind, false);
         var why = { mic: "mutedByInstructor", camera: "cameraStopped", screen: "shareStopped" }[kind];
         if (kind === "mic" && mine.strong_muted) why = "strongMuted";
@@ -297,19 +300,20 @@
       this.openDevices(kind);
       return;
     }
-    this.pending[kind] = true;
+    this.pending[kind] = Date.now();
     var acquire = kind === "screen" ? this.captureScreen() : this.capture(kind);
     acquire.then(function (track) {
       return self.setState(kind, true).then(function () {
+        self.pending[kind] = Date.now();
         self.useTrack(kind, track);
       }, function (error) {
         track.stop();
         throw error;
       });
     }).catch(function (error) {
+      delete self.pending[kind];
       self.say(error.status ? error.message : self.deviceError(kind, error));
     }).finally(function () {
-      delete self.pending[kind];
       self.updateControls();
     });
   };
@@ -326,6 +330,12 @@
     this.render(this.me, kind);
     this.updateControls();
     if (kind === "mic") this.say(S.say("youAreUnmuted"));
+    // If no roster has shown it on by then, the server has it off (a mute that came
+    // first, say): follow the latest roster then.
+    setTimeout(function () {
+      var mine = self.people && self.people[self.me];
+      if (mine && self.tracks[kind] === track) self.followMyState(mine, null);
+    }, 5100);
   };
 
   Room.prototype.turnOff = function (kind) {
