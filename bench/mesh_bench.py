@@ -209,6 +209,9 @@ def to_channel(page) -> None:  # noqa: ANN001
 
     page.goto("/")
     page.get_by_role("link", name=CHANNEL).click()
+    # The page's deferred scripts first: a button pressed before htmx runs submits its
+    # plain form, and the page navigates away under the measurement.
+    page.wait_for_load_state("load")
     expect(page.locator("#join-meeting, #start-meeting").first).to_be_visible(
         timeout=DEADLINE * 1000
     )
