@@ -105,11 +105,29 @@
       peer = null;
     }
     if (!peer) {
-      // Only the initiator's first offer opens a connection on this side.
+      // Only the initiator's first offer opens a connection on this side. Candidates
+      // that overtook it (its first sending was lost, then it came again) wait for it.
+      if (message.candidate && from < this.me) this.keepEarly(from, message);
       if (!isOffer || from > this.me) return;
       peer = this.peers[from] = new Peer(this, from, message.connection);
+      peer.early = this.takeEarly(from, message.connection);
     }
     peer.handle(message);
+  };
+
+  MeshBackend.prototype.keepEarly = function (from, message) {
+    var early = this.early || (this.early = {});
+    var kept = early[from];
+    if (!kept || kept.connection !== message.connection) {
+      kept = early[from] = { connection: message.connection, candidates: [] };
+    }
+    if (kept.candidates.length < 64) kept.candidates.push(message.candidate);
+  };
+
+  MeshBackend.prototype.takeEarly = function (from, connection) {
+    var kept = this.early && this.early[from];
+    if (this.early) delete this.early[from];
+    return kept && kept.connection === connection ? kept.candidates : [];
   };
 
   // After the event stream came back: signals may have been lost, negotiate again.
@@ -283,6 +301,9 @@
       this.ignoreOffer = !this.polite && collision;
       if (this.ignoreOffer) return;
       pc.setRemoteDescription(description).then(function () {
+        var early = self.early || [];
+        self.early = null;
+        early.forEach(function (candidate) { pc.addIceCandidate(candidate).catch(function () {}); });
         if (description.type !== "offer") {
           clearTimeout(self.retryTimer);
           self.retryIn = 0;
