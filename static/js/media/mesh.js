@@ -175,7 +175,13 @@
     this.makingOffer = false;
     this.ignoreOffer = false;
     this.closed = false;
-    var pc = this.pc = new RTCPeerConnection({ iceServers: backend.iceServers });
+    // One transport for the three sections (max-bundle): a third of the candidates and
+    // connectivity checks, which matters when every browser feeds several connections.
+    var pc = this.pc = new RTCPeerConnection({
+      iceServers: backend.iceServers,
+      bundlePolicy: "max-bundle",
+      rtcpMuxPolicy: "require",
+    });
     var self = this;
     if (!connection) {
       KINDS.forEach(function (kind) {
@@ -280,15 +286,23 @@
   // back), so gather new candidates as well.
   Peer.prototype.reoffer = function (iceRestart) {
     if (this.closed) return;
-    var self = this;
     var pc = this.pc;
     if (pc.signalingState === "have-local-offer") {
-      pc.setLocalDescription({ type: "rollback" }).then(function () {
-        self.offer(!!iceRestart);
-      }).catch(function () {});
+      this.resend();
     } else if (iceRestart || pc.connectionState !== "connected") {
       this.offer(!!iceRestart);
     }
+  };
+
+  // Send the offer we are waiting on again, as it is. Never roll it back and offer
+  // anew: the other side may have answered it already (signals are slow under load),
+  // and rolling back a connection's first offer renumbers its sections, which makes
+  // both sides refuse each other's descriptions ("order of m-lines doesn't match").
+  Peer.prototype.resend = function () {
+    var pc = this.pc;
+    if (this.closed || pc.signalingState !== "have-local-offer" || !pc.localDescription) return;
+    this.awaitAnswer();
+    this.signal({ description: pc.localDescription.toJSON() });
   };
 
   Peer.prototype.handle = function (message) {
@@ -300,6 +314,7 @@
         (this.makingOffer || pc.signalingState !== "stable");
       this.ignoreOffer = !this.polite && collision;
       if (this.ignoreOffer) return;
+      if (description.type === "answer" && pc.signalingState !== "have-local-offer") return;
       pc.setRemoteDescription(description).then(function () {
         var early = self.early || [];
         self.early = null;
@@ -307,6 +322,8 @@
         if (description.type !== "offer") {
           clearTimeout(self.retryTimer);
           self.retryIn = 0;
+          // A restart asked for while this offer was out: do it now.
+          if (pc.connectionState === "failed") self.offer(true);
           return;
         }
         // Our side of the mirrored transceivers: what we may send, and our tracks.
@@ -314,7 +331,10 @@
         return pc.setLocalDescription().then(function () {
           return self.signal({ description: pc.localDescription.toJSON() });
         });
-      }).catch(function () {});
+      }).catch(function (error) {
+        // Negotiation failed on this side: say so in the console; a restart follows.
+        if (window.console) console.warn("liveroom media: negotiation with " + self.uid, error);
+      });
     } else if (message.candidate) {
       pc.addIceCandidate(message.candidate).catch(function (error) {
         if (!self.ignoreOffer && window.console) console.debug("candidate", error);
@@ -335,10 +355,7 @@
       return;
     }
     if (pc.signalingState === "have-local-offer") {
-      var self = this;
-      pc.setLocalDescription({ type: "rollback" }).then(function () {
-        self.offer(true);
-      }).catch(function () {});
+      this.resend();
       return;
     }
     this.offer(true);
