@@ -397,3 +397,37 @@ def test_ice_servers_come_from_the_environment_and_bad_ones_stop_the_start(monke
     monkeypatch.setenv("LIVEROOM_ICE_SERVERS", "stun:stun.example.org")
     with pytest.raises(RuntimeError, match="must be a JSON list"):
         load_config(str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    "action, data",
+    [
+        ("mute-all", {"strong": "1"}),
+        ("allow-all", {}),
+        ("stage-mode", {"mode": "invite_only"}),
+        ("people/{priya}/mute", {}),
+        ("people/{priya}/camera-off", {}),
+        ("people/{priya}/stop-share", {}),
+        ("people/{priya}/allow-unmute", {}),
+        ("people/{priya}/stage", {"on": "1"}),
+        ("people/{priya}/share", {"on": "1"}),
+    ],
+)
+def test_every_instructor_media_action_is_refused_to_a_participant_an_outsider_and_the_removed(
+    meeting, action, data
+):
+    state(meeting, "priya", "mic", True)
+    path = action.format(priya=meeting.stay("priya"))
+    assert media(meeting, "sam", path, **data).status_code == 403
+    assert meeting.post("late", f"media/{path}", **data).status_code == 403
+    meeting.post("teacher", f"people/{meeting.stay('sam')}/remove")
+    assert media(meeting, "sam", path, **data).status_code == 403
+    assert flags(meeting, "priya")["mic"]
+    with meeting.app.app_context():
+        assert db.session.get(LiveSession, meeting.session).stage_mode == "everyone"
+
+
+def test_the_removed_cannot_turn_their_own_media_on(meeting):
+    meeting.post("teacher", f"people/{meeting.stay('sam')}/remove")
+    response = state(meeting, "sam", "mic", True)
+    assert response.status_code == 403

@@ -282,3 +282,34 @@ def test_eight_show_everyone_and_status_opens_at_once_answer_each(meeting, serve
     assert [code for code, _ in answers] == [200] * (2 * AT_ONCE)
     # The status streams were opened as "no meeting" while one is live: each is told.
     assert sum(b"event: meeting" in first for _, first in answers) == AT_ONCE
+
+
+def test_eight_microphone_ons_at_once_store_one_change(meeting, server):
+    session = meeting.start()
+    meeting.sam.post(meeting.url("join"))
+    data = {"session": str(session), "kind": "mic", "on": "1"}
+    statuses = at_once(meeting.sam, [(meeting.url("media/state"), data)] * AT_ONCE)
+    no_server_errors(statuses, server)
+    assert all(s == 204 for s in statuses), statuses
+    assert meeting.events(session, "media_changed", action="mic_on") == 1
+    meeting.end()
+
+
+def test_unmutes_at_once_then_strong_mutes_at_once_never_fail(meeting, server):
+    session = meeting.start()
+    meeting.sam.post(meeting.url("join"))
+    on = {"session": str(session), "kind": "mic", "on": "1"}
+    mixed = [(meeting.url("media/state"), on)] * 4
+    statuses = at_once(meeting.sam, mixed)
+    strong = at_once(meeting.teacher, [(meeting.url("media/mute-all"), {"strong": "1"})] * 4)
+    no_server_errors(statuses + strong, server)
+    # After the strong mute, an unmute is refused with a reason, never a 500.
+    refused = meeting.sam.post(meeting.url("media/state"), data=on)
+    assert refused.status_code == 403
+    assert (
+        meeting.server.scalar(
+            "SELECT count(*) FROM participation WHERE session_id = :s AND mic_on", s=session
+        )
+        == 0
+    )
+    meeting.end()

@@ -96,31 +96,30 @@ def _acted_on(public_id: str, participation_id: int, what: str):
     return room, session, target
 
 
+def _turn_off(public_id: str, participation_id: int, kind: Kind, what: str) -> Response:
+    """An instructor turns someone's ``kind`` off (nobody turns another's on)."""
+    room, session, target = _acted_on(public_id, participation_id, what)
+    actions.turn_off(target, kind, signed_in_user().id)
+    db.session.commit()
+    return done(room)
+
+
 @bp.post("/rooms/<public_id>/media/people/<id:participation_id>/mute")
 @login_required
 def mute(public_id: str, participation_id: int) -> Response:
-    room, session, target = _acted_on(public_id, participation_id, "mute")
-    actions.turn_off(target, Kind.MIC, signed_in_user().id)
-    db.session.commit()
-    return done(room)
+    return _turn_off(public_id, participation_id, Kind.MIC, "mute")
 
 
 @bp.post("/rooms/<public_id>/media/people/<id:participation_id>/camera-off")
 @login_required
 def camera_off(public_id: str, participation_id: int) -> Response:
-    room, session, target = _acted_on(public_id, participation_id, "turn off the camera of")
-    actions.turn_off(target, Kind.CAMERA, signed_in_user().id)
-    db.session.commit()
-    return done(room)
+    return _turn_off(public_id, participation_id, Kind.CAMERA, "turn off the camera of")
 
 
 @bp.post("/rooms/<public_id>/media/people/<id:participation_id>/stop-share")
 @login_required
 def stop_share(public_id: str, participation_id: int) -> Response:
-    room, session, target = _acted_on(public_id, participation_id, "stop the screen share of")
-    actions.turn_off(target, Kind.SCREEN, signed_in_user().id)
-    db.session.commit()
-    return done(room)
+    return _turn_off(public_id, participation_id, Kind.SCREEN, "stop the screen share of")
 
 
 @bp.post("/rooms/<public_id>/media/people/<id:participation_id>/allow-unmute")
