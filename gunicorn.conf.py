@@ -28,6 +28,20 @@ accesslog = os.environ.get("LIVEROOM_ACCESS_LOG", "-") or None
 forwarded_allow_ips = os.environ.get("LIVEROOM_FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
+def _gc_threshold(text: str) -> tuple[int, int, int]:
+    parts = text.split(",")
+    if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise SystemExit(
+            f"LIVEROOM_GC_THRESHOLD must be three whole numbers above 0, such as "
+            f"20000,20,20 (got {text!r})"
+        )
+    return tuple(int(p) for p in parts)  # type: ignore[return-value]
+
+
+# The collector's thresholds in each worker (see settle_garbage_collector).
+GC_THRESHOLD = _gc_threshold(os.environ.get("LIVEROOM_GC_THRESHOLD", "20000,20,20"))
+
+
 def post_fork(server, worker) -> None:  # noqa: ANN001  (gunicorn's hook signature)
     """Tell the app the worker settings actually in force (command-line options
     included): liveroom/config.py sizes each worker's database pool from them."""
@@ -44,6 +58,25 @@ def post_worker_init(worker) -> None:  # noqa: ANN001  (gunicorn's hook signatur
     from gevent.baseserver import BaseServer
 
     BaseServer.max_accept = 1
+    settle_garbage_collector()
+
+
+def settle_garbage_collector() -> None:
+    """Python's cyclic collector, tuned for a long-lived server process. What was
+    loaded at start (the app, its templates, SQLAlchemy's compiled statements) is moved
+    out of the collector's sight (``gc.freeze``), and young objects are collected
+    every 20,000 allocations instead of every 700: a request allocates thousands
+    (ORM rows, template output), so the default ran several young collections per
+    request and, with 1,000 streams open, older ones that walked every greenlet.
+    Measured in a 1,000-person join storm on PostgreSQL + Redis: the workers' CPU 15 %
+    lower (bench/README.md). Cycles are still collected; memory stays bounded by the
+    same generations, reached less often. ``LIVEROOM_GC_THRESHOLD`` ("700,10,10" is
+    Python's default) overrides it."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLD)
 
 
 def post_request(worker, req, environ, resp) -> None:  # noqa: ANN001  (gunicorn's hook)

@@ -233,16 +233,19 @@ def keep_log_if_failed(server: Server, name: str) -> None:
 
 
 def postgres_database(server: str, name: str, drop_only: bool = False) -> str:
-    """A throwaway database on the PostgreSQL server; returns its URL."""
+    """A throwaway database on the PostgreSQL server; returns its URL. ``server`` may
+    name a TCP address or a Unix socket directory (``postgresql+psycopg://postgres@/
+    ?host=/var/run/postgresql``)."""
     import sqlalchemy as sa
 
-    admin = sa.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    url = sa.engine.make_url(server)
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         if not drop_only:
             connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return f"{server}/{name}"
+    return url.set(database=name).render_as_string(hide_password=False)
 
 
 @contextlib.contextmanager
