@@ -90,6 +90,9 @@ def fixed_url_builder() -> Callable[..., str]:
 # Fragments kept per process (each a few hundred bytes); past this many the store
 # starts again rather than tracking which went unused.
 DRAWN_KEPT = 8192
+# Whole lists kept per process, counted in characters (a list is some tens of
+# thousands); past this the store of lists starts again.
+DRAWN_LIST_CHARS = 16_000_000
 
 
 class Drawings:
@@ -101,24 +104,48 @@ class Drawings:
     app's script root, for its links), so a renamed channel or a raised hand is a new
     key, never a stale drawing. The fragments are the autoescaped templates' own
     output. While templates reload as they are edited (development), nothing is kept.
+
+    A whole list is kept too, under the exact sequence of its items: a page whose list
+    has not changed costs one look-up rather than one per item.
     """
 
     def __init__(self, app: Flask) -> None:
         self.app = app
         self.kept: dict[tuple, str] = {}
+        self.lists: dict[tuple, str] = {}
+        self.list_chars = 0
+
+    def root(self) -> str:
+        """The links' root: the request's, or (the live hub drawing for a whole
+        audience, with no request) the root its URL adapter was bound to."""
+        if has_request_context():
+            return request.script_root
+        return self.app.config["APPLICATION_ROOT"]
 
     def get(self, key: tuple, draw: Callable[[], str]) -> str:
         if self.app.jinja_env.auto_reload:
             return draw()
-        # The links' root: the request's, or (the live hub drawing for a whole audience,
-        # with no request) the root its URL adapter was bound to.
-        root = request.script_root if has_request_context() else self.app.config["APPLICATION_ROOT"]
-        key = (root, *key)
+        return self.rooted((self.root(), *key), draw)
+
+    def rooted(self, key: tuple, draw: Callable[[], str]) -> str:
+        """``get`` for a key that already names the root (its first value)."""
         html = self.kept.get(key)
         if html is None:
             if len(self.kept) >= DRAWN_KEPT:
                 self.kept.clear()
             html = self.kept[key] = draw()
+        return html
+
+    def whole_list(self, key: tuple, draw: Callable[[], str]) -> str:
+        """A whole list under ``key`` (which names the root and every item)."""
+        html = self.lists.get(key)
+        if html is None:
+            html = draw()
+            if self.list_chars + len(html) > DRAWN_LIST_CHARS:
+                self.lists.clear()
+                self.list_chars = 0
+            self.lists[key] = html
+            self.list_chars += len(html)
         return html
 
 
@@ -128,18 +155,26 @@ def drawings_of(app: Flask) -> Drawings:
 
 def drawn_each_builder(drawings: Drawings) -> Callable[..., Markup]:
     """The filter ``items | drawn_each(template, **shared)``: each item drawn by
-    ``template`` (as ``item``, beside ``shared``) through ``drawings``. Items are frozen
-    values (dataclasses, rows) that hold everything the fragment shows."""
+    ``template`` (as ``item``, beside ``shared``) through ``drawings``, and the whole
+    list kept under the exact sequence of its items. Items are frozen values (named
+    tuples, rows) that hold everything the fragment shows."""
+    env = drawings.app.jinja_env
 
     def drawn_each(items: Iterable[Hashable], template: str, **shared: Hashable) -> Markup:
-        fragment = drawings.app.jinja_env.get_template(template)
-        common = (template, *sorted(shared.items()))
-        return Markup(
-            "".join(
-                drawings.get((common, item), lambda item=item: fragment.render(item=item, **shared))
+        fragment = env.get_template(template)
+        if env.auto_reload:
+            return Markup("".join(fragment.render(item=item, **shared) for item in items))
+        items = tuple(items)
+        common = (drawings.root(), template, *sorted(shared.items()))
+
+        def draw_all() -> str:
+            rooted = drawings.rooted
+            return "".join(
+                rooted((common, item), lambda item=item: fragment.render(item=item, **shared))
                 for item in items
             )
-        )
+
+        return Markup(drawings.whole_list((common, items), draw_all))
 
     return drawn_each
 

@@ -14,6 +14,8 @@ is counted.
 
 from __future__ import annotations
 
+import html
+import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -64,6 +66,11 @@ CEILINGS = {
     # removal: one statement), 2 writes, then the panel: count, top of the list, chat.
     # 23 before the join storm work: the commit no longer reloads what it loaded.
     "Join Meeting": 11,
+    # + room with my role, the meeting with my stay, the slot (PostgreSQL: my row locked
+    # first; the slot written, then my recent and open slots read), the events since
+    # the panel's cursor, and the meeting once more when the lists must be drawn anew.
+    # 12 before (room, my role, meeting, stay, lock, two slot reads around the write).
+    "opening the room's stream": 10,
     "room page, in the meeting": 12,
     "posting chat": 9,
     "Leave": 10,
@@ -300,6 +307,16 @@ def story(tmp_path: Path, scale: int) -> dict[str, int]:
         page("meeting button, meeting started", bob, f"{button}?live=0", headers=HTMX)
         fill_meeting(app, room, scale)
         action("Join Meeting", bob, f"/rooms/{room}/join")
+        panel = bob.post(f"/rooms/{room}/join", headers=HTMX).get_data(as_text=True)
+        stream_url = html.unescape(re.search(r'sse-connect="([^"]+)"', panel).group(1))
+
+        def open_stream() -> None:
+            # Its statements are made before the first byte: the stream is then closed.
+            response = bob.get(stream_url, buffered=False)
+            assert response.status_code == 200, response.status_code
+            response.close()
+
+        counts["opening the room's stream"] = counter.count(open_stream)
         page("room page, in the meeting", bob, f"/rooms/{room}")
         action("posting chat", bob, f"/rooms/{room}/chat", data={"body": "hello"})
         action("Leave", bob, f"/rooms/{room}/leave")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 
 import sqlalchemy as sa
@@ -160,12 +161,39 @@ CHANNEL_PAGE = (
     .options(so.contains_eager(Channel.room))
 )
 # Names and roles only: the list shows nothing else, and plain rows cost far less than
-# a membership and a user object per member.
+# a membership and a user object per member. The role as stored (its key, "manager"),
+# so the rows are plain strings, hashed in C as the key of their order below.
 MEMBERS = (
-    sa.select(User.display_name, Membership.role)
+    sa.select(User.display_name, sa.type_coerce(Membership.role, sa.String))
     .join(Membership, Membership.user_id == User.id)
     .where(Membership.channel_id == sa.bindparam("channel_id"))
 )
+
+
+class Member(NamedTuple):
+    """One member as the channel page lists them: their name and role there."""
+
+    display_name: str
+    role: ChannelRole
+
+
+@lru_cache(maxsize=1024)
+def members_in_order(rows: tuple[tuple[str, str], ...]) -> tuple[Member, ...]:
+    """The members read as ``rows`` (name, stored role), managers first, then by name.
+
+    Kept for the exact rows read: a channel whose members did not change is listed
+    without sorting it again, and the same tuple each time makes its drawing's key
+    compare at once. A renamed member or a changed role is other rows, a new order."""
+    members = [Member(name, ChannelRole(role)) for name, role in rows]
+    members.sort(key=lambda m: (ROLE_ORDER[m.role], m.display_name.casefold()))
+    return tuple(members)
+
+
+def channel_members(channel_id: int) -> tuple[Member, ...]:
+    # Plain rows, on the session's connection: the ORM's handling of a result would
+    # cost more than the statement.
+    rows = db.session.connection().execute(MEMBERS, {"channel_id": channel_id}).all()
+    return members_in_order(tuple(map(tuple, rows)))
 
 
 @bp.get("/<id:channel_id>")
@@ -180,10 +208,7 @@ def show(channel_id: int) -> str:
     policy.note_membership_role(me, channel.id, membership_role)
     if not policy.may_view_channel(me, channel):
         abort(403, "Your account cannot open channels. Ask your administrator.")
-    # Plain rows, on the session's connection: the ORM's handling of a result would
-    # cost more than the statement.
-    members = db.session.connection().execute(MEMBERS, {"channel_id": channel.id}).all()
-    members.sort(key=lambda m: (ROLE_ORDER[m.role], m.display_name.casefold()))
+    members = channel_members(channel.id)
     room = channel.room
     if room is None:  # every channel gets its room when it is created
         abort(404)

@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from datetime import timedelta
 
+import sqlalchemy as sa
 from flask import Response, abort, current_app, request
 from flask_login import login_required
 
@@ -18,8 +19,25 @@ from liveroom.live.render import STREAM_HEADERS, WAITING, Listener, listener_rol
 from liveroom.models import LiveSession, Participation, utcnow
 from liveroom.params import MAX_ID, int_arg
 from liveroom.rooms.pages import load_room, require_join
-from liveroom.rooms.presence import keep_present, presence_of
+from liveroom.rooms.presence import keep_present
 from liveroom.rooms.waiting import latest_waiting_entry
+
+# The meeting a stream asks for, and the person's present stay in it (if any), in one
+# statement: built once, since every page in a meeting opens one.
+_SESSION_AND_STAY = (
+    sa.select(LiveSession, Participation)
+    .outerjoin(
+        Participation,
+        sa.and_(
+            Participation.session_id == LiveSession.id,
+            Participation.user_id == sa.bindparam("user_id"),
+            Participation.left_at.is_(None),
+        ),
+    )
+    .where(
+        LiveSession.id == sa.bindparam("session_id"), LiveSession.room_id == sa.bindparam("room_id")
+    )
+)
 
 
 def last_event_id() -> int:
@@ -41,16 +59,19 @@ def refresh_only(event_id: int) -> Response:
 def room_stream(public_id: str) -> Response:
     room = load_room(public_id)
     require_join(room)
-    session = db.session.get(LiveSession, int_arg("session"))
-    if session is None or session.room_id != room.id:
+    found = db.session.execute(
+        _SESSION_AND_STAY,
+        {"session_id": int_arg("session"), "room_id": room.id, "user_id": signed_in_user().id},
+    ).one_or_none()
+    if found is None:
         abort(404)
+    session, me = found
     after = last_event_id()
     if request.method == "HEAD":
         # Nothing streams to a HEAD request: subscribing would leave a listener behind.
         return Response(mimetype="text/event-stream", headers=STREAM_HEADERS)
     if session.ended_at is not None:
         return refresh_only(after)
-    me = presence_of(session, signed_in_user())
     if me is not None:
         role = listener_role(signed_in_user(), room, me)  # staff, promoted or participant, now
     elif (entry := latest_waiting_entry(session, signed_in_user().id)) and entry.decision is None:
@@ -133,13 +154,17 @@ def take_slot(listener: Listener, me: Participation | None) -> int:
     """One write as the stream opens: its slot (displacing this person's oldest stream
     beyond five) and, for someone in the room whose stay needs it, "still here" (a
     reload comes back). Raises ``slots.OpeningTooOften`` beyond 30 opens a minute,
-    having written nothing."""
-    slot_id = slots.open_slot(
-        listener.room_id,
-        listener.session_id,
-        listener.user_id,
-        timedelta(seconds=current_app.config["LIVEROOM_PRESENCE_TIMEOUT"]),
-    )
+    having rolled back what it wrote."""
+    try:
+        slot_id = slots.open_slot(
+            listener.room_id,
+            listener.session_id,
+            listener.user_id,
+            timedelta(seconds=current_app.config["LIVEROOM_PRESENCE_TIMEOUT"]),
+        )
+    except slots.OpeningTooOften:
+        db.session.rollback()
+        raise
     if me is not None and needs_keeping(me):
         keep_present([listener.participation_id], commit=False)
     db.session.commit()

@@ -46,40 +46,54 @@ class OpeningTooOften(Exception):
 
 def open_slot(room_id: int, session_id: int, user_id: int, stale_after: timedelta) -> int:
     """Take a slot for a new stream and displace the oldest beyond the limit. Returns
-    the slot's id; the caller commits. Raises ``OpeningTooOften`` (having written
-    nothing; the caller rolls back) beyond ``OPENS_PER_MINUTE``.
+    the slot's id; the caller commits. Raises ``OpeningTooOften`` beyond
+    ``OPENS_PER_MINUTE``; the caller then rolls back the slot this wrote.
 
     Two tabs opening at once must not both count five others and both stay: the
     person's row is locked first on PostgreSQL, and on SQLite the insert takes the
     database's write lock before anything is counted.
     """
-    db.session.execute(sa.select(User.id).where(User.id == user_id).with_for_update())
+    if db.session.get_bind().dialect.name != "sqlite":  # SQLite has no row locks
+        db.session.execute(sa.select(User.id).where(User.id == user_id).with_for_update())
     now = utcnow()
-    if wait := _wait_before_opening(session_id, user_id, now):
-        raise OpeningTooOften(wait)
+    # Written first: on SQLite the insert takes the database's write lock, so what is
+    # read next is not changing under us (PostgreSQL has the person's row locked).
     slot = RoomStream(session_id=session_id, user_id=user_id, opened_at=now, seen_at=now)
     db.session.add(slot)
     db.session.flush()
-    open_slots = db.session.scalars(
-        sa.select(RoomStream)
-        .where(
-            RoomStream.session_id == session_id,
-            RoomStream.user_id == user_id,
-            RoomStream.closed_at.is_(None),
+    # Then one read for both questions: the opens of the last minute (the limit) and
+    # the slots still open (five are kept), newest first.
+    mine = [
+        row
+        for row in db.session.execute(
+            _RECENT_OR_OPEN,
+            {"session_id": session_id, "user_id": user_id, "since": now - OPENS_WINDOW},
         )
-        .order_by(RoomStream.opened_at.desc(), RoomStream.id.desc())
-    )
-    kept = 0
-    for other in open_slots:
-        if other.id != slot.id and other.seen_at < now - stale_after:
-            other.closed_at = now  # its worker stopped answering: nobody to tell
+        if row.id != slot.id
+    ]
+    if wait := _wait_before_opening([row.opened_at for row in mine], now):
+        raise OpeningTooOften(wait)  # the caller rolls the new slot back
+    kept = 1  # the new slot, newest of all
+    closing = []
+    for other in mine:
+        if other.closed_at is not None:
+            continue
+        if other.seen_at < now - stale_after:
+            closing.append(other.id)  # its worker stopped answering: nobody to tell
         elif kept < STREAMS_PER_PERSON:
             kept += 1
         else:
-            other.closed_at = now
+            closing.append(other.id)
             events.append(
                 room_id, Kind.STREAM_DISPLACED, session_id, stream_id=other.id, user_id=user_id
             )
+    if closing:
+        db.session.execute(
+            sa.update(RoomStream)
+            .where(RoomStream.id.in_(closing))
+            .values(closed_at=now)
+            .execution_options(synchronize_session=False)
+        )
     return slot.id
 
 
@@ -107,26 +121,27 @@ def close(slot_ids: list[int]) -> None:
     db.session.commit()
 
 
-def _wait_before_opening(session_id: int, user_id: int, now: datetime) -> int:
-    """Seconds until one more open fits in the person's last minute; 0 when it fits
-    now. One indexed read of at most ``OPENS_PER_MINUTE`` rows, no write of its own:
-    the slots themselves are the count."""
-    opened = list(
-        db.session.scalars(
-            sa.select(RoomStream.opened_at)
-            .where(
-                RoomStream.session_id == session_id,
-                RoomStream.user_id == user_id,
-                RoomStream.opened_at > now - OPENS_WINDOW,
-            )
-            .order_by(RoomStream.opened_at.desc())
-            .limit(OPENS_PER_MINUTE)
-        )
+# A person's slots in a meeting opened within a window, or still open: newest first.
+_RECENT_OR_OPEN = (
+    sa.select(RoomStream.id, RoomStream.opened_at, RoomStream.seen_at, RoomStream.closed_at)
+    .where(
+        RoomStream.session_id == sa.bindparam("session_id"),
+        RoomStream.user_id == sa.bindparam("user_id"),
+        sa.or_(RoomStream.opened_at > sa.bindparam("since"), RoomStream.closed_at.is_(None)),
     )
-    if len(opened) < OPENS_PER_MINUTE:
+    .order_by(RoomStream.opened_at.desc(), RoomStream.id.desc())
+)
+
+
+def _wait_before_opening(opened: list[datetime], now: datetime) -> int:
+    """Seconds until one more open fits in the person's last minute, given when their
+    slots were opened (newest first); 0 when it fits now. The slots themselves are the
+    count: no write of its own."""
+    recent = [moment for moment in opened if moment > now - OPENS_WINDOW][:OPENS_PER_MINUTE]
+    if len(recent) < OPENS_PER_MINUTE:
         return 0
     # The oldest of the last OPENS_PER_MINUTE opens must leave the window first.
-    return max(1, math.ceil((opened[-1] + OPENS_WINDOW - now).total_seconds()))
+    return max(1, math.ceil((recent[-1] + OPENS_WINDOW - now).total_seconds()))
 
 
 def forget_old() -> int:

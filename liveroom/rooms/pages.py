@@ -13,17 +13,26 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import Response, abort, current_app, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    has_request_context,
+    render_template,
+    request,
+    url_for,
+)
 from flask import session as browser_session
 from markupsafe import Markup
 
 from liveroom import events
 from liveroom.auth.sessions import signed_in_user
+from liveroom.channels.policy import note_membership_role
 from liveroom.extensions import db
 from liveroom.media.backend import backend_for
 from liveroom.media.roster import media_view
 from liveroom.media.roster import roster as media_roster
-from liveroom.models import LiveSession, Participation, Room, WaitingEntry
+from liveroom.models import LiveSession, Membership, Participation, Room, WaitingEntry
 from liveroom.rooms import chat, policy
 from liveroom.rooms.meetings import live_session
 from liveroom.rooms.moderation import raised_hands, rights_of
@@ -55,12 +64,38 @@ _ROOM_WITH_CHANNEL = (
     .where(Room.public_id == sa.bindparam("public_id"))
     .options(so.joinedload(Room.channel))
 )
+# The same, with the role the signed-in person's membership of the room's channel gives
+# (NULL without one, and for a private room): the rules ask it on nearly every action.
+_ROOM_WITH_CHANNEL_AND_ROLE = (
+    sa.select(
+        Room,
+        sa.select(Membership.role)
+        .where(
+            Membership.user_id == sa.bindparam("user_id"),
+            Membership.channel_id == Room.channel_id,
+        )
+        .scalar_subquery(),
+    )
+    .where(Room.public_id == sa.bindparam("public_id"))
+    .options(so.joinedload(Room.channel))
+)
 
 
 def find_room(public_id: str) -> Room:
     """The room, whether or not live rooms are switched on; 404 if there is none.
-    Its channel comes in the same query: every rule about a channel's room reads it."""
-    room = db.session.scalar(_ROOM_WITH_CHANNEL, {"public_id": public_id})
+    Its channel comes in the same query: every rule about a channel's room reads it,
+    and so does the signed-in person's membership role in that channel, which the
+    policy then uses without asking again (``note_membership_role``)."""
+    me = signed_in_user() if has_request_context() else None
+    if me is None or not me.is_authenticated:
+        room = db.session.scalar(_ROOM_WITH_CHANNEL, {"public_id": public_id})
+    else:
+        row = db.session.execute(
+            _ROOM_WITH_CHANNEL_AND_ROLE, {"public_id": public_id, "user_id": me.id}
+        ).one_or_none()
+        room = None if row is None else row[0]
+        if room is not None and room.channel_id is not None:
+            note_membership_role(me, room.channel_id, row[1])
     if room is None:
         abort(404)
     return room
