@@ -77,7 +77,13 @@ GAP_PATIENCE = 10.0
 GAP_WIDEST = 1000
 # How long an opening stream waits for this process's watcher to find the log's end.
 STARTUP_PATIENCE = 10.0
+# The upkeep's round: goodbyes and closed streams are written, and streams whose login
+# session ended are closed, this often.
 KEEP_PRESENT_EVERY = 3.0
+# "Still here" (each open stream's stay and slot) is written this often: a third of the
+# rounds. Well inside LIVEROOM_PRESENCE_TIMEOUT (30 s), and in a room of 1,000 it is
+# 1,000 row versions a worker writes each time, so not every round.
+REFRESH_PRESENT_EVERY = 3 * KEEP_PRESENT_EVERY
 # While an id is missing (see GAP_PATIENCE) the log is read again this often.
 GAP_RETRY = 0.05
 KEEP_ALIVE = b": keep-alive\n\n"
@@ -562,11 +568,15 @@ class Hub:
         across every worker and host): close stays nobody keeps, end meetings
         without an instructor and, once a minute, forget old rows."""
         next_sweep = 0.0
+        next_refresh = time.monotonic() + REFRESH_PRESENT_EVERY
         holder = leases.holder_name(self)
         while not self.stopping:
             time.sleep(KEEP_PRESENT_EVERY)
             try:
-                self.keep_present()
+                refresh = time.monotonic() >= next_refresh
+                if refresh:
+                    next_refresh = time.monotonic() + REFRESH_PRESENT_EVERY - 0.5
+                self.keep_present(refresh=refresh)
                 # Nothing to sweep while no meeting is live anywhere (the watcher counts
                 # starts and ends as it reads them): an idle server reads nothing then,
                 # but for the tidy every FORGET_RATE_HITS_EVERY seconds.
@@ -599,17 +609,17 @@ class Hub:
             finally:
                 db.session.remove()
 
-    def keep_present(self) -> None:
-        """A few writes for all of this process's open streams: their people are
-        still here, their slots still open; and the goodbyes and closed slots since.
-        Then one read: streams whose login session ended (log-out, here or in another
-        copy of the cookie, or everywhere, or it ran out) get a refresh and are
-        closed. A process with no stream open makes no query here."""
+    def keep_present(self, refresh: bool = True) -> None:
+        """A few writes for all of this process's open streams: with ``refresh``, their
+        people are still here and their slots still open; always, the goodbyes and
+        closed slots since. Then one read: streams whose login session ended (log-out,
+        here or in another copy of the cookie, or everywhere, or it ran out) get a
+        refresh and are closed. A process with no stream open makes no query here."""
         with self.lock:
-            ids = sorted(self.streams_of_stay)
+            ids = sorted(self.streams_of_stay) if refresh else []
             goodbyes = [pid for pid in self.goodbyes if pid not in self.streams_of_stay]
             self.goodbyes = []
-            open_slots = sorted(self.by_slot)
+            open_slots = sorted(self.by_slot) if refresh else []
             closed, self.closed_slots = self.closed_slots, []
             logins = sorted(self.by_login)
         if not (ids or goodbyes or open_slots or closed or logins):

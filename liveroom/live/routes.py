@@ -14,7 +14,7 @@ from liveroom.auth.sessions import current_login_id, signed_in_user
 from liveroom.errors import error_page
 from liveroom.extensions import db
 from liveroom.live import bp, slots
-from liveroom.live.hub import KEEP_PRESENT_EVERY, HubNotReady, hub_of
+from liveroom.live.hub import REFRESH_PRESENT_EVERY, HubNotReady, hub_of
 from liveroom.live.render import STREAM_HEADERS, WAITING, Listener, listener_role, sse_message
 from liveroom.models import LiveSession, Participation, utcnow
 from liveroom.params import MAX_ID, int_arg
@@ -179,4 +179,4 @@ def needs_keeping(me: Participation) -> bool:
     the upkeep keeps it from here on like every other open stream's."""
     if me.goodbye_at is not None:
         return True
-    return me.last_seen_at < utcnow() - timedelta(seconds=KEEP_PRESENT_EVERY)
+    return me.last_seen_at < utcnow() - timedelta(seconds=REFRESH_PRESENT_EVERY)
