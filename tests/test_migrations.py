@@ -104,3 +104,29 @@ def test_upgrade_keeps_rooms_and_renames_names_that_now_collide(tmp_path):
         "r5": "Caf\u00e9",  # another owner's room keeps its name
     }
     assert keys["r2"] == name_key("caf\u00e9 (2)")
+
+
+def test_upgrade_gives_every_stay_its_persons_sort_name(tmp_path):
+    app = migrated_app(tmp_path, "0004_media")
+    with app.app_context():
+        statements = [
+            "INSERT INTO user (id, username, display_name, password_hash, role, created_at) "
+            "VALUES (1, 'maria', 'Maria Rivera', 'x', 'viewerRole', '2026-01-01'),"
+            " (2, 'sam', 'sam LEE', 'x', 'viewerRole', '2026-01-01')",
+            "INSERT INTO room (id, public_id, name, name_key, owner_id, created_at) "
+            "VALUES (1, 'r1', 'Room', 'room', 1, '2026-01-01')",
+            "INSERT INTO live_session (id, room_id, started_by_id, started_at, locked,"
+            " chat_enabled) VALUES (1, 1, 1, '2026-01-01', 0, 1)",
+            "INSERT INTO participation (session_id, user_id, room_role, joined_at, last_seen_at)"
+            " VALUES (1, 1, 'instructor', '2026-01-01', '2026-01-01'),"
+            " (1, 2, 'participant', '2026-01-01', '2026-01-01')",
+        ]
+        for statement in statements:
+            db.session.execute(sa.text(statement))
+        db.session.commit()
+        upgrade()
+        sort_names = db.session.execute(
+            sa.text("SELECT user_id, sort_name FROM participation ORDER BY user_id")
+        ).all()
+    hub_of(app).stop()
+    assert sort_names == [(1, "maria rivera"), (2, "sam lee")]

@@ -334,3 +334,32 @@ def test_a_new_name_or_a_raised_hand_shows_in_the_list_the_next_joiner_sees(meet
     assert sam_item, "the list shows the new name"
     assert "hand raised" in sam_item.group(0)
     assert 'data-name="Sam Lee"' not in seen_by_priya
+
+
+def test_the_top_of_a_large_room_is_read_from_the_list_order_index(large):
+    # A room of 1,000 must not sort everyone present on every join: the database reads
+    # the list's top straight from ix_participation_list_order.
+    from liveroom.rooms.presence import _TOP_PRESENT
+
+    with large.app.app_context():
+        statement = str(_TOP_PRESENT.compile(dialect=db.engine.dialect))
+        plan = (
+            db.session.connection()
+            .exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", (large.session, 50, 0))
+            .all()
+        )
+    steps = " / ".join(row[-1] for row in plan)
+    assert "USING INDEX ix_participation_list_order" in steps, steps
+    assert "TEMP B-TREE" not in steps, steps
+
+
+def test_stays_inserted_without_a_sort_name_get_their_persons(large):
+    with large.app.app_context():
+        names = dict(
+            db.session.execute(
+                sa.select(User.display_name, Participation.sort_name).join(
+                    Participation, Participation.user_id == User.id
+                )
+            ).all()
+        )
+    assert names and all(sort == name.casefold() for name, sort in names.items())

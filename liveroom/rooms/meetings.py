@@ -27,6 +27,7 @@ from liveroom.models import (
     Room,
     User,
     WaitingEntry,
+    sort_name_of,
     utcnow,
 )
 from liveroom.roles import RoomRole
@@ -159,6 +160,7 @@ def _enter(session: LiveSession, user: User, role: RoomRole, looked: bool = Fals
         session_id=session.id,
         user_id=user.id,
         room_role=role,
+        sort_name=sort_name_of(user.display_name),
         # Under a strong "mute all", participants who arrive come in muted too.
         strong_muted=session.strong_mute and role is RoomRole.PARTICIPANT,
     )
@@ -208,7 +210,12 @@ def open_session(room: Room, user: User) -> tuple[LiveSession, Participation, in
             stage_mode=get_settings().default_stage_mode.value,
         )
         # Nobody else can be in a session this transaction makes: no stay to look for.
-        stay = Participation(session=session, user_id=user.id, room_role=RoomRole.INSTRUCTOR)
+        stay = Participation(
+            session=session,
+            user_id=user.id,
+            room_role=RoomRole.INSTRUCTOR,
+            sort_name=sort_name_of(user.display_name),
+        )
         db.session.add_all([session, stay])
         try:
             db.session.flush()

@@ -61,11 +61,13 @@ def _people_in_order(limited: bool) -> sa.Select:
             Participation.session_id == sa.bindparam("session_id"),
             Participation.left_at.is_(None),
         )
+        # The expressions of the index ix_participation_list_order, written as it is
+        # (a literal, not a bound value), so the database reads the top from it.
         .order_by(
-            (Participation.room_role != RoomRole.INSTRUCTOR).asc(),
-            Participation.hand_raised_at.is_(None).asc(),
+            sa.text(f"(participation.room_role != '{RoomRole.INSTRUCTOR.value}')"),
+            sa.text("(participation.hand_raised_at IS NULL)"),
             Participation.hand_raised_at,
-            sa.func.lower(User.display_name),
+            Participation.sort_name,
             Participation.id,
         )
         .options(so.contains_eager(Participation.user))
