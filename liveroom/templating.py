@@ -90,9 +90,9 @@ def fixed_url_builder() -> Callable[..., str]:
 # Fragments kept per process (each a few hundred bytes); past this many the store
 # starts again rather than tracking which went unused.
 DRAWN_KEPT = 8192
-# Whole lists kept per process, counted in characters (a list is some tens of
-# thousands); past this the store of lists starts again.
-DRAWN_LIST_CHARS = 16_000_000
+# Whole lists and sections kept per process, counted in characters (one is some tens
+# of thousands: 8 to 32 MB in all); past this that store starts again.
+DRAWN_LIST_CHARS = 8_000_000
 
 
 class Drawings:
@@ -105,8 +105,9 @@ class Drawings:
     key, never a stale drawing. The fragments are the autoescaped templates' own
     output. While templates reload as they are edited (development), nothing is kept.
 
-    A whole list is kept too, under the exact sequence of its items: a page whose list
-    has not changed costs one look-up rather than one per item.
+    A whole list is kept too, under the exact sequence of its items (and a whole
+    section under all the values it shows, ``drawn``): a page whose list has not
+    changed costs one look-up rather than one per item.
     """
 
     def __init__(self, app: Flask) -> None:
@@ -137,7 +138,8 @@ class Drawings:
         return html
 
     def whole_list(self, key: tuple, draw: Callable[[], str]) -> str:
-        """A whole list under ``key`` (which names the root and every item)."""
+        """A whole list or section under ``key`` (which names the root and all it
+        shows), kept apart from the small fragments and bounded by its size."""
         html = self.lists.get(key)
         if html is None:
             html = draw()
@@ -179,6 +181,22 @@ def drawn_each_builder(drawings: Drawings) -> Callable[..., Markup]:
     return drawn_each
 
 
+def drawn_builder(drawings: Drawings) -> Callable[..., Markup]:
+    """The global ``drawn(template, **values)``: ``template`` drawn with ``values``
+    once per process while they are the same (they must be all it shows: a page's
+    section, such as a channel's members or a meeting's attendance)."""
+    env = drawings.app.jinja_env
+
+    def drawn(template: str, **values: Hashable) -> Markup:
+        fragment = env.get_template(template)
+        if env.auto_reload:
+            return Markup(fragment.render(**values))
+        key = (drawings.root(), template, *sorted(values.items()))
+        return Markup(drawings.whole_list(key, lambda: fragment.render(**values)))
+
+    return drawn
+
+
 def register(app: Flask) -> None:
     app.jinja_env.filters["linkify"] = linkify
     app.jinja_env.filters["initial"] = initial
@@ -189,6 +207,7 @@ def register(app: Flask) -> None:
     app.jinja_env.globals["fixed_url"] = fixed_url_builder()
     drawings = app.extensions["liveroom_drawings"] = Drawings(app)
     app.jinja_env.filters["drawn_each"] = drawn_each_builder(drawings)
+    app.jinja_env.globals["drawn"] = drawn_builder(drawings)
 
     @app.context_processor
     def menu_flags() -> dict:

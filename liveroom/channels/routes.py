@@ -41,7 +41,7 @@ class ChannelCard(NamedTuple):
 class ListPage:
     """One page of the channel list, and where the others are."""
 
-    cards: list[ChannelCard]
+    cards: tuple[ChannelCard, ...]
     number: int
     pages: int
     total: int
@@ -94,7 +94,7 @@ def _list_statements(every_channel: bool) -> tuple[sa.Select, sa.Select]:
         Channel.id,
         Channel.name,
         Channel.description,
-        Membership.role,
+        sa.type_coerce(Membership.role, sa.String).label("role"),
         live,
         shown.scalar_subquery().label("total"),
     ).join(Membership, mine, isouter=every_channel)
@@ -126,17 +126,33 @@ def channel_cards(user: User, page: int) -> ListPage:
     pages = max(1, -(-total // PER_PAGE))
     if page > pages:
         abort(404, f"The channel list has {pages} page{'s' if pages > 1 else ''}.")
-    # My role in a channel follows from my membership's role there: asked of the
-    # policy once per kind of membership rather than once per card.
-    role_for = {role: policy.role_from(user, role) for role in (None, *ChannelRole)}
+    # My role in a channel follows from my membership's role there (as stored: its
+    # key): asked of the policy once per kind of membership rather than once per card.
+    role_for = tuple(
+        (role and role.value, policy.role_from(user, role)) for role in (None, *ChannelRole)
+    )
     return ListPage(
-        cards=[
-            ChannelCard(channel_id, name, description, role_for[role], live)
-            for channel_id, name, description, role, live, _ in rows
-        ],
+        cards=cards_of(tuple(map(tuple, rows)), role_for),
         number=page,
         pages=pages,
         total=total,
+    )
+
+
+@lru_cache(maxsize=1024)
+def cards_of(
+    rows: tuple[tuple, ...], role_for: tuple[tuple[str | None, ChannelRole | None], ...]
+) -> tuple[ChannelCard, ...]:
+    """The cards of the list's ``rows`` (id, name, description, stored role, live,
+    total), with my role for each stored one as ``role_for`` says.
+
+    Kept for the exact rows read and roles: a page of the list that did not change
+    is not built again, and the same tuple each time makes its drawing's key compare
+    at once. A renamed channel or a meeting going live is other rows, other cards."""
+    roles = dict(role_for)
+    return tuple(
+        ChannelCard(channel_id, name, description, roles[role], live)
+        for channel_id, name, description, role, live, _ in rows
     )
 
 
@@ -179,7 +195,8 @@ class Member(NamedTuple):
 
 @lru_cache(maxsize=1024)
 def members_in_order(rows: tuple[tuple[str, str], ...]) -> tuple[Member, ...]:
-    """The members read as ``rows`` (name, stored role), managers first, then by name.
+    """The members read as ``rows`` (name, stored role), by role (managers first), then
+    by name.
 
     Kept for the exact rows read: a channel whose members did not change is listed
     without sorting it again, and the same tuple each time makes its drawing's key

@@ -67,19 +67,36 @@ _STAYS = (
 )
 
 
-def stays(session: LiveSession) -> list[Stay]:
-    """Every stay in the session, in order of joining."""
-    attendees: dict[int, Attendee] = {}
-    found = []
+StayRow = tuple[int, str, str, RoomRole, bool, datetime, datetime | None]
+
+
+def stay_rows(session: LiveSession) -> tuple[StayRow, ...]:
+    """Every stay in the session as plain values, in order of joining: (user id,
+    name, username, room role, promoted, joined, left). A key for what is worked out
+    from them: the same rows are the same attendance."""
     # Plain rows, on the session's connection: the ORM's handling of a result cost
     # as much again as the statement.
-    rows = db.session.connection().execute(_STAYS, {"session_id": session.id})
-    for user_id, name, username, room_role, promoted, joined_at, left_at in rows:
+    rows = db.session.connection().execute(_STAYS, {"session_id": session.id}).all()
+    return tuple(map(tuple, rows))
+
+
+def stays(session: LiveSession, rows: Iterable[StayRow] | None = None) -> list[Stay]:
+    """Every stay in the session (read as ``rows``, if given), in order of joining."""
+    attendees: dict[int, Attendee] = {}
+    found = []
+    for user_id, name, username, room_role, promoted, joined_at, left_at in (
+        stay_rows(session) if rows is None else rows
+    ):
         attendee = attendees.get(user_id)
         if attendee is None:
             attendee = attendees[user_id] = Attendee(user_id, name, username)
         found.append(Stay(user_id, attendee, room_role, promoted, joined_at, left_at))
     return found
+
+
+def counts_up(session: LiveSession, rows: Iterable[StayRow]) -> bool:
+    """The meeting is live and someone is still in it: their time grows with the clock."""
+    return session.ended_at is None and any(row[-1] is None for row in rows)
 
 
 def stay_end(p: Stay, session: LiveSession, now: datetime) -> datetime:
@@ -134,9 +151,12 @@ def seconds_covered(spans: Iterable[tuple[datetime, datetime]]) -> float:
     return total
 
 
-def people(session: LiveSession, stays: list[Stay]) -> list[PersonAttendance]:
-    """One line per person, in order of first arrival."""
-    now = utcnow()
+def people(
+    session: LiveSession, stays: list[Stay], now: datetime | None = None
+) -> list[PersonAttendance]:
+    """One line per person, in order of first arrival (open stays counted up to
+    ``now``, the present unless given)."""
+    now = now or utcnow()
     by_user: dict[int, PersonAttendance] = {}
     for stay in stays:  # already in order of joining
         person = by_user.get(stay.user_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple
 
 import sqlalchemy as sa
@@ -46,12 +47,20 @@ _MY_ROOMS = (
 )
 
 
-def my_room_rows(owner: User) -> list[RoomRow]:
+def my_room_rows(owner: User) -> tuple[RoomRow, ...]:
     """The owner's private rooms, by name, each with whether a meeting is live in it."""
     # Plain rows, on the session's connection: the ORM's handling of a result would
     # cost as much again as the statement.
-    rows = db.session.connection().execute(_MY_ROOMS, {"owner_id": owner.id})
-    return [RoomRow(*row) for row in rows]
+    rows = db.session.connection().execute(_MY_ROOMS, {"owner_id": owner.id}).all()
+    return rooms_of(tuple(map(tuple, rows)))
+
+
+@lru_cache(maxsize=1024)
+def rooms_of(rows: tuple[tuple[int, str, str, bool], ...]) -> tuple[RoomRow, ...]:
+    """The rows read, as the list's items: kept for the exact rows, so a list that did
+    not change is not built again, and the same tuple each time makes its drawing's
+    key compare at once. A renamed room or a meeting going live is other rows."""
+    return tuple(RoomRow(*row) for row in rows)
 
 
 def room_list_context(form: NewRoomForm | None = None, **extra: object) -> dict:

@@ -1,0 +1,155 @@
+"""Pages drawn once and reused while their data is the same show a change at once.
+
+The channel list, a channel's members and a meeting's attendance are kept per process
+(``templating.Drawings``, and the members' order and the attendance lines kept for
+the exact rows read). Each story reads a page, changes what it shows in the database
+and reads it again: the next request must show the change.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from liveroom.extensions import db
+from liveroom.models import Channel, Membership, Participation, User
+from liveroom.roles import AppRole, ChannelRole, RoomRole
+from tests.conftest import as_user, text_of
+from tests.test_attendance import START, Meeting, rows_of
+
+
+def members_of(response) -> list[str]:
+    html = response.get_data(as_text=True)
+    return [
+        " ".join(item.split())
+        for item in re.findall(r'<span class="person__name"><bdi>(.*?)</bdi></span>', html)
+    ]
+
+
+def rename(app, username: str, name: str) -> None:
+    with app.app_context():
+        user = db.session.scalar(sa.select(User).where(User.username == username))
+        user.display_name = name
+        db.session.commit()
+
+
+def class_of(app, world):
+    world.user("teacher", name="Maria Rivera")
+    world.user("sam", name="Sam Lee")
+    world.user("priya", name="Priya Patel")
+    channel = world.channel(
+        teacher=ChannelRole.MANAGER, sam=ChannelRole.MEMBER, priya=ChannelRole.MEMBER
+    )
+    return channel, as_user(app, "teacher")
+
+
+def test_renamed_member_shows_on_the_next_channel_page(app, world):
+    channel, teacher = class_of(app, world)
+    assert members_of(teacher.get(f"/channels/{channel}")) == [
+        "Maria Rivera",
+        "Priya Patel",
+        "Sam Lee",
+    ]
+    rename(app, "sam", "Aaron Sam")
+    assert members_of(teacher.get(f"/channels/{channel}")) == [
+        "Maria Rivera",
+        "Aaron Sam",
+        "Priya Patel",
+    ]
+
+
+def test_changed_role_shows_on_the_next_channel_page(app, world):
+    channel, teacher = class_of(app, world)
+    html = teacher.get(f"/channels/{channel}").get_data(as_text=True)
+    assert html.count("badge--strong") == 1
+    with app.app_context():
+        sam = db.session.scalar(sa.select(User.id).where(User.username == "sam"))
+        membership = db.session.scalar(
+            sa.select(Membership).where(Membership.user_id == sam, Membership.channel_id == channel)
+        )
+        membership.role = ChannelRole.MODERATOR
+        db.session.commit()
+    response = teacher.get(f"/channels/{channel}")
+    assert members_of(response)[:2] == ["Maria Rivera", "Sam Lee"], "runs meetings: first"
+    assert response.get_data(as_text=True).count("badge--strong") == 2
+    assert "Moderator" in text_of(response)
+
+
+def test_new_member_shows_on_the_next_channel_page(app, world):
+    channel, teacher = class_of(app, world)
+    teacher.get(f"/channels/{channel}")
+    world.user("lee", name="Lee Chen")
+    world.add_member(channel, "lee", ChannelRole.MEMBER)
+    response = teacher.get(f"/channels/{channel}")
+    assert "Lee Chen" in members_of(response)
+    assert '<span class="count">4</span>' in response.get_data(as_text=True)
+
+
+def test_renamed_channel_shows_on_the_next_channel_list(app, world):
+    channel, teacher = class_of(app, world)
+    assert "Biology 101" in text_of(teacher.get("/channels/"))
+    with app.app_context():
+        db.session.get(Channel, channel).name = "Chemistry 201"
+        db.session.commit()
+    listed = text_of(teacher.get("/channels/"))
+    assert "Chemistry 201" in listed and "Biology 101" not in listed
+
+
+def test_added_stay_shows_on_the_next_attendance_page(app, world):
+    meeting = Meeting(app, world)
+    assert len(rows_of(meeting.page())) == 3
+    with app.app_context():
+        priya = db.session.scalar(sa.select(User.id).where(User.username == "priya"))
+        db.session.add(
+            Participation(
+                session_id=meeting.session,
+                user_id=priya,
+                room_role=RoomRole.PARTICIPANT,
+                joined_at=START + timedelta(minutes=6, seconds=30),
+                left_at=START + timedelta(minutes=7),
+            )
+        )
+        db.session.commit()
+    priya_row = rows_of(meeting.page())[2]
+    assert "2 stays" in priya_row and "4.5" in priya_row
+
+
+def test_renamed_person_shows_on_the_next_attendance_page(app, world):
+    meeting = Meeting(app, world)
+    assert rows_of(meeting.page())[1].startswith("Sam Lee")
+    rename(app, "sam", "Samuel Lee")
+    assert rows_of(meeting.page())[1].startswith("Samuel Lee")
+
+
+def test_changed_role_shows_on_the_next_channel_list(app, world):
+    channel, _ = class_of(app, world)
+    sam = as_user(app, "sam")
+    assert "Member" in text_of(sam.get("/channels/"))
+    with app.app_context():
+        sam_id = db.session.scalar(sa.select(User.id).where(User.username == "sam"))
+        db.session.scalar(
+            sa.select(Membership).where(
+                Membership.user_id == sam_id, Membership.channel_id == channel
+            )
+        ).role = ChannelRole.MODERATOR
+        db.session.commit()
+    listed = text_of(sam.get("/channels/"))
+    assert "Moderator" in listed and "Member" not in listed
+
+
+def test_renamed_room_and_its_meeting_show_on_the_next_my_rooms(app, world):
+    world.user("teacher", AppRole.PRIVATE_ONLY, name="Maria Rivera")
+    world.enable(private=True)
+    room = world.private_room("teacher", "Office hours")
+    teacher = as_user(app, "teacher")
+    html = teacher.get("/my-rooms").get_data(as_text=True)
+    assert "Office hours" in html and "badge--live" not in html
+    with app.app_context():
+        world.room(room).name = "Study group"
+        db.session.commit()
+    assert teacher.post(f"/rooms/{room}/start").status_code in (200, 302, 303)
+    html = teacher.get("/my-rooms").get_data(as_text=True)
+    assert "Study group" in html and "Office hours" not in html
+    assert "badge--live" in html, "the meeting started: the room is live"
