@@ -160,3 +160,17 @@ def test_streams_do_not_say_which_worker_holds_them_in_production(tmp_path):
             assert "X-Liveroom-Worker" not in response.headers
     finally:
         server.stop()
+
+
+def test_an_event_keeps_its_text_whatever_line_breaks_it_holds():
+    from liveroom.live.render import sse_message
+    from tests.sse import parse
+
+    for text in ("", "one line", "two\nlines", "ends\n", "a\r\nb\rc", "x\u2028y\x85z"):
+        block = sse_message(7, "room", text).decode()
+        assert block.endswith("\n\n") and block.count("\n\n") == 1, repr(block)
+        event = parse(block[:-2])
+        # What a browser's EventSource hands the page: CR and CRLF read as LF, a final
+        # line break dropped, and any other character kept as it is.
+        expected = text.replace("\r\n", "\n").replace("\r", "\n").removesuffix("\n")
+        assert (event.id, event.event, event.data) == (7, "room", expected)

@@ -243,7 +243,11 @@ STREAM_HEADERS = {
 
 def sse_message(event_id: int | None, name: str, data: str) -> bytes:
     """One Server-Sent Event; without an id the browser's resume point stays put."""
-    lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
+    # One "data:" line per line of ``data``; SSE ends a line at CR, LF or CRLF only.
+    text = data.replace("\r\n", "\n").replace("\r", "\n")
+    if text.endswith("\n"):
+        text = text[:-1]
+    lines = "data: " + text.replace("\n", "\ndata: ") + "\n"
     head = "" if event_id is None else f"id: {event_id}\n"
     return f"{head}event: {name}\n{lines}\n".encode()
 
