@@ -15,8 +15,8 @@ Where the number lives:
 
 - without Redis (one host): eight bytes of a memory-mapped file in the instance
   folder, one file per database. Reading costs well under a microsecond.
-- with ``LIVEROOM_REDIS_URL`` (several hosts may share one database): a Redis key,
-  read once per request.
+- with ``LIVEROOM_REDIS_URL`` (several hosts may share one database): each process's
+  own count of the changes announced on a Redis channel (``RedisGeneration``).
 
 When the number cannot be read (the file cannot be opened, Redis is down), nothing
 is remembered and every request asks the database, as before. A change made behind
@@ -34,6 +34,7 @@ import logging
 import mmap
 import os
 import struct
+import threading
 import time
 from typing import Any, Protocol
 
@@ -98,28 +99,84 @@ def _locked(fd: int):
 
 
 class RedisGeneration:
-    """The number as a Redis key, for databases that several hosts share."""
+    """The number for databases that several hosts share: each process keeps its own,
+    raised by every message on a Redis channel that every process of every host
+    subscribes to, and a change is announced there (``bump``).
 
-    def __init__(self, url: str, key: str) -> None:
+    A read takes whatever messages have arrived on the process's subscription
+    (without waiting: no round trip, unlike asking Redis for a key on every request)
+    and counts them, not the values they carry, so any change anywhere gives the
+    process a number it never had. The announcement is made before the changing
+    request answers, so the next request anywhere finds it waiting. Until Redis has
+    confirmed the subscription, and whenever it fails, the number is None: nothing is
+    remembered and every request asks the database; coming back counts as a change.
+    """
+
+    # After a failure, Redis is asked again at most this often (not on every request).
+    RETRY_EVERY = 1.0
+
+    def __init__(self, url: str, channel: str) -> None:
         import redis
 
-        self.errors = (redis.RedisError, OSError)
+        self.errors = (redis.RedisError, OSError, ValueError)
+        self.url = url
+        self.channel = channel
         self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-        self.key = key
+        self.pubsub = None
+        self.pid: int | None = None  # the process the subscription belongs to
+        self.number: int | None = None
+        self.counted = 0
+        self.retry_at = 0.0
+        self.lock = threading.Lock()
 
     def read(self) -> int | None:
-        try:
-            value = self.client.get(self.key)
-        except self.errors:
-            return None
-        return int(value) if value is not None else 0
+        with self.lock:
+            try:
+                if self.pubsub is None or self.pid != os.getpid():
+                    if time.monotonic() < self.retry_at:
+                        return None
+                    self._subscribe()
+                while (message := self.pubsub.get_message(timeout=0)) is not None:
+                    if message.get("type") in ("subscribe", "message"):
+                        self.counted += 1
+                        self.number = self.counted
+            except self.errors as error:
+                log.warning("remembering paused: Redis subscription failed (%s)", error)
+                self._drop()
+            return self.number
 
     def bump(self) -> None:
-        try:
-            self.client.incr(self.key)
-        except self.errors as error:
-            # Reads fail as well while Redis is away, and nothing is used unstamped.
-            log.warning("could not raise the generation in Redis: %s", error)
+        for attempt in range(2):
+            try:
+                self.client.publish(self.channel, b"1")
+                return
+            except self.errors as error:
+                if attempt:
+                    # The others keep what they remember for LIVEROOM_REMEMBER_SECONDS
+                    # at most; their own subscriptions see Redis fail too.
+                    log.warning("could not announce a change through Redis: %s", error)
+
+    def _subscribe(self) -> None:
+        """A subscription of this process's own (a forked worker makes its own). The
+        number stays None until Redis confirms it (the "subscribe" message)."""
+        self._drop()
+        client = redis_client(self.url)
+        pubsub = client.pubsub()
+        pubsub.subscribe(self.channel)
+        self.pubsub, self.pid = pubsub, os.getpid()
+
+    def _drop(self) -> None:
+        if self.pubsub is not None and self.pid == os.getpid():
+            with contextlib.suppress(Exception):
+                self.pubsub.close()
+        self.pubsub, self.number = None, None
+        self.retry_at = time.monotonic() + self.RETRY_EVERY
+
+
+def redis_client(url: str):  # noqa: ANN201  (redis.Redis, imported only when used)
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
 
 class Memory:
@@ -200,7 +257,7 @@ def init_app(app: Flask) -> None:
     redis_url = app.config.get("LIVEROOM_REDIS_URL")
     generation: Generation
     if redis_url:
-        generation = RedisGeneration(redis_url, f"liveroom:{digest}:generation")
+        generation = RedisGeneration(redis_url, f"liveroom:{digest}:changed")
     else:
         os.makedirs(app.instance_path, exist_ok=True)
         generation = FileGeneration(os.path.join(app.instance_path, f"generation-{digest}"))

@@ -131,3 +131,34 @@ def test_every_process_reads_the_number_another_raised(tmp_path):
     mine.bump()
     mine.bump()
     assert theirs.read() == before + 2
+
+
+def test_with_redis_every_process_hears_a_change_by_its_next_read():
+    import time
+    import uuid
+
+    from liveroom.freshness import RedisGeneration
+
+    channel = f"liveroom:test:{uuid.uuid4().hex}"
+    mine, theirs = RedisGeneration(REDIS_URL, channel), RedisGeneration(REDIS_URL, channel)
+    deadline = time.monotonic() + 10
+    while theirs.read() is None:  # nothing is remembered until Redis confirms
+        assert time.monotonic() < deadline, "the subscription was never confirmed"
+        time.sleep(0.01)
+    before = theirs.read()
+    assert theirs.read() == before, "nothing changed: the same number"
+    mine.bump()
+    deadline = time.monotonic() + 10
+    while theirs.read() == before:
+        assert time.monotonic() < deadline, "the change was never heard"
+        time.sleep(0.001)
+    assert theirs.read() not in (None, before)
+
+
+def test_with_redis_away_nothing_is_remembered():
+    from liveroom.freshness import RedisGeneration
+
+    away = RedisGeneration("redis://127.0.0.1:1/0", "liveroom:test:away")
+    assert away.read() is None
+    away.bump()  # logged, not raised: the change itself was committed
+    assert away.read() is None
