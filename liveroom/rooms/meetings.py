@@ -71,11 +71,19 @@ _ROOM_CURSOR = (
     .where(Event.room_id == sa.bindparam("room_id"))
     .scalar_subquery()
 )
-_SESSION_WITH_CURSOR = sa.select(LiveSession, _ROOM_CURSOR).where(
-    LiveSession.room_id == sa.bindparam("room_id"), LiveSession.id == sa.bindparam("session_id")
+# The panel names who started the meeting: they come with it.
+_SESSION_WITH_CURSOR = (
+    sa.select(LiveSession, _ROOM_CURSOR)
+    .where(
+        LiveSession.room_id == sa.bindparam("room_id"),
+        LiveSession.id == sa.bindparam("session_id"),
+    )
+    .options(so.joinedload(LiveSession.started_by))
 )
-_LIVE_SESSION_WITH_CURSOR = sa.select(LiveSession, _ROOM_CURSOR).where(
-    LiveSession.room_id == sa.bindparam("room_id"), LiveSession.ended_at.is_(None)
+_LIVE_SESSION_WITH_CURSOR = (
+    sa.select(LiveSession, _ROOM_CURSOR)
+    .where(LiveSession.room_id == sa.bindparam("room_id"), LiveSession.ended_at.is_(None))
+    .options(so.joinedload(LiveSession.started_by))
 )
 
 

@@ -40,6 +40,7 @@ from liveroom.rooms.policy import Rights
 from liveroom.rooms.presence import (
     TOP_OF_LARGE_ROOM,
     PeopleShown,
+    PersonShown,
     latest_stay,
     people_shown,
     presence_of,
@@ -200,7 +201,7 @@ def button_context(room: Room, live: bool | None = None) -> dict:
     }
 
 
-def person_rows(room: Room, rights: Rights, **context: object) -> Callable[[Participation], Markup]:
+def person_rows(room: Room, rights: Rights, **context: object) -> Callable[[PersonShown], Markup]:
     """Draws one item of the people list (``rooms/_person.html``) for this viewer.
 
     Every newcomer of a join storm sees the same few dozen people (the top of a
@@ -215,23 +216,10 @@ def person_rows(room: Room, rights: Rights, **context: object) -> Callable[[Part
     template = app.jinja_env.get_template("rooms/_person.html")
     viewer = ("rooms/_person.html", room.public_id, rights.rank, rights.present)
 
-    def row(person: Participation) -> Markup:
-        key = (
-            *viewer,
-            person.id,
-            person.user_id,
-            person.user.display_name,
-            person.room_role,
-            person.promoted,
-            person.hand_raised_at is not None,
-            # What the media icons and the media actions show.
-            person.mic_on,
-            person.camera_on,
-            person.screen_on,
-            person.strong_muted,
-            person.on_stage,
-            person.may_share,
-        )
+    def row(person: PersonShown) -> Markup:
+        # The person's values are the rest of the key: a plain frozen value holding
+        # exactly what the item shows (presence.PersonShown), its hand's time included.
+        key = (*viewer, person)
         return Markup(
             drawings.get(
                 key,

@@ -9,10 +9,9 @@ through these lookups.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-import sqlalchemy.orm as so
 
 from liveroom import events
 from liveroom.events import Kind
@@ -53,9 +52,60 @@ LARGE_ROOM = 60
 TOP_OF_LARGE_ROOM = 50
 
 
+@dataclass(frozen=True, slots=True)
+class Someone:
+    """Who a person in a people list is: what the list shows of them."""
+
+    id: int
+    display_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PersonShown:
+    """One stay as a people list shows it: plain values read in one statement, not a
+    loaded ``Participation`` (a room of 1,000 lists 50 of them on every join and every
+    list update, and loading them into the ORM was most of that work). Frozen and
+    hashable: it is itself the key of its drawing (``pages.person_rows``). It answers
+    the attributes the lists, the policy's menus and the media roster read."""
+
+    id: int
+    user_id: int
+    room_role: RoomRole
+    promoted: bool
+    hand_raised_at: datetime | None
+    mic_on: bool
+    camera_on: bool
+    screen_on: bool
+    strong_muted: bool
+    on_stage: bool
+    may_share: bool
+    user: Someone
+
+
+_SHOWN_COLUMNS = (
+    Participation.id,
+    Participation.user_id,
+    Participation.room_role,
+    Participation.promoted,
+    Participation.hand_raised_at,
+    Participation.mic_on,
+    Participation.camera_on,
+    Participation.screen_on,
+    Participation.strong_muted,
+    Participation.on_stage,
+    Participation.may_share,
+    User.display_name,
+)
+
+
+def _shown(row: sa.Row) -> PersonShown:
+    *stay, name = row
+    return PersonShown(*stay, user=Someone(row.user_id, name))
+
+
 def _people_in_order(limited: bool) -> sa.Select:
     statement = (
-        sa.select(Participation)
+        sa.select(*_SHOWN_COLUMNS)
         .join(User, Participation.user_id == User.id)
         .where(
             Participation.session_id == sa.bindparam("session_id"),
@@ -70,7 +120,6 @@ def _people_in_order(limited: bool) -> sa.Select:
             Participation.sort_name,
             Participation.id,
         )
-        .options(so.contains_eager(Participation.user))
     )
     return statement.limit(sa.bindparam("limit", type_=sa.Integer)) if limited else statement
 
@@ -81,14 +130,17 @@ _EVERYONE_PRESENT = _people_in_order(limited=False)
 _TOP_PRESENT = _people_in_order(limited=True)
 
 
-def people_present(session: LiveSession, limit: int | None = None) -> list[Participation]:
+def people_present(session: LiveSession, limit: int | None = None) -> list[PersonShown]:
     """Who is in the room, in the list's order: instructors first, then raised hands
     (first up first), then everyone else by name. ``limit`` takes the people near the
     top (a large room's list), in the same order, so the top is always the start of
     the whole list. Sorted by the database so the top costs no more than it shows."""
+    connection = db.session.connection()
     if limit is None:
-        return list(db.session.scalars(_EVERYONE_PRESENT, {"session_id": session.id}))
-    return list(db.session.scalars(_TOP_PRESENT, {"session_id": session.id, "limit": limit}))
+        rows = connection.execute(_EVERYONE_PRESENT, {"session_id": session.id})
+    else:
+        rows = connection.execute(_TOP_PRESENT, {"session_id": session.id, "limit": limit})
+    return [_shown(row) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -96,7 +148,7 @@ class PeopleShown:
     """What a people list shows: everyone in a small room; in a large one the people
     near the top, with the counts that say how many more there are."""
 
-    people: list[Participation]
+    people: list[PersonShown]
     count: int
     hands_count: int
 
@@ -105,7 +157,7 @@ class PeopleShown:
         return len(self.people) < self.count
 
     @property
-    def hands_among(self) -> list[Participation] | None:
+    def hands_among(self) -> list[PersonShown] | None:
         """The raised hands in the order they went up, when every one of them is among
         the people shown (always in a small room; in a large one while hands are
         fewer than the people listed): the hands list then needs no query of its own.
