@@ -31,7 +31,7 @@ from liveroom.media.roster import media_view, roster
 from liveroom.models import ChatMessage, Event, LiveSession, Participation, Room, User
 from liveroom.rooms import policy
 from liveroom.rooms.moderation import raised_hands
-from liveroom.rooms.pages import person_rows
+from liveroom.rooms.pages import PersonRows
 from liveroom.rooms.policy import Rank, Rights
 from liveroom.rooms.presence import TOP_OF_LARGE_ROOM, PeopleShown, latest_stay, people_shown
 from liveroom.rooms.waiting import waiting_people
@@ -309,9 +309,9 @@ def people_parts(session: LiveSession, state: PeopleState, rank: Rank) -> dict[s
     shown = state.shown
     context = {"people": shown.people, "people_count": shown.count}
     count = render_template("rooms/_people_count.html", **context)
-    # Drawn once per process for what each item shows, as the panel's (pages.person_rows).
-    row = person_rows(session.room, rights, url_for=_path_for)
-    people = "".join(row(p) for p in shown.people)
+    # Drawn once per process for what each item shows, as the panel's (pages.PersonRows).
+    row = PersonRows(session.room, rights, url_for=_path_for)
+    people = row.all(shown.people)
     return {
         "count": oob("span", "people-count", "innerHTML", count)
         + oob("span", "people-everyone-count", "innerHTML", count)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -201,33 +200,49 @@ def button_context(room: Room, live: bool | None = None) -> dict:
     }
 
 
-def person_rows(room: Room, rights: Rights, **context: object) -> Callable[[PersonShown], Markup]:
-    """Draws one item of the people list (``rooms/_person.html``) for this viewer.
+class PersonRows:
+    """Draws the items of the people list (``rooms/_person.html``) for one viewer.
 
     Every newcomer of a join storm sees the same few dozen people (the top of a
     large room) with the same menus, and drawing them was a third of Join's time. An
-    item shows only what its key names (the person's stay, name, role and hand, the
-    viewer's rank), so it is drawn once per process (``templating.Drawings``) and
-    reused while that stays the same. The live hub draws through it too (``context``:
+    item shows only what its key names (the person's values, ``presence.PersonShown``,
+    and the viewer's rank), so it is drawn once per process (``templating.Drawings``)
+    and reused while that stays the same; so is the whole list, under the exact
+    sequence of its people (``all``). The live hub draws through it too (``context``:
     its ``url_for`` giving paths outside a request).
     """
-    app = current_app._get_current_object()
-    drawings = drawings_of(app)
-    template = app.jinja_env.get_template("rooms/_person.html")
-    viewer = ("rooms/_person.html", room.public_id, rights.rank, rights.present)
 
-    def row(person: PersonShown) -> Markup:
-        # The person's values are the rest of the key: a plain frozen value holding
-        # exactly what the item shows (presence.PersonShown), its hand's time included.
-        key = (*viewer, person)
-        return Markup(
-            drawings.get(
-                key,
-                lambda: template.render(person=person, rights=rights, room=room, **context),
-            )
+    def __init__(self, room: Room, rights: Rights, **context: object) -> None:
+        app = current_app._get_current_object()
+        self.drawings = drawings_of(app)
+        self.reloading = app.jinja_env.auto_reload
+        self.template = app.jinja_env.get_template("rooms/_person.html")
+        self.room, self.rights, self.context = room, rights, context
+        self.prefix = (
+            self.drawings.root(),
+            "rooms/_person.html",
+            room.public_id,
+            rights.rank,
+            rights.present,
         )
 
-    return row
+    def _draw(self, person: PersonShown) -> str:
+        return self.template.render(
+            person=person, rights=self.rights, room=self.room, **self.context
+        )
+
+    def __call__(self, person: PersonShown) -> Markup:
+        if self.reloading:
+            return Markup(self._draw(person))
+        return Markup(self.drawings.rooted((*self.prefix, person), lambda: self._draw(person)))
+
+    def all(self, people: list[PersonShown]) -> Markup:
+        if self.reloading:
+            return Markup("".join(self(person) for person in people))
+        key = (*self.prefix, "all", tuple(people))
+        return Markup(
+            self.drawings.whole_list(key, lambda: "".join(self(person) for person in people))
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -288,7 +303,7 @@ def panel_context(
         "since": since,
         # A few dozen people at most, however large the room (presence.people_shown).
         "people": shown.people,
-        "person_row": person_rows(room, rights),
+        "person_row": PersonRows(room, rights),
         "people_count": shown.count,
         "hands": raised_hands(session, TOP_OF_LARGE_ROOM) if hands is None else hands,
         "hands_count": shown.hands_count,

@@ -65,7 +65,7 @@ class PersonShown:
     """One stay as a people list shows it: plain values read in one statement, not a
     loaded ``Participation`` (a room of 1,000 lists 50 of them on every join and every
     list update, and loading them into the ORM was most of that work). Frozen and
-    hashable: it is itself the key of its drawing (``pages.person_rows``). It answers
+    hashable: it is itself the key of its drawing (``pages.PersonRows``). It answers
     the attributes the lists, the policy's menus and the media roster read."""
 
     id: int
