@@ -355,7 +355,7 @@ def people_announcement(changes: list[tuple[str, int]], count: int) -> str:
     return _announce(", ".join(phrases) + ".")
 
 
-def _people_changed(plan: Plan, event: Event, session: LiveSession) -> None:
+def _people_changed(plan: Plan, event: Event) -> None:
     """Join, leave, removal, role or hand change: only the personal parts, at once.
     The lists, counts and hands follow coalesced (``people_parts``)."""
     pid = event.data.get("participation_id")
@@ -502,25 +502,21 @@ def plan_for(event: Event) -> Plan:
     plan = Plan(event.id, event.session_id)
     if event.session_id is None:
         return plan
-    session = db.session.get(LiveSession, event.session_id)
     kind = event.kind
+    # Arrivals, departures, signals and deletions need nothing of the meeting itself:
+    # a join storm's events are read without it (a query per event in every worker).
     if kind == Kind.SESSION_ENDED:
         plan.refresh(everyone)
         plan.closes.append(everyone)
-    elif kind == Kind.MEDIA_CHANGED:
-        _media_changed(plan, event, session)
-    elif kind in PEOPLE_KINDS and kind != Kind.HANDS_LOWERED:
-        _people_changed(plan, event, session)
-    elif kind == Kind.CHAT_POSTED:
-        _chat_posted(plan, event, session)
+    elif kind in PEOPLE_KINDS and kind not in NEEDS_THE_MEETING:
+        _people_changed(plan, event)
     elif kind == Kind.CHAT_DELETED:
         _chat_deleted(plan, event)
-    elif kind in (Kind.CHAT_TOGGLED, Kind.ROOM_LOCKED, Kind.HANDS_LOWERED):
-        _session_controls(plan, event, session)
-    elif kind == Kind.WAITING_CHANGED:
-        _waiting_changed(plan, event, session)
     elif kind == Kind.SIGNAL:
         _signal(plan, event)
+    elif kind in NEEDS_THE_MEETING:
+        session = db.session.get(LiveSession, event.session_id)
+        NEEDS_THE_MEETING[kind](plan, event, session)
     return plan
 
 
@@ -545,3 +541,14 @@ def _signal(plan: Plan, event: Event) -> None:
     if isinstance(to, int):
         message = sse_message(None, "signal", json.dumps(data, separators=(",", ":")))
         plan.sends.append((user(to), message))
+
+
+# What each other kind draws, with the meeting it happened in.
+NEEDS_THE_MEETING = {
+    Kind.MEDIA_CHANGED: _media_changed,
+    Kind.CHAT_POSTED: _chat_posted,
+    Kind.CHAT_TOGGLED: _session_controls,
+    Kind.ROOM_LOCKED: _session_controls,
+    Kind.HANDS_LOWERED: _session_controls,
+    Kind.WAITING_CHANGED: _waiting_changed,
+}
