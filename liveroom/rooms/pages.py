@@ -33,7 +33,7 @@ from liveroom.media.roster import media_view
 from liveroom.media.roster import roster as media_roster
 from liveroom.models import LiveSession, Membership, Participation, Room, WaitingEntry
 from liveroom.rooms import chat, policy
-from liveroom.rooms.meetings import live_session
+from liveroom.rooms.meetings import commit_keeping_loaded, live_session
 from liveroom.rooms.moderation import raised_hands, rights_of
 from liveroom.rooms.policy import Rights
 from liveroom.rooms.presence import (
@@ -354,9 +354,13 @@ def render_panel(
     started: int | None = None,
     since: int | None = None,
     standing: Standing | None = None,
+    commit_after: bool = False,
 ) -> str:
-    """The person is in the meeting (the rest: see ``panel_context``)."""
+    """The person is in the meeting (the rest: see ``panel_context``). ``commit_after``:
+    commit what the request wrote once the panel's state is read, before drawing it."""
     context = panel_context(room, session, me, started, since, standing)
+    if commit_after:
+        commit_keeping_loaded()
     context.pop("room")
     return render_state(room, "panel", **context)
 

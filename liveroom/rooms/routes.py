@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Response, abort, redirect, render_template, request, url_for
 
 from liveroom.auth.sessions import signed_in_user
+from liveroom.extensions import db
 from liveroom.models import LiveSession, Participation, Room
 from liveroom.params import int_arg
 from liveroom.rooms import bp, meetings, policy, waiting
@@ -45,12 +46,16 @@ def entered(
     started: int | None = None,
     since: int | None = None,
     standing: Standing | None = None,
+    commit_after: bool = False,
 ) -> Response | str:
     """After Start or Join: the panel in place for HTMX, the room page otherwise
-    (the rest: see ``pages.panel_context``)."""
+    (the rest: see ``pages.panel_context``). ``commit_after``: the stay is not
+    committed yet; it is, once the panel's state is read."""
     forget_waiting(room)
     if wants_fragment():
-        return render_panel(room, session, me, started, since, standing)
+        return render_panel(room, session, me, started, since, standing, commit_after)
+    if commit_after:
+        meetings.commit_keeping_loaded()
     return redirect(url_for("rooms.room_page", public_id=room.public_id), 303)
 
 
@@ -129,9 +134,19 @@ def join_meeting(public_id: str) -> Response | str:
             return no_content()  # still waiting: the page keeps its waiting state
         return render_state(room, "waiting")
     standing = standing_in(room)
+    # On PostgreSQL the new stay is committed after the panel's reads, in one
+    # transaction with them (see meetings.join_session). SQLite's write lock is the
+    # whole database's: there the stay is committed first, and the reads follow.
+    together = db.session.get_bind().dialect.name == "postgresql"
     outcome, me = meetings.enter_session(
-        session, signed_in_user(), standing.staff, keep_denied=bool(request.args.get("auto"))
+        session,
+        signed_in_user(),
+        standing.staff,
+        keep_denied=bool(request.args.get("auto")),
+        commit=not together,
     )
+    if outcome is Entry.ENTERED:
+        return entered(room, session, me, since=since, standing=standing, commit_after=together)
     return state_for(room, session, outcome, me, since, standing)
 
 
