@@ -4,9 +4,10 @@ A join, a leave, a hand or a role change used to send every listener a fragment 
 its own: 1,000 arrivals in ten seconds cost a million messages, and each arrival's
 panel rendered the whole list. Now each such event only marks its session's lists
 changed (``changed``); the hub's watcher flushes a changed session at most once per
-``FLUSH_EVERY`` (``flush_due``): it reads the current state once (so the lists are
-right whatever order events came in), renders it once per audience present in this
-process, and sends each listener the parts that differ from what its page holds,
+``FLUSH_EVERY`` (``LARGE_FLUSH_EVERY`` in a large room; ``flush_due``): it reads the
+current state once (so the lists are right whatever order events came in), renders
+it once per audience present in this process, and sends each listener the parts
+that differ from what its page holds,
 without an event id (the browser's resume point neither moves back nor skips).
 
 A (re)connecting listener gets its audience's current lists right after its replay
@@ -42,6 +43,10 @@ if TYPE_CHECKING:
 # A session's lists go out at most this often. The first change after a quiet spell
 # goes out at once; the ones after it wait for the interval, together.
 FLUSH_EVERY = 0.3
+# ... and this often in a large room (over presence.LARGE_ROOM present, its lists
+# showing the top): each flush is a message to every listener, so a room of 1,000
+# arriving at once would otherwise get 3,000 a second, for a count that changes.
+LARGE_FLUSH_EVERY = 1.0
 
 
 @dataclass
@@ -68,6 +73,12 @@ class SessionLists:
     changes: list[tuple[str, int]] = field(default_factory=list)
     rendered: dict[Rank, Rendered] = field(default_factory=dict)
 
+    def interval(self) -> float:
+        """How long after a flush the next may go: longer once the room is large (as
+        its last rendering found it)."""
+        large = any(rendered.large for rendered in self.rendered.values())
+        return LARGE_FLUSH_EVERY if large else FLUSH_EVERY
+
 
 class PeopleLists:
     """The hub's coalescer (one per process, see the module's docstring)."""
@@ -89,7 +100,7 @@ class PeopleLists:
         if event.kind in ANNOUNCED_KINDS:
             lists.changes.append((event.kind, event.data.get("user_id")))
         if lists.due is None:
-            lists.due = max(now, lists.last_flush + FLUSH_EVERY)
+            lists.due = max(now, lists.last_flush + lists.interval())
 
     def due_in(self, now: float) -> float | None:
         """Seconds until the next flush is due (0 if overdue), None when none is."""
@@ -119,7 +130,7 @@ class PeopleLists:
             except Exception:
                 with self.hub.lock:  # try again next interval
                     lists.flushed = min(lists.flushed, generation - 1)
-                    lists.due = lists.due or now + FLUSH_EVERY
+                    lists.due = lists.due or now + lists.interval()
                 raise
         return sends
 
