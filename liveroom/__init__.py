@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from flask import (
@@ -80,7 +81,13 @@ def apply_security_headers(response: Response) -> Response:
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(
         __name__,
-        instance_path=str(PROJECT_ROOT / "instance"),
+        # The secret key, the workers' shared number (liveroom/freshness.py) and the
+        # SQLite database by default: the project's instance folder unless the server
+        # names another (LIVEROOM_INSTANCE_PATH; a relative one is from the working
+        # directory).
+        instance_path=os.path.abspath(
+            os.environ.get("LIVEROOM_INSTANCE_PATH") or PROJECT_ROOT / "instance"
+        ),
         instance_relative_config=True,
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),

@@ -9,25 +9,39 @@ ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 
 
-def check_config(**env: str) -> subprocess.CompletedProcess:
+def check_config(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [GUNICORN, "-c", "gunicorn.conf.py", "--check-config", "wsgi:app"],
         cwd=ROOT,
-        env={**os.environ, **env},
+        env={
+            **os.environ,
+            "LIVEROOM_INSTANCE_PATH": str(tmp_path),
+            "LIVEROOM_DATABASE_URL": f"sqlite:///{tmp_path / 'conf.sqlite'}",
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=60,
     )
 
 
-def test_a_bad_collector_threshold_stops_gunicorn_with_one_line():
+def test_a_bad_collector_threshold_stops_gunicorn_with_one_line(tmp_path):
     for bad in ("abc", "700,10", "0,10,10", "700,-1,10"):
-        done = check_config(LIVEROOM_GC_THRESHOLD=bad)
+        done = check_config(tmp_path, LIVEROOM_GC_THRESHOLD=bad)
         assert done.returncode != 0
         assert "LIVEROOM_GC_THRESHOLD must be three whole numbers above 0" in done.stderr
         assert "Traceback" not in done.stderr
 
 
-def test_the_default_and_a_chosen_threshold_are_accepted():
-    assert check_config().returncode == 0, check_config().stderr
-    assert check_config(LIVEROOM_GC_THRESHOLD="700,10,10").returncode == 0
+def test_the_default_and_a_chosen_threshold_are_accepted(tmp_path):
+    assert check_config(tmp_path).returncode == 0, check_config(tmp_path).stderr
+    assert check_config(tmp_path, LIVEROOM_GC_THRESHOLD="700,10,10").returncode == 0
+
+
+def test_the_instance_folder_can_be_put_elsewhere(tmp_path):
+    # An installed copy cannot write beside its code: the secret key and the workers'
+    # shared number go where LIVEROOM_INSTANCE_PATH says.
+    elsewhere = tmp_path / "elsewhere"
+    assert check_config(tmp_path, LIVEROOM_INSTANCE_PATH=str(elsewhere)).returncode == 0
+    assert (elsewhere / "secret_key").exists()
+    assert any(path.name.startswith("generation-") for path in elsewhere.iterdir())

@@ -239,6 +239,7 @@ def gunicorn(tmp_path):
         **os.environ,
         "LIVEROOM_DATABASE_URL": f"sqlite:///{tmp_path / 'gunicorn.sqlite'}",
         "LIVEROOM_SECRET_KEY": "throttle-test-secret",
+        "LIVEROOM_INSTANCE_PATH": str(tmp_path / "instance"),
         "LIVEROOM_ACCESS_LOG": "",
         "LIVEROOM_TRUSTED_PROXIES": "1",
     }

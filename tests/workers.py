@@ -72,6 +72,9 @@ class Gunicorn:
             **os.environ,
             "LIVEROOM_DATABASE_URL": self.database_url,
             "LIVEROOM_SECRET_KEY": "workers-test-secret",
+            # The workers' shared number and anything else generated: not in the
+            # project's instance folder.
+            "LIVEROOM_INSTANCE_PATH": str(tmp_path / "instance"),
             "LIVEROOM_ACCESS_LOG": "",
             "LIVEROOM_STREAM_HEARTBEAT": "0.5",
             **env,
