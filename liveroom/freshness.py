@@ -121,7 +121,7 @@ class RedisGeneration:
         self.errors = (redis.RedisError, OSError, ValueError)
         self.url = url
         self.channel = channel
-        self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self.client = redis_client(url)
         self.pubsub = None
         self.pid: int | None = None  # the process the subscription belongs to
         self.number: int | None = None

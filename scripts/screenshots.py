@@ -228,9 +228,10 @@ def main() -> None:
 
 def show_tab(page: Page, name: str) -> None:
     """On a phone the room's stage, chat and people are tabs: show ``name``'s."""
-    tabs = page.get_by_role("tablist", name="Room")
-    if tabs.is_visible():
-        tabs.get_by_role("tab", name=name).click()
+    # By the width, not by whether the tabs show yet: a panel just swapped in gets its
+    # tab roles a moment later (static/js/room-tabs.js), and the click waits for them.
+    if page.viewport_size["width"] <= SIZES["phone"]["width"]:
+        page.get_by_role("tablist", name="Room").get_by_role("tab", name=name).click()
 
 
 def stage_shots(teacher: Page, student: Page, shot, size_name: str) -> None:  # noqa: ANN001

@@ -174,20 +174,31 @@ def test_participants_cannot_read_the_summary(meeting):
     assert meeting.sam.get(f"{meeting.base}/attendance-summary.csv").status_code == 403
 
 
-def test_overlapping_stays_count_once(app, world, meeting):
-    # Two tabs at once: Priya's second stay lies inside her first.
+def add_stay(app, session_id: int, username: str, joined_at, left_at) -> None:
+    """A participant's stay in the meeting, written straight to the database."""
     with app.app_context():
-        priya = db.session.scalar(sa.select(User.id).where(User.username == "priya"))
+        user_id = db.session.scalar(sa.select(User.id).where(User.username == username))
         db.session.add(
             Participation(
-                session_id=meeting.session,
-                user_id=priya,
+                session_id=session_id,
+                user_id=user_id,
                 room_role=RoomRole.PARTICIPANT,
-                joined_at=START + timedelta(minutes=3),
-                left_at=START + timedelta(minutes=5),
+                joined_at=joined_at,
+                left_at=left_at,
             )
         )
         db.session.commit()
+
+
+def test_overlapping_stays_count_once(app, world, meeting):
+    # Two tabs at once: Priya's second stay lies inside her first.
+    add_stay(
+        app,
+        meeting.session,
+        "priya",
+        START + timedelta(minutes=3),
+        START + timedelta(minutes=5),
+    )
     priya_row = meeting.csv("attendance-summary.csv")[2]
     assert priya_row["minutes present"] == "4.0"
     assert priya_row["stays"] == "2"

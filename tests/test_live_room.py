@@ -611,3 +611,18 @@ def test_odd_session_numbers_on_join_and_stream_are_a_400(room, session):
     )
     response = room.sam.get(f"/live/rooms/{room.id}/stream", query_string={"session": session})
     assert response.status_code == 400
+
+
+def test_a_removed_person_or_another_rooms_meeting_opens_no_stream(room, world):
+    # The stream reads the meeting with the person's stay in one statement: someone
+    # removed has no stay (only a refresh), and a meeting of another room is not this
+    # room's (404), even for someone in that other meeting.
+    room.post(room.teacher, f"people/{room.participation('sam')}/remove")
+    body = room.sam.get(
+        f"/live/rooms/{room.id}/stream", query_string={"session": room.session}
+    ).get_data(as_text=True)
+    assert "event: refresh" in body and "event: room" not in body
+    answer = room.priya.get(
+        f"/live/rooms/{room.id}/stream", query_string={"session": room.session + 1000}
+    )
+    assert answer.status_code == 404

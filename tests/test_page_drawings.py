@@ -14,10 +14,10 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from liveroom.extensions import db
-from liveroom.models import Channel, Membership, Participation, User
-from liveroom.roles import AppRole, ChannelRole, RoomRole
+from liveroom.models import Channel, Membership, User
+from liveroom.roles import AppRole, ChannelRole
 from tests.conftest import as_user, text_of
-from tests.test_attendance import START, Meeting, rows_of
+from tests.test_attendance import START, Meeting, add_stay, rows_of
 
 
 def members_of(response) -> list[str]:
@@ -100,18 +100,13 @@ def test_renamed_channel_shows_on_the_next_channel_list(app, world):
 def test_added_stay_shows_on_the_next_attendance_page(app, world):
     meeting = Meeting(app, world)
     assert len(rows_of(meeting.page())) == 3
-    with app.app_context():
-        priya = db.session.scalar(sa.select(User.id).where(User.username == "priya"))
-        db.session.add(
-            Participation(
-                session_id=meeting.session,
-                user_id=priya,
-                room_role=RoomRole.PARTICIPANT,
-                joined_at=START + timedelta(minutes=6, seconds=30),
-                left_at=START + timedelta(minutes=7),
-            )
-        )
-        db.session.commit()
+    add_stay(
+        app,
+        meeting.session,
+        "priya",
+        START + timedelta(minutes=6, seconds=30),
+        START + timedelta(minutes=7),
+    )
     priya_row = rows_of(meeting.page())[2]
     assert "2 stays" in priya_row and "4.5" in priya_row
 
