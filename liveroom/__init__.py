@@ -19,6 +19,7 @@ from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from liveroom import freshness, sqlite_locks
+from liveroom.auth import csrf_tokens
 from liveroom.config import load_config
 from liveroom.extensions import csrf, db, htmx, login, migrate
 from liveroom.params import IdConverter
@@ -107,6 +108,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     login.init_app(app)
     csrf.init_app(app)
+    csrf_tokens.install(app)  # the signed token reused for a minute (templates' csrf_token)
     htmx.init_app(app)
 
     from liveroom import admin, auth, channels, errors, live, media, rooms, templating, wsgi_guard

@@ -19,17 +19,14 @@ class AppRole(enum.Enum):
     ADMIN = "adminRole"
     UNMODERATED_ADMIN = "unmoderatedAdminRole"
 
-    @property
-    def rank(self) -> int:
-        return _APP_ROLE_ORDER.index(self)
+    # Set on each member below, from _APP_ROLE_ORDER: every page asks them several
+    # times (the policy's rules, the user menu), and a plain attribute costs no call.
+    rank: int
+    is_admin: bool
 
     @property
     def label(self) -> str:
         return _APP_ROLE_LABELS[self]
-
-    @property
-    def is_admin(self) -> bool:
-        return self.rank >= AppRole.ADMIN.rank
 
     def at_least(self, other: AppRole) -> bool:
         return self.rank >= other.rank
@@ -57,6 +54,10 @@ _APP_ROLE_LABELS = {
     AppRole.ADMIN: "Admin",
     AppRole.UNMODERATED_ADMIN: "Unmoderated Admin",
 }
+for _rank, _role in enumerate(_APP_ROLE_ORDER):
+    _role.rank = _rank
+    _role.is_admin = _rank >= _APP_ROLE_ORDER.index(AppRole.ADMIN)
+del _rank, _role
 
 
 def app_role_keys() -> list[str]:

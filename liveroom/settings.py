@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import sqlalchemy as sa
-from flask import g, has_app_context
+from flask import g
+from flask.globals import _cv_app
 
 from liveroom import events, freshness
 from liveroom.events import Kind
@@ -88,9 +89,13 @@ def _from_values(values: tuple[tuple[str, str], ...]) -> SiteSettings:
 def get_settings() -> SiteSettings:
     """The current settings, read once per request, and remembered by each worker
     until any process changes a setting (``liveroom/freshness.py``): an admin's
-    change holds at once in every worker."""
-    if has_app_context() and "site_settings" in g:
-        return g.site_settings
+    change holds at once in every worker. (The app context is read directly: a page
+    asks half a dozen times, and each look through ``g``'s proxy is a dozen calls.)"""
+    ctx = _cv_app.get(None)
+    if ctx is not None:
+        settings = getattr(ctx.g, "site_settings", None)
+        if settings is not None:
+            return settings
     memory = freshness.memory()
     settings = memory.recall("settings", None) if memory else None
     if settings is None:
@@ -98,8 +103,8 @@ def get_settings() -> SiteSettings:
         settings = _from_values(tuple(sorted(stored_values().items())))
         if memory is not None:
             memory.keep("settings", None, settings, stamp)
-    if has_app_context():
-        g.site_settings = settings
+    if ctx is not None:
+        ctx.g.site_settings = settings
     return settings
 
 

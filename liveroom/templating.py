@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable
 from datetime import UTC, datetime
 
-from flask import Flask, has_request_context, render_template, request, url_for
+from flask import Flask, has_request_context, render_template, request
+from flask.globals import _cv_request
 from flask_login import current_user
 from markupsafe import Markup, escape
 
+from liveroom.auth.csrf_tokens import page_token
 from liveroom.rooms.policy import may_see_my_rooms, shown_rank
 from liveroom.settings import get_settings
 from liveroom.text import initial, linkify
@@ -70,21 +72,35 @@ def local_time(moment: datetime, kind: str = "time", zone: bool = False) -> Mark
     return Markup(f'<time datetime="{iso}" data-local="{kind}">{text}</time>')
 
 
-def fixed_url_builder() -> Callable[..., str]:
-    """``url_for`` for addresses that stay the same while the process runs (static
-    files, pages without parameters), remembered after the first: every page's header
-    and user menu build a dozen of them. Kept per application root, since an app
-    served under a path prefix (``SCRIPT_NAME``) puts it in front of each."""
-    known: dict[tuple, str] = {}
+# Addresses remembered per process (each some tens of bytes); past this many the
+# store starts again.
+URLS_KEPT = 16384
 
-    def fixed_url(endpoint: str, **values: str) -> str:
-        key = (request.script_root, endpoint, *sorted(values.items()))
+
+def remembered_url_builder(app: Flask) -> Callable[..., str]:
+    """Templates' ``url_for``: an address built once per process for the same endpoint
+    and values, then remembered. A page builds a dozen (its header, menu, forms and
+    links), each some fifty calls of Werkzeug's routing, for addresses that never
+    change while the process runs. Kept per application root, since an app served
+    under a path prefix (``SCRIPT_NAME``) puts it in front of each. Outside a request
+    (the live hub's drawings), for external addresses (their host is the request's)
+    and for endpoints relative to the request's blueprint, ``url_for`` itself."""
+    known: dict[tuple, str] = {}
+    build = app.url_for
+
+    def remembered_url(endpoint: str, **values: Hashable) -> str:
+        ctx = _cv_request.get(None)
+        if ctx is None or endpoint[:1] == "." or values.get("_external"):
+            return build(endpoint, **values)
+        key = (ctx.request.root_path, endpoint, *sorted(values.items()))
         url = known.get(key)
         if url is None:
-            url = known[key] = url_for(endpoint, **values)
+            if len(known) >= URLS_KEPT:
+                known.clear()
+            url = known[key] = build(endpoint, **values)
         return url
 
-    return fixed_url
+    return remembered_url
 
 
 # Fragments kept per process (each a few hundred bytes); past this many the store
@@ -181,10 +197,22 @@ def drawn_each_builder(drawings: Drawings) -> Callable[..., Markup]:
     return drawn_each
 
 
+# What a drawing holds in place of the page's CSRF token: markup that no escaped text
+# can produce (text's "<" becomes "&lt;"), swapped for the token as the drawing is
+# used, so a section with a form is drawn once for everyone rather than per token.
+TOKEN_MARK = Markup("<csrf-token>")
+
+
+def _token_mark() -> Markup:
+    return TOKEN_MARK
+
+
 def drawn_builder(drawings: Drawings) -> Callable[..., Markup]:
     """The global ``drawn(template, **values)``: ``template`` drawn with ``values``
     once per process while they are the same (they must be all it shows: a page's
-    section, such as a channel's members or a meeting's attendance)."""
+    section, such as a channel's members, a meeting's attendance or the page's
+    header). Its forms' ``csrf_token()`` is this request's token, put in as the
+    drawing is used."""
     env = drawings.app.jinja_env
 
     def drawn(template: str, **values: Hashable) -> Markup:
@@ -192,7 +220,10 @@ def drawn_builder(drawings: Drawings) -> Callable[..., Markup]:
         if env.auto_reload:
             return Markup(fragment.render(**values))
         key = (drawings.root(), template, *sorted(values.items()))
-        return Markup(drawings.whole_list(key, lambda: fragment.render(**values)))
+        html = drawings.whole_list(key, lambda: fragment.render(csrf_token=_token_mark, **values))
+        if TOKEN_MARK in html:
+            html = html.replace(TOKEN_MARK, page_token())
+        return Markup(html)
 
     return drawn
 
@@ -204,7 +235,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["room_badge"] = lambda stay: shown_rank(stay).badge
     app.jinja_env.filters["iso_utc"] = iso_utc
     app.jinja_env.filters["local_time"] = local_time
-    app.jinja_env.globals["fixed_url"] = fixed_url_builder()
+    app.jinja_env.globals["url_for"] = remembered_url_builder(app)
     drawings = app.extensions["liveroom_drawings"] = Drawings(app)
     app.jinja_env.filters["drawn_each"] = drawn_each_builder(drawings)
     app.jinja_env.globals["drawn"] = drawn_builder(drawings)

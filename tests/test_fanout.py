@@ -4,6 +4,7 @@ SQLite event log alone, through Redis pub/sub, and across real gunicorn workers.
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 import requests
@@ -93,25 +94,26 @@ def test_redis_wakes_the_other_process(tmp_path):
 
 def streams_on_both_workers(server: Gunicorn, people: list[requests.Session], url: str):
     """Open streams until two different worker processes hold one each (the server
-    runs with FLASK_DEBUG=1, so each stream names its worker). The streams are spread
-    over several people, each under the limit of five open streams per meeting."""
+    runs with FLASK_DEBUG=1, so each stream names its worker). The server answered
+    once one worker had booted; on a busy machine the other may take seconds more, so
+    this keeps opening streams (closing the surplus at once, to stay under the limit
+    of five per person and meeting) until both have answered, or a generous deadline."""
     by_worker: dict[str, tuple] = {}
-    extra = []
-    for attempt in range(5 * len(people)):
+    deadline = time.monotonic() + 20  # under 30 opens a minute per person
+    attempt = 0
+    while len(by_worker) < 2 and time.monotonic() < deadline:
         response = people[attempt % len(people)].get(url, stream=True, timeout=10)
+        attempt += 1
         assert response.status_code == 200
         worker = response.headers["X-Liveroom-Worker"]
         if worker in by_worker:
-            extra.append(response)
+            response.close()
+            time.sleep(0.25)  # the server notices a close at its next heartbeat (0.5 s)
         else:
             by_worker[worker] = (
                 response,
                 StreamReader(response.iter_content(None), response.close),
             )
-        if len(by_worker) == 2:
-            break
-    for response in extra:
-        response.close()
     assert len(by_worker) == 2, "gunicorn should spread streams over its two workers"
     return list(by_worker.values())
 

@@ -35,6 +35,17 @@ def rename(app, username: str, name: str) -> None:
         db.session.commit()
 
 
+def set_channel_role(app, username: str, channel: int, role: ChannelRole) -> None:
+    with app.app_context():
+        user_id = db.session.scalar(sa.select(User.id).where(User.username == username))
+        db.session.scalar(
+            sa.select(Membership).where(
+                Membership.user_id == user_id, Membership.channel_id == channel
+            )
+        ).role = role
+        db.session.commit()
+
+
 def class_of(app, world):
     world.user("teacher", name="Maria Rivera")
     world.user("sam", name="Sam Lee")
@@ -64,13 +75,7 @@ def test_changed_role_shows_on_the_next_channel_page(app, world):
     channel, teacher = class_of(app, world)
     html = teacher.get(f"/channels/{channel}").get_data(as_text=True)
     assert html.count("badge--strong") == 1
-    with app.app_context():
-        sam = db.session.scalar(sa.select(User.id).where(User.username == "sam"))
-        membership = db.session.scalar(
-            sa.select(Membership).where(Membership.user_id == sam, Membership.channel_id == channel)
-        )
-        membership.role = ChannelRole.MODERATOR
-        db.session.commit()
+    set_channel_role(app, "sam", channel, ChannelRole.MODERATOR)
     response = teacher.get(f"/channels/{channel}")
     assert members_of(response)[:2] == ["Maria Rivera", "Sam Lee"], "runs meetings: first"
     assert response.get_data(as_text=True).count("badge--strong") == 2
@@ -122,14 +127,7 @@ def test_changed_role_shows_on_the_next_channel_list(app, world):
     channel, _ = class_of(app, world)
     sam = as_user(app, "sam")
     assert "Member" in text_of(sam.get("/channels/"))
-    with app.app_context():
-        sam_id = db.session.scalar(sa.select(User.id).where(User.username == "sam"))
-        db.session.scalar(
-            sa.select(Membership).where(
-                Membership.user_id == sam_id, Membership.channel_id == channel
-            )
-        ).role = ChannelRole.MODERATOR
-        db.session.commit()
+    set_channel_role(app, "sam", channel, ChannelRole.MODERATOR)
     listed = text_of(sam.get("/channels/"))
     assert "Moderator" in listed and "Member" not in listed
 
@@ -148,3 +146,77 @@ def test_renamed_room_and_its_meeting_show_on_the_next_my_rooms(app, world):
     html = teacher.get("/my-rooms").get_data(as_text=True)
     assert "Study group" in html and "Office hours" not in html
     assert "badge--live" in html, "the meeting started: the room is live"
+
+
+def user_menu_of(response) -> str:
+    html = response.get_data(as_text=True)
+    menu = re.search(r'<details class="user-menu">(.*?)</details>', html, re.S).group(1)
+    return " ".join(re.sub(r"<[^>]+>", " ", menu).split())
+
+
+def set_role(app, username: str, role: AppRole) -> None:
+    with app.app_context():
+        db.session.scalar(sa.select(User).where(User.username == username)).role = role
+        db.session.commit()
+
+
+def test_each_person_sees_their_own_header_and_a_rename_at_once(app, world):
+    channel, teacher = class_of(app, world)
+    sam = as_user(app, "sam")
+    assert "Signed in as teacher" in user_menu_of(teacher.get(f"/channels/{channel}"))
+    menu = user_menu_of(sam.get(f"/channels/{channel}"))
+    assert "Sam Lee" in menu and "Signed in as sam" in menu and "Maria" not in menu
+    rename(app, "sam", "Samuel Lee")
+    assert "Samuel Lee" in user_menu_of(sam.get(f"/channels/{channel}"))
+
+
+def test_a_changed_application_role_changes_the_user_menu_at_once(app, world):
+    channel, _ = class_of(app, world)
+    world.enable(private=True)
+    sam = as_user(app, "sam")
+    menu = user_menu_of(sam.get(f"/channels/{channel}"))
+    assert "Viewer" in menu and "My Rooms" not in menu and "Live Room settings" not in menu
+    set_role(app, "sam", AppRole.PRIVATE_ONLY)
+    menu = user_menu_of(sam.get(f"/channels/{channel}"))
+    assert "Private Only" in menu and "My Rooms" in menu and "Live Room settings" not in menu
+    set_role(app, "sam", AppRole.ADMIN)
+    assert "Live Room settings" in user_menu_of(sam.get(f"/channels/{channel}"))
+
+
+def meeting_box_of(response) -> str:
+    html = response.get_data(as_text=True)
+    box = re.search(r'<section id="meeting".*?</section>', html, re.S).group(0)
+    return " ".join(re.sub(r"<[^>]+>", " ", box).split())
+
+
+def test_the_meeting_box_follows_the_viewer_and_the_meeting(app, world):
+    channel, teacher = class_of(app, world)
+    world.enable(private=False)
+    sam = as_user(app, "sam")
+    assert "Start Meeting" in meeting_box_of(teacher.get(f"/channels/{channel}"))
+    waiting = meeting_box_of(sam.get(f"/channels/{channel}"))
+    assert "No meeting right now" in waiting and "Join Meeting" in waiting
+    assert "You will wait here until an instructor starts the meeting." in waiting
+    room = world.room_of(channel)
+    assert teacher.post(f"/rooms/{room}/start").status_code == 303  # to the room's page
+    priya = as_user(app, "priya")
+    live = meeting_box_of(priya.get(f"/channels/{channel}"))
+    assert "A meeting is in progress" in live and "You will join as a participant." in live
+    # A Member made Moderator sees the instructor's box on the next page.
+    set_channel_role(app, "priya", channel, ChannelRole.MODERATOR)
+    promoted = meeting_box_of(priya.get(f"/channels/{channel}"))
+    assert "You will enter with full instructor permissions." in promoted
+
+
+def test_addresses_and_drawings_follow_the_path_the_app_is_served_under(app, world):
+    """Addresses are remembered per process (templates' url_for) and sections drawn
+    once: an app behind a path prefix (SCRIPT_NAME) gets its own, never the root's."""
+    channel, teacher = class_of(app, world)
+    world.enable(private=False)
+    at_root = teacher.get(f"/channels/{channel}").get_data(as_text=True)
+    under = teacher.get(f"/channels/{channel}", base_url="http://localhost/school/")
+    under = under.get_data(as_text=True)
+    assert 'href="/channels/"' in at_root and "/school/" not in at_root
+    assert 'href="/school/channels/"' in under and 'action="/school/logout"' in under
+    assert f'action="/school/rooms/{world.room_of(channel)}/start"' in under
+    assert 'href="/channels/"' not in under

@@ -28,15 +28,24 @@ def logged_in(app, world_user):
     return client
 
 
-def test_state_changes_without_a_csrf_token_are_refused(csrf_app, tmp_path):
+def posted_with(client, path: str, token: str):
+    """An HTMX POST carrying ``token`` as the page's header does."""
+    return client.post(path, headers={"HX-Request": "true", "X-CSRFToken": token})
+
+
+def teacher_signed_in(app):
+    """A channel with its room, and its Manager signed in: (channel, room, client)."""
     from tests.conftest import World
 
-    world = World(csrf_app)
+    world = World(app)
     world.user("teacher")
     world.enable()
     channel = world.channel(teacher=ChannelRole.MANAGER)
-    room = world.room_of(channel)
-    client = logged_in(csrf_app, "teacher")
+    return channel, world.room_of(channel), logged_in(app, "teacher")
+
+
+def test_state_changes_without_a_csrf_token_are_refused(csrf_app, tmp_path):
+    channel, room, client = teacher_signed_in(csrf_app)
     refused = client.post(f"/rooms/{room}/start", headers={"HX-Request": "true"})
     assert refused.status_code == 400
     assert "This form has expired. Reload the page and try again." in text_of(refused)
@@ -158,3 +167,55 @@ def test_a_pupils_tab_has_no_csp_violation_or_console_error(tmp_path):
         expect(pupil.get_by_role("heading", name="This meeting has ended")).to_be_visible()
         browser.close()
     assert problems == []
+
+
+def test_with_a_time_limit_forms_carry_a_token_signed_within_the_last_minute(tmp_path, monkeypatch):
+    """Where a school sets WTF_CSRF_TIME_LIMIT (an hour here; Liveroom sets none), the
+    signed token is reused for a minute (liveroom/auth/csrf_tokens.py), so a form shown
+    at any moment still has (nearly) the whole hour."""
+    from itsdangerous.timed import TimestampSigner
+
+    from liveroom.auth import csrf_tokens
+
+    now = [1_900_000_000.0]
+    monkeypatch.setattr(csrf_tokens, "clock", lambda: now[0])
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: int(now[0]))
+    csrf_app = make_app(tmp_path, WTF_CSRF_ENABLED=True, WTF_CSRF_TIME_LIMIT=3600)
+    channel, room, client = teacher_signed_in(csrf_app)
+
+    def tokens_on_page() -> set[str]:
+        html = client.get(f"/channels/{channel}").get_data(as_text=True)
+        forms = re.findall(r'name="csrf_token" value="([^"]+)"', html)
+        assert len(forms) == 3, "Start Meeting, Log out and Log out everywhere"
+        return {csrf_token_of(html), *forms}
+
+    first = tokens_on_page()
+    assert len(first) == 1, "one token for the whole page: header, menu and meeting box"
+    now[0] += 30
+    assert tokens_on_page() == first, "reused within the minute"
+    now[0] += 31
+    second = tokens_on_page()
+    assert len(second) == 1 and second != first, "signed again after a minute"
+    # An hour after the first page: its token has expired, the later one still works.
+    now[0] += 3600 - 61 + 30
+    (old,), (new,) = first, second
+    assert posted_with(client, f"/rooms/{room}/start", old).status_code == 400
+    assert posted_with(client, f"/rooms/{room}/start", new).status_code == 200
+
+
+def test_each_browser_session_gets_its_own_token(csrf_app):
+    from tests.conftest import World
+
+    world = World(csrf_app)
+    world.user("teacher")
+    world.user("pupil")
+    world.enable()
+    channel = world.channel(teacher=ChannelRole.MANAGER, pupil=ChannelRole.MEMBER)
+    room = world.room_of(channel)
+    teacher, pupil = logged_in(csrf_app, "teacher"), logged_in(csrf_app, "pupil")
+    teachers = csrf_token_of(teacher.get(f"/channels/{channel}").get_data(as_text=True))
+    pupils = csrf_token_of(pupil.get(f"/channels/{channel}").get_data(as_text=True))
+    assert teachers != pupils
+    # One session's token is no good in another's.
+    assert posted_with(pupil, f"/rooms/{room}/join", teachers).status_code == 400
+    assert posted_with(pupil, f"/rooms/{room}/join", pupils).status_code == 200

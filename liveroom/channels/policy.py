@@ -36,9 +36,10 @@ def _membership_role(user: User, channel_id: int) -> ChannelRole | None:
     request. The answer is kept until the database transaction ends, as the loaded
     collection was until a commit expired it: a page asks the policy several times
     about the same channel. A collection already loaded (with changes not yet
-    flushed, say) is read as before.
+    flushed, say) is read as before: a loaded attribute is in the instance's
+    ``__dict__`` (``sa.inspect(user).dict``), asked directly as it is asked often.
     """
-    if "memberships" not in sa.inspect(user).unloaded:
+    if "memberships" in user.__dict__:
         for membership in user.memberships:
             if membership.channel_id == channel_id:
                 return membership.role

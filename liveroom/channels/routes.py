@@ -16,7 +16,7 @@ from liveroom.extensions import db
 from liveroom.models import Channel, LiveSession, Membership, Room, User
 from liveroom.params import int_arg
 from liveroom.roles import ChannelRole
-from liveroom.rooms.pages import attendance_visible, meeting_state_with
+from liveroom.rooms.pages import attendance_visible, drawn_button_box, meeting_state_with
 
 ROLE_ORDER = {role: rank for rank, role in enumerate(ChannelRole)}
 
@@ -241,5 +241,6 @@ def show(channel_id: int) -> str:
         members=members,
         my_role=policy.channel_role(me, channel),
         state=state,
+        button_box=drawn_button_box(state, meeting),
         **meeting,
     )

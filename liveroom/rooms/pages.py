@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from functools import lru_cache
+from typing import NamedTuple
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -118,8 +120,10 @@ def load_room(public_id: str) -> Room:
     return room
 
 
+@lru_cache(maxsize=8)
 def switched_on(settings: SiteSettings) -> SiteSettings:
-    """The settings as if rooms were on: to ask who *could* join while they are off."""
+    """The settings as if rooms were on: to ask who *could* join while they are off.
+    Worked out once per settings (each attendance check asks)."""
     return dataclasses.replace(settings, live_room_enabled=True, private_rooms_enabled=True)
 
 
@@ -198,6 +202,32 @@ def button_context(room: Room, live: bool | None = None) -> dict:
         "new_tab": settings.open_in_new_tab,
         "enabled": policy.room_reachable(room, settings),
     }
+
+
+class RoomLink(NamedTuple):
+    """What the Start/Join box shows of its room: the id in its addresses."""
+
+    public_id: str
+
+
+# Everything the Start/Join box (rooms/_meeting.html with _meeting_button.html) shows
+# besides its room: the key of its drawing.
+BUTTON_SHOWS = ("enabled", "live", "can_start", "can_join", "new_tab", "autojoin")
+
+
+def drawn_button_box(state: str, context: dict) -> Markup | None:
+    """The meeting box of a whole page that shows the Start/Join button, drawn once per
+    process for each case (the room, whether it is live, what the viewer may do)
+    rather than on every request: a channel's members all see one of a few. None for
+    the other states, which the page draws itself, and for HTMX's requests (their box
+    may carry an announcement for the page's live region)."""
+    if state != "meeting_button" or request.htmx:
+        return None
+    shown = {name: bool(context.get(name, False)) for name in BUTTON_SHOWS}
+    drawn = current_app.jinja_env.globals["drawn"]
+    return drawn(
+        "rooms/_meeting.html", state=state, room=RoomLink(context["room"].public_id), **shown
+    )
 
 
 class PersonRows:

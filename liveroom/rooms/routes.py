@@ -18,6 +18,7 @@ from liveroom.rooms.meetings import Entry
 from liveroom.rooms.pages import (
     Standing,
     button_context,
+    drawn_button_box,
     find_room,
     forget_waiting,
     load_room,
@@ -90,7 +91,9 @@ def room_page(public_id: str) -> str:
         context["autojoin"] = (
             context["live"] or not context["can_start"] or context.get("autojoin", False)
         )
-    return render_template("rooms/room.html", state=state, **context)
+    return render_template(
+        "rooms/room.html", state=state, button_box=drawn_button_box(state, context), **context
+    )
 
 
 @bp.post("/rooms/<public_id>/start")
