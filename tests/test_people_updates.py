@@ -20,7 +20,7 @@ from liveroom.events import Kind
 from liveroom.extensions import db
 from liveroom.models import LiveSession, Participation, User, utcnow
 from liveroom.roles import ChannelRole, RoomRole
-from liveroom.rooms.presence import LARGE_ROOM, TOP_OF_LARGE_ROOM
+from liveroom.rooms.presence import LARGE_ROOM, TOP_OF_LARGE_ROOM, people_shown
 from tests.conftest import HTMX, World, as_user, open_stream, text_of
 from tests.sse import SSE
 
@@ -336,18 +336,17 @@ def test_a_new_name_or_a_raised_hand_shows_in_the_list_the_next_joiner_sees(meet
     assert 'data-name="Sam Lee"' not in seen_by_priya
 
 
-def test_the_top_of_a_large_room_is_read_from_the_list_order_index(large):
+@pytest.mark.parametrize("statement", ["_EVERYONE_PRESENT", "_SHOWN_WITH_COUNTS"])
+def test_the_top_of_a_large_room_is_read_from_the_list_order_index(large, statement):
     # A room of 1,000 must not sort everyone present on every join: the database reads
-    # the list's top straight from ix_participation_list_order.
-    from liveroom.rooms.presence import _TOP_PRESENT
+    # the list's top straight from ix_participation_list_order (the panel's and the
+    # hub's statement, with the counts; the whole list, asked for on demand).
+    from liveroom.rooms import presence
 
+    top = getattr(presence, statement).params(session_id=large.session)
     with large.app.app_context():
-        statement = str(_TOP_PRESENT.compile(dialect=db.engine.dialect))
-        plan = (
-            db.session.connection()
-            .exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", (large.session, 50, 0))
-            .all()
-        )
+        sql = top.compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True})
+        plan = db.session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}").all()
     steps = " / ".join(row[-1] for row in plan)
     assert "USING INDEX ix_participation_list_order" in steps, steps
     assert "TEMP B-TREE" not in steps, steps
@@ -363,3 +362,23 @@ def test_stays_inserted_without_a_sort_name_get_their_persons(large):
             ).all()
         )
     assert names and all(sort == name.casefold() for name, sort in names.items())
+
+
+def test_a_room_of_exactly_large_room_lists_everyone_and_one_more_shows_the_top(app, world):
+    """The panel's list and its counts come from one statement that reads one more
+    person than a whole list holds: the line between the two falls exactly there."""
+    meeting = Meeting(app, world, extra=LARGE_ROOM - 2)
+    # The teacher, Sam and Priya are in; the class brings the room to LARGE_ROOM.
+    meeting.arrive_together([f"p{k:03}" for k in range(LARGE_ROOM - 3)])
+    assert meeting.post(meeting.priya, "hand", raised="1").status_code == 204
+    with app.app_context():
+        whole = people_shown(db.session.get(LiveSession, meeting.session))
+    assert (whole.count, whole.hands_count, len(whole.people)) == (LARGE_ROOM, 1, LARGE_ROOM)
+    assert not whole.large
+    assert [p.user.display_name for p in whole.people[:2]] == ["Maria Rivera", "Priya Patel"]
+    meeting.arrive_together([f"p{LARGE_ROOM - 3:03}"])
+    with app.app_context():
+        top = people_shown(db.session.get(LiveSession, meeting.session))
+    assert (top.count, top.hands_count, len(top.people)) == (LARGE_ROOM + 1, 1, TOP_OF_LARGE_ROOM)
+    assert top.large and top.people == whole.people[:TOP_OF_LARGE_ROOM]
+    assert [p.user.display_name for p in top.hands_among] == ["Priya Patel"]

@@ -62,10 +62,11 @@ CEILINGS = {
     "meeting button, nothing changed": 5,  # the idle page's poll, answered 204
     "meeting button, meeting started": 5,
     "Start Meeting": 10,  # the ceiling (22 before): 3 writes, then the panel
-    # + room, meeting with the stream's cursor, my roles, the way in (stay, waiting,
-    # removal: one statement), 2 writes, then the panel: count, top of the list, chat.
-    # 23 before the join storm work: the commit no longer reloads what it loaded.
-    "Join Meeting": 11,
+    # + room with my role, meeting with the stream's cursor, the way in (stay, waiting,
+    # removal: one statement), 2 writes, then the panel: the top of the list with the
+    # counts, chat. 23 before the join storm work: the commit no longer reloads what it
+    # loaded; 8 before the list came with its counts.
+    "Join Meeting": 7,
     # + room with my role, the meeting with my stay, the slot (PostgreSQL: my row locked
     # first; the slot written, then my recent and open slots read), the events since
     # the panel's cursor, and the meeting once more when the lists must be drawn anew.

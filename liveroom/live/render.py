@@ -33,7 +33,13 @@ from liveroom.rooms import policy
 from liveroom.rooms.moderation import raised_hands
 from liveroom.rooms.pages import PersonRows
 from liveroom.rooms.policy import Rank, Rights
-from liveroom.rooms.presence import TOP_OF_LARGE_ROOM, PeopleShown, latest_stay, people_shown
+from liveroom.rooms.presence import (
+    TOP_OF_LARGE_ROOM,
+    PeopleShown,
+    PersonShown,
+    latest_stay,
+    people_shown,
+)
 from liveroom.rooms.waiting import waiting_people
 from liveroom.settings import get_settings
 
@@ -278,7 +284,7 @@ class PeopleState:
     """What the people lists show now, read once per flush for every audience."""
 
     shown: PeopleShown
-    hands: list[Participation]
+    hands: list[Participation] | list[PersonShown]
     # The media roster's element, the same for every audience: rendered once.
     roster_html: str | None = None
 
@@ -296,8 +302,11 @@ def media_roster_element(data: dict, oob: bool = False) -> str:
 
 
 def people_state(session: LiveSession) -> PeopleState:
-    """Three queries, and a few dozen people at most however large the room."""
-    return PeopleState(people_shown(session), raised_hands(session, TOP_OF_LARGE_ROOM))
+    """One query (two while some raised hands are not among the people shown), and a
+    few dozen people at most however large the room."""
+    shown = people_shown(session)
+    hands = shown.hands_among
+    return PeopleState(shown, raised_hands(session, TOP_OF_LARGE_ROOM) if hands is None else hands)
 
 
 def people_parts(session: LiveSession, state: PeopleState, rank: Rank) -> dict[str, str]:

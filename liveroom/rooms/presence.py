@@ -8,6 +8,7 @@ through these lookups.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -98,13 +99,14 @@ _SHOWN_COLUMNS = (
 )
 
 
-def _shown(row: sa.Row) -> PersonShown:
+def _shown(row: Sequence) -> PersonShown:
+    """A person from the values of ``_SHOWN_COLUMNS``."""
     *stay, name = row
-    return PersonShown(*stay, user=Someone(row.user_id, name))
+    return PersonShown(*stay, user=Someone(stay[1], name))
 
 
-def _people_in_order(limited: bool) -> sa.Select:
-    statement = (
+def _people_in_order() -> sa.Select:
+    return (
         sa.select(*_SHOWN_COLUMNS)
         .join(User, Participation.user_id == User.id)
         .where(
@@ -121,25 +123,18 @@ def _people_in_order(limited: bool) -> sa.Select:
             Participation.id,
         )
     )
-    return statement.limit(sa.bindparam("limit", type_=sa.Integer)) if limited else statement
 
 
-# Built once: every join and every coalesced list update asks them, and building one
-# cost about as much as running it.
-_EVERYONE_PRESENT = _people_in_order(limited=False)
-_TOP_PRESENT = _people_in_order(limited=True)
+# Built once: the whole list is asked for on demand, and building it cost about as
+# much as running it.
+_EVERYONE_PRESENT = _people_in_order()
 
 
-def people_present(session: LiveSession, limit: int | None = None) -> list[PersonShown]:
+def people_present(session: LiveSession) -> list[PersonShown]:
     """Who is in the room, in the list's order: instructors first, then raised hands
-    (first up first), then everyone else by name. ``limit`` takes the people near the
-    top (a large room's list), in the same order, so the top is always the start of
-    the whole list. Sorted by the database so the top costs no more than it shows."""
-    connection = db.session.connection()
-    if limit is None:
-        rows = connection.execute(_EVERYONE_PRESENT, {"session_id": session.id})
-    else:
-        rows = connection.execute(_TOP_PRESENT, {"session_id": session.id, "limit": limit})
+    (first up first), then everyone else by name. Sorted by the database, read from
+    the list's index, whose top is what ``people_shown`` reads of a large room."""
+    rows = db.session.connection().execute(_EVERYONE_PRESENT, {"session_id": session.id})
     return [_shown(row) for row in rows]
 
 
@@ -168,23 +163,47 @@ class PeopleShown:
         return sorted(raised, key=lambda person: (person.hand_raised_at, person.id))
 
 
-_PRESENT_COUNTS = sa.select(sa.func.count(), sa.func.count(Participation.hand_raised_at)).where(
-    Participation.session_id == sa.bindparam("session_id"), Participation.left_at.is_(None)
-)
+def _shown_with_counts() -> sa.Select:
+    """What a people list shows, in one statement: everyone present in a room of up to
+    ``LARGE_ROOM``, else the ``TOP_OF_LARGE_ROOM`` at the top, each row with the counts
+    of everyone present and of the raised hands. The counts are worked out once (a
+    common table expression, in the list's own snapshot) and decide the limit, so the
+    list is still read from its index's top: no join in the list's FROM, and no
+    constant limit to tempt PostgreSQL's planner into sorting everyone present when
+    it underestimates how many they are."""
+    counted = sa.alias(Participation.__table__, "counted")
+    counts = (
+        sa.select(
+            sa.func.count().label("present"),
+            sa.func.count(counted.c.hand_raised_at).label("hands"),
+        )
+        .where(counted.c.session_id == sa.bindparam("session_id"), counted.c.left_at.is_(None))
+        .cte("counts")
+    )
+    shown = sa.case((counts.c.present > LARGE_ROOM, TOP_OF_LARGE_ROOM), else_=LARGE_ROOM)
+    return (
+        _people_in_order()
+        .add_columns(
+            sa.select(counts.c.present).scalar_subquery().label("present"),
+            sa.select(counts.c.hands).scalar_subquery().label("hands"),
+        )
+        .limit(sa.select(shown).scalar_subquery())
+    )
 
 
-def present_counts(session: LiveSession) -> tuple[int, int]:
-    """(people present, hands raised), in one query."""
-    people, hands = db.session.execute(_PRESENT_COUNTS, {"session_id": session.id}).one()
-    return people, hands
+# Built once, as the lists' are.
+_SHOWN_WITH_COUNTS = _shown_with_counts()
 
 
 def people_shown(session: LiveSession) -> PeopleShown:
-    """The room panel's people list: two queries and at most ``TOP_OF_LARGE_ROOM``
-    people, however many are present."""
-    count, hands = present_counts(session)
-    limit = TOP_OF_LARGE_ROOM if count > LARGE_ROOM else None
-    return PeopleShown(people_present(session, limit), count, hands)
+    """The room panel's people list: everyone in a room of up to ``LARGE_ROOM``, else
+    the ``TOP_OF_LARGE_ROOM`` people at the top, with the counts: one query, and a few
+    dozen people at most, however many are present."""
+    rows = db.session.connection().execute(_SHOWN_WITH_COUNTS, {"session_id": session.id}).all()
+    if not rows:
+        return PeopleShown([], 0, 0)
+    count, hands = rows[0][-2:]
+    return PeopleShown([_shown(row[:-2]) for row in rows], count, hands)
 
 
 def keep_present(participation_ids: list[int], commit: bool = True) -> None:
