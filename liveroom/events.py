@@ -102,16 +102,15 @@ def newest_id() -> int:
     return db.session.scalar(sa.select(sa.func.max(Event.id))) or 0
 
 
-def session_after(session_id: int, after_id: int, limit: int) -> list[Event]:
-    """One session's events newer than ``after_id`` (a reconnecting client's gap)."""
-    return list(
-        db.session.scalars(
-            sa.select(Event)
-            .where(Event.session_id == session_id, Event.id > after_id)
-            .order_by(Event.id)
-            .limit(limit)
-        )
-    )
+def session_after(
+    session_id: int, after_id: int, limit: int, leaving_out: frozenset[Kind] = frozenset()
+) -> list[Event]:
+    """One session's events newer than ``after_id`` (a reconnecting client's gap),
+    but for those of the kinds ``leaving_out``."""
+    statement = sa.select(Event).where(Event.session_id == session_id, Event.id > after_id)
+    if leaving_out:
+        statement = statement.where(Event.kind.not_in(sorted(leaving_out)))
+    return list(db.session.scalars(statement.order_by(Event.id).limit(limit)))
 
 
 def latest_id(room_id: int) -> int:

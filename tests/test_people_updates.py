@@ -382,3 +382,22 @@ def test_a_room_of_exactly_large_room_lists_everyone_and_one_more_shows_the_top(
     assert (top.count, top.hands_count, len(top.people)) == (LARGE_ROOM + 1, 1, TOP_OF_LARGE_ROOM)
     assert top.large and top.people == whole.people[:TOP_OF_LARGE_ROOM]
     assert [p.user.display_name for p in top.hands_among] == ["Priya Patel"]
+
+
+def test_a_stream_opened_after_a_burst_of_arrivals_replays_one_current_list(app, world):
+    """A stream opening behind a burst of arrivals (a join storm's panel was drawn
+    seconds earlier) gets what else happened since, then the lists as they are now:
+    once, with everyone, not an update per arrival."""
+    meeting = Meeting(app, world, extra=20)
+    with app.app_context():
+        cursor = events.newest_id()
+    meeting.post(meeting.teacher, "chat", body="Welcome, everyone")
+    meeting.arrive_together([f"p{k:03}" for k in range(20)])
+    replay = meeting.stream(meeting.sam, last_event_id=cursor)
+    meeting.post(meeting.teacher, "chat", body="Let us begin")
+    replayed = replay.before(lambda m: "Let us begin" in m.data)
+    replay.close()
+    assert any("Welcome, everyone" in m.data for m in replayed), "what happened since"
+    lists = [names for names in map(listed, replayed) if names is not None]
+    assert len(lists) == 1, "one current list after the replay, none per arrival"
+    assert len(lists[0]) == 23 and "Pupil 019" in lists[0]

@@ -98,6 +98,13 @@ FORGET_RATE_HITS_EVERY = 60.0
 SESSION_ENDED = b"event: refresh\ndata: refresh\n\n"
 
 
+# Never replayed to a (re)connecting stream, so not even read for it: an arrival
+# sends nothing of its own (the current lists follow every replay), and a media
+# signal is negotiated afresh by the page. In a join storm a stream opening seconds
+# after its panel would otherwise load every arrival since, hundreds, to send none.
+NOT_REPLAYED = frozenset({Kind.PARTICIPANT_JOINED, Kind.SIGNAL})
+
+
 # What pages outside a meeting hear about (see Hub.watch).
 WATCHED_KINDS = frozenset({Kind.SESSION_STARTED, Kind.SESSION_ENDED, Kind.SITE_CHANGED})
 
@@ -522,13 +529,11 @@ class Hub:
         whether the stream must end there (it was displaced by a newer one already).
         """
         limit = 5000
-        found = events.session_after(listener.session_id, after_id, limit)
+        found = events.session_after(listener.session_id, after_id, limit, NOT_REPLAYED)
         chunks = []
         for event in found:
             if not cursor.delivered(event.id):
                 continue
-            if event.kind == Kind.SIGNAL:
-                continue  # never replayed: the page negotiates afresh instead
             if event.kind == Kind.STREAM_DISPLACED:
                 if slot_id is not None and event.data.get("stream_id") == slot_id:
                     chunks.append(displaced_message(event))
