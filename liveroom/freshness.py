@@ -40,13 +40,15 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import Flask, current_app, g, has_app_context, has_request_context
+from flask import Flask, g, has_request_context
+from flask.globals import _cv_app, _cv_request
 
 log = logging.getLogger(__name__)
 
 _NUMBER = struct.Struct("<Q")
 _CHANGED = "liveroom_identity_changed"
 _STAMP = "liveroom_generation"
+_UNREAD = object()
 # Far more people than a school signs in at once; past it the store starts again.
 MOST_REMEMBERED = 20_000
 
@@ -188,12 +190,18 @@ class Memory:
         self.stores: dict[str, dict[Any, tuple[int, float, Any]]] = {}
 
     def stamp(self) -> int | None:
-        """This request's number (read once per request); None: remember nothing."""
-        if not has_request_context() or self.seconds <= 0:
+        """This request's number (read once per request); None: remember nothing.
+        (The contexts are read directly: every signed-in request asks several times,
+        and each look through Flask's proxies is a dozen calls.)"""
+        app_ctx = _cv_app.get(None)
+        if app_ctx is None or _cv_request.get(None) is None or self.seconds <= 0:
             return None
-        if _STAMP not in g:
-            g.setdefault(_STAMP, self.generation.read())
-        return g.get(_STAMP)
+        request_g = app_ctx.g
+        stamp = getattr(request_g, _STAMP, _UNREAD)
+        if stamp is _UNREAD:
+            stamp = self.generation.read()
+            setattr(request_g, _STAMP, stamp)
+        return stamp
 
     def recall(self, store: str, key: Any) -> Any | None:
         """What was remembered under this request's number; None when nothing was,
@@ -232,7 +240,8 @@ class Memory:
 
 
 def memory() -> Memory | None:
-    return current_app.extensions.get("liveroom_memory") if has_app_context() else None
+    app_ctx = _cv_app.get(None)
+    return app_ctx.app.extensions.get("liveroom_memory") if app_ctx is not None else None
 
 
 def changed() -> None:

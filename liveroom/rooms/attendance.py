@@ -56,7 +56,9 @@ _STAYS = (
         Participation.user_id,
         User.display_name,
         User.username,
-        Participation.room_role,
+        # As stored ("instructor"): the rows are the key of what is worked out from
+        # them, read on every attendance page, and a string costs no conversion.
+        sa.type_coerce(Participation.room_role, sa.String),
         Participation.promoted,
         Participation.joined_at,
         Participation.left_at,
@@ -67,12 +69,12 @@ _STAYS = (
 )
 
 
-StayRow = tuple[int, str, str, RoomRole, bool, datetime, datetime | None]
+StayRow = tuple[int, str, str, str, bool, datetime, datetime | None]
 
 
 def stay_rows(session: LiveSession) -> tuple[StayRow, ...]:
     """Every stay in the session as plain values, in order of joining: (user id,
-    name, username, room role, promoted, joined, left). A key for what is worked out
+    name, username, room role as stored, promoted, joined, left). A key for what is worked out
     from them: the same rows are the same attendance."""
     # Plain rows, on the session's connection: the ORM's handling of a result cost
     # as much again as the statement.
@@ -90,7 +92,7 @@ def stays(session: LiveSession, rows: Iterable[StayRow] | None = None) -> list[S
         attendee = attendees.get(user_id)
         if attendee is None:
             attendee = attendees[user_id] = Attendee(user_id, name, username)
-        found.append(Stay(user_id, attendee, room_role, promoted, joined_at, left_at))
+        found.append(Stay(user_id, attendee, RoomRole(room_role), promoted, joined_at, left_at))
     return found
 
 

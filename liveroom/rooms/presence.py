@@ -86,7 +86,9 @@ class PersonShown:
 _SHOWN_COLUMNS = (
     Participation.id,
     Participation.user_id,
-    Participation.room_role,
+    # As stored ("instructor"), turned into its RoomRole by one dictionary look-up:
+    # fifty rows on every join and every list update.
+    sa.type_coerce(Participation.room_role, sa.String),
     Participation.promoted,
     Participation.hand_raised_at,
     Participation.mic_on,
@@ -99,10 +101,13 @@ _SHOWN_COLUMNS = (
 )
 
 
+_ROOM_ROLES = {role.value: role for role in RoomRole}
+
+
 def _shown(row: Sequence) -> PersonShown:
     """A person from the values of ``_SHOWN_COLUMNS``."""
-    *stay, name = row
-    return PersonShown(*stay, user=Someone(stay[1], name))
+    stay_id, user_id, role, *rest, name = row
+    return PersonShown(stay_id, user_id, _ROOM_ROLES[role], *rest, user=Someone(user_id, name))
 
 
 def _people_in_order() -> sa.Select:
