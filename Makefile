@@ -32,6 +32,7 @@ test: setup
 	scripts/ensure-chromium
 	scripts/ensure-redis
 	scripts/ensure-postgres
+	scripts/ensure-coturn
 	$(BIN)/python -m pytest
 
 lint: setup

@@ -74,6 +74,41 @@ def _ice_servers(name: str) -> list[dict]:
     return servers
 
 
+def _ice_urls(name: str, schemes: tuple[str, ...]) -> list[str]:
+    """Space- or comma-separated ICE server URLs, each with one of ``schemes``."""
+    urls = os.environ.get(name, "").replace(",", " ").split()
+    for url in urls:
+        scheme, colon, rest = url.partition(":")
+        if not colon or scheme not in schemes or not rest or rest.startswith("//"):
+            expected = " or ".join(f"{scheme}:host:port" for scheme in schemes)
+            raise RuntimeError(f"{name} must list URLs like {expected}, not '{url}'")
+    return urls
+
+
+def _turn(urls: list[str]) -> dict:
+    """TURN with coturn's shared secret (liveroom/media/ice.py mints the credentials)."""
+    secret = os.environ.get("LIVEROOM_TURN_SECRET", "")
+    if urls and not secret:
+        raise RuntimeError(
+            "LIVEROOM_TURN_SECRET must be set (coturn's static-auth-secret) "
+            "when LIVEROOM_TURN_URLS is"
+        )
+    ttl = _number("LIVEROOM_TURN_TTL", "3600", int)
+    if not 60 <= ttl <= 86400:
+        raise RuntimeError(f"LIVEROOM_TURN_TTL must be 60 to 86400 seconds, not '{ttl}'")
+    policy = os.environ.get("LIVEROOM_ICE_TRANSPORT_POLICY", "all")
+    if policy not in ("all", "relay"):
+        raise RuntimeError(f"LIVEROOM_ICE_TRANSPORT_POLICY must be all or relay, not '{policy}'")
+    if policy == "relay" and not urls:
+        raise RuntimeError("LIVEROOM_ICE_TRANSPORT_POLICY=relay needs LIVEROOM_TURN_URLS")
+    return {
+        "LIVEROOM_TURN_URLS": urls,
+        "LIVEROOM_TURN_SECRET": secret,
+        "LIVEROOM_TURN_TTL": ttl,
+        "LIVEROOM_ICE_TRANSPORT_POLICY": policy,
+    }
+
+
 def _as_list(value: object) -> list:
     return value if isinstance(value, list) else [value]
 
@@ -161,8 +196,13 @@ def load_config(instance_path: str) -> dict:
         # and this many seconds at most (for changes made in the database by hand);
         # 0 asks the database on every request.
         "LIVEROOM_REMEMBER_SECONDS": _number("LIVEROOM_REMEMBER_SECONDS", "60", zero_ok=True),
-        # STUN/TURN servers handed to the browsers for peer-to-peer media (JSON list).
+        # ICE servers for the browsers' media (liveroom/media/ice.py): fixed ones written
+        # out in full (a JSON list of RTCIceServer), STUN URLs, and TURN URLs whose
+        # credentials are minted per person from coturn's shared secret, valid for
+        # LIVEROOM_TURN_TTL seconds; "relay" sends all media through TURN.
         "LIVEROOM_ICE_SERVERS": _ice_servers("LIVEROOM_ICE_SERVERS"),
+        "LIVEROOM_STUN_URLS": _ice_urls("LIVEROOM_STUN_URLS", ("stun", "stuns")),
+        **_turn(_ice_urls("LIVEROOM_TURN_URLS", ("turn", "turns"))),
         # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are believed
         # (ProxyFix); the client address is what the outermost trusted one saw.
         "LIVEROOM_TRUSTED_PROXIES": _hops("LIVEROOM_TRUSTED_PROXIES"),

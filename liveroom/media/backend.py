@@ -21,6 +21,7 @@ from typing import Protocol
 
 from flask import current_app
 
+from liveroom.media.ice import ice_configuration
 from liveroom.models import LiveSession, Participation
 
 # What a mesh sender sends each receiver at most (bits per second, frames per second):
@@ -54,7 +55,9 @@ class Mesh:
     def authorise(self, session: LiveSession, person: Participation) -> dict:
         return {
             "backend": self.name,
-            "ice_servers": current_app.config["LIVEROOM_ICE_SERVERS"],
+            # With a TURN credential minted for this person; the page asks for a new
+            # one before every ICE restart (media.routes.ice).
+            "ice": ice_configuration(current_app.config, person.user_id),
             "bitrates": MESH_BITRATES,
         }
 

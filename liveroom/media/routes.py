@@ -9,13 +9,14 @@ htmx swaps it into the room's error line, and the media script shows it.
 
 from __future__ import annotations
 
-from flask import Response, abort, request
+from flask import Response, abort, current_app, jsonify, request
 from flask_login import login_required
 
 from liveroom.auth.sessions import signed_in_user
 from liveroom.extensions import db
 from liveroom.media import actions, bp, rules, signals
 from liveroom.media.actions import room_now, state_of
+from liveroom.media.ice import ice_configuration
 from liveroom.media.rules import Kind, StageMode
 from liveroom.models import LiveSession, Participation
 from liveroom.rooms import moderation
@@ -60,6 +61,19 @@ def set_state(public_id: str) -> Response:
         abort(403, decision.reason)
     db.session.commit()
     return done(room)
+
+
+@bp.get("/rooms/<public_id>/media/ice")
+@login_required
+def ice(public_id: str) -> Response:
+    """This person's ICE servers, with a TURN credential minted now: asked before every
+    ICE restart, so a connection that failed once its credential ran out gets a new
+    one. Only for someone present in the meeting; never stored by the browser."""
+    _, session, me, _ = live_context(public_id)
+    present_in(session, me)
+    response = jsonify(ice_configuration(current_app.config, me.user_id))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/rooms/<public_id>/media/signal")

@@ -361,6 +361,7 @@ def media_context(room: Room, session: LiveSession, me: Participation, shown: Pe
         me=me.user_id,
         session=session.id,
         signal_url=url_for("media.signal", public_id=room.public_id),
+        ice_url=url_for("media.ice", public_id=room.public_id),
         state_url=url_for("media.set_state", public_id=room.public_id),
     )
     return {

@@ -27,11 +27,17 @@
   // An offer nobody answered is sent again after this long, then twice as long...
   var FIRST_RETRY_MS = 3000;
   var LAST_RETRY_MS = 24000;
+  // A TURN credential older than this is replaced before the next new connection.
+  var ICE_FRESH_MS = 5 * 60 * 1000;
 
   function MeshBackend(options) {
     this.me = Number(options.me);
     this.send = options.send;
-    this.iceServers = options.iceServers || [];
+    // ICE servers and policy (liveroom/media/ice.py): a TURN credential minted for this
+    // person, valid for an hour; a fresh one is fetched before every ICE restart.
+    this.ice = options.ice || { iceServers: [], iceTransportPolicy: "all" };
+    this.fetchIce = options.fetchIce || null;
+    this.iceFetchedAt = Date.now();
     this.onTrack = options.onTrack;
     this.onPeerState = options.onPeerState || function () {};
     this.bitrates = options.bitrates || {};
@@ -130,6 +136,43 @@
     return kept && kept.connection === connection ? kept.candidates : [];
   };
 
+  // What every connection is configured with: the ICE servers (with this person's
+  // TURN credential) and one transport for the three sections (max-bundle): a third of
+  // the candidates and connectivity checks, which matters when every browser feeds
+  // several connections.
+  MeshBackend.prototype.rtcConfiguration = function () {
+    // A new connection takes the newest credential; one older than five minutes is
+    // replaced in the background, so the next connection gets a fresh one too.
+    if (Date.now() - this.iceFetchedAt > ICE_FRESH_MS) this.refreshIce();
+    return {
+      iceServers: this.ice.iceServers || [],
+      iceTransportPolicy: this.ice.iceTransportPolicy || "all",
+      bundlePolicy: "max-bundle",
+      rtcpMuxPolicy: "require",
+    };
+  };
+
+  // A TURN credential minted now, for an ICE restart (a connection that failed once
+  // its credential ran out gets a new one); every connection is reconfigured with it.
+  // Restarts that come together (the stream came back) share one request. Resolves
+  // even when the request fails: the restart then goes ahead with what the page has.
+  MeshBackend.prototype.refreshIce = function () {
+    var self = this;
+    if (!this.fetchIce || this.closed) return Promise.resolve();
+    if (this.iceRefresh) return this.iceRefresh;
+    this.iceRefresh = this.fetchIce().then(function (ice) {
+      self.ice = ice;
+      self.iceFetchedAt = Date.now();
+      var configuration = self.rtcConfiguration();
+      self.eachPeer(function (peer) {
+        try { peer.pc.setConfiguration(configuration); } catch (error) { /* closed */ }
+      });
+    }).catch(function () {}).finally(function () {
+      self.iceRefresh = null;
+    });
+    return this.iceRefresh;
+  };
+
   // After the event stream came back: signals may have been lost, negotiate again.
   MeshBackend.prototype.restart = function () {
     this.eachPeer(function (peer) { peer.restart(); });
@@ -175,13 +218,7 @@
     this.makingOffer = false;
     this.ignoreOffer = false;
     this.closed = false;
-    // One transport for the three sections (max-bundle): a third of the candidates and
-    // connectivity checks, which matters when every browser feeds several connections.
-    var pc = this.pc = new RTCPeerConnection({
-      iceServers: backend.iceServers,
-      bundlePolicy: "max-bundle",
-      rtcpMuxPolicy: "require",
-    });
+    var pc = this.pc = new RTCPeerConnection(backend.rtcConfiguration());
     var self = this;
     if (!connection) {
       KINDS.forEach(function (kind) {
@@ -249,7 +286,17 @@
     sender.setParameters(parameters).catch(function () {});
   };
 
+  // ``iceRestart``: gather new candidates, with a TURN credential minted for it.
   Peer.prototype.offer = function (iceRestart) {
+    var self = this;
+    if (iceRestart) {
+      this.backend.refreshIce().then(function () { self.offerNow(true); });
+      return;
+    }
+    this.offerNow(false);
+  };
+
+  Peer.prototype.offerNow = function (iceRestart) {
     if (this.closed) return;
     var self = this;
     var pc = this.pc;
@@ -342,7 +389,14 @@
     }
   };
 
+  // Negotiate afresh with new candidates (the connection failed, or the stream came
+  // back), both sides with a TURN credential minted for it.
   Peer.prototype.restart = function () {
+    var self = this;
+    this.backend.refreshIce().then(function () { self.restartNow(); });
+  };
+
+  Peer.prototype.restartNow = function () {
     if (this.closed) return;
     var pc = this.pc;
     if (this.polite) {
@@ -358,7 +412,7 @@
       this.resend();
       return;
     }
-    this.offer(true);
+    this.offerNow(true);
   };
 
   Peer.prototype.signal = function (message) {

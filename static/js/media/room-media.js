@@ -66,7 +66,8 @@
     var self = this;
     this.backend = new Backend({
       me: this.me,
-      iceServers: this.config.ice_servers,
+      ice: this.config.ice,
+      fetchIce: function () { return self.fetchIce(); },
       bitrates: this.config.bitrates,
       send: function (to, message) { return self.sendSignal(to, message); },
       onTrack: function (uid, kind, track) { self.remoteTrack(uid, kind, track); },
@@ -235,6 +236,19 @@
   // --- Signals -----------------------------------------------------------------------
 
   // One at a time per person, in order: a candidate must not overtake its offer.
+  // This person's ICE servers with a TURN credential minted now (before an ICE restart).
+  Room.prototype.fetchIce = function () {
+    var url = this.config.ice_url + "?session=" + encodeURIComponent(this.config.session);
+    return fetch(url, {
+      credentials: "same-origin",
+      cache: "no-store",
+      headers: { "Accept": "application/json" },
+    }).then(function (response) {
+      if (!response.ok) throw new Error(String(response.status));
+      return response.json();
+    });
+  };
+
   Room.prototype.sendSignal = function (to, message) {
     var body = {
       session: this.config.session,
