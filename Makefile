@@ -33,6 +33,7 @@ test: setup
 	scripts/ensure-redis
 	scripts/ensure-postgres
 	scripts/ensure-coturn
+	scripts/ensure-janus
 	$(BIN)/python -m pytest
 
 lint: setup
