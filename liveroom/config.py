@@ -109,6 +109,46 @@ def _turn(urls: list[str]) -> dict:
     }
 
 
+def _http_urls(name: str, websocket: bool = False) -> list[str]:
+    schemes = ("http://", "https://", "ws://", "wss://") if websocket else ("http://", "https://")
+    urls = os.environ.get(name, "").replace(",", " ").split()
+    for url in urls:
+        if not url.startswith(schemes) or len(url) > 300:
+            allowed = " or ".join(schemes)
+            raise RuntimeError(f"{name} must list {allowed} addresses, not '{url}'")
+    return urls
+
+
+def _janus() -> dict:
+    """Janus media servers (liveroom/media/sfu.py): the addresses browsers use for
+    their Janus API (HTTP or WebSocket), the app's own (HTTP; the same by default),
+    their Admin API addresses,
+    in the same order, and the Admin API's secret (also the VideoRoom admin_key)."""
+    from liveroom.media.janus import JanusServer
+
+    urls = _http_urls("LIVEROOM_JANUS_URLS", True) or _http_urls("LIVEROOM_JANUS_URL", True)
+    api = _http_urls("LIVEROOM_JANUS_API_URLS")
+    if not api and any(url.startswith("ws") for url in urls):
+        raise RuntimeError(
+            "LIVEROOM_JANUS_API_URLS must give the servers' HTTP addresses for the app "
+            "when LIVEROOM_JANUS_URLS are WebSocket ones"
+        )
+    api = api or urls
+    admin = _http_urls("LIVEROOM_JANUS_ADMIN_URLS")
+    secret = os.environ.get("LIVEROOM_JANUS_ADMIN_SECRET", "")
+    timeout = _number("LIVEROOM_JANUS_TIMEOUT", "2")
+    if urls:
+        if len(api) != len(urls) or len(admin) != len(urls):
+            raise RuntimeError(
+                "LIVEROOM_JANUS_ADMIN_URLS (and LIVEROOM_JANUS_API_URLS, if set) must list "
+                f"one address per server in LIVEROOM_JANUS_URLS ({len(urls)})"
+            )
+        if not secret:
+            raise RuntimeError("LIVEROOM_JANUS_ADMIN_SECRET must be set with LIVEROOM_JANUS_URLS")
+    servers = [JanusServer(*entry, secret) for entry in zip(urls, api, admin, strict=True)]
+    return {"LIVEROOM_JANUS_SERVERS": servers, "LIVEROOM_JANUS_TIMEOUT": timeout}
+
+
 def _as_list(value: object) -> list:
     return value if isinstance(value, list) else [value]
 
@@ -203,6 +243,8 @@ def load_config(instance_path: str) -> dict:
         "LIVEROOM_ICE_SERVERS": _ice_servers("LIVEROOM_ICE_SERVERS"),
         "LIVEROOM_STUN_URLS": _ice_urls("LIVEROOM_STUN_URLS", ("stun", "stuns")),
         **_turn(_ice_urls("LIVEROOM_TURN_URLS", ("turn", "turns"))),
+        # Janus media servers (see _janus); meetings do not use them yet (issue 9).
+        **_janus(),
         # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are believed
         # (ProxyFix); the client address is what the outermost trusted one saw.
         "LIVEROOM_TRUSTED_PROXIES": _hops("LIVEROOM_TRUSTED_PROXIES"),

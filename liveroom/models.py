@@ -341,6 +341,34 @@ class RoomStream(db.Model):
     closed_at: so.Mapped[datetime | None]
 
 
+class MediaRoom(db.Model):
+    """A meeting's room on a media server (liveroom/media/sfu.py): which server holds
+    it, its number there, and its secret, which only the app knows (the server needs
+    it to change the room's list of who may enter, or to destroy it)."""
+
+    session_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("live_session.id"), primary_key=True
+    )
+    # The server's Janus API address, as configured (LIVEROOM_JANUS_URLS).
+    server: so.Mapped[str] = so.mapped_column(sa.String(300))
+    room: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    secret: so.Mapped[str] = so.mapped_column(sa.String(64))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+
+class MediaPass(db.Model):
+    """One stay's credential for its meeting's media room: a token the media server
+    accepts for that room alone, withdrawn when the stay ends, is removed or the
+    meeting ends."""
+
+    participation_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("participation.id"), primary_key=True
+    )
+    session_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("live_session.id"), index=True)
+    token: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+
 class RateHit(db.Model):
     """One counted attempt in a rate limit's bucket ("login-ip:203.0.113.5", say), for
     limits that must hold across workers when there is no Redis."""

@@ -1,0 +1,210 @@
+"""Meetings on Janus media servers: a VideoRoom per live session, a pass per stay.
+
+A meeting's room is made on the server with the fewest rooms among those that
+answer, and stays there (``media_room``). It is private (not listed), has a secret
+only the app knows, a publisher limit that fits a class and a bitrate cap per
+publisher. Each admitted stay gets a pass (``media_pass``): a Janus token limited to
+the VideoRoom plugin, added by the Admin API and put on that room's ``allowed`` list,
+and nowhere else. Withdrawing a pass (the person left, was removed, or the meeting
+ended) removes the token from Janus, takes it off the list and puts the person out
+of the room at once; closing a meeting's room removes every pass and destroys the
+room. ``sweep`` does the same for what a crash or an unreachable Janus left behind.
+
+Janus keeps rooms and tokens in memory only, so a restarted Janus has forgotten
+them all; the app's own token (one for every worker, derived from the Admin API's
+secret) is added again when a call finds it gone.
+
+Not yet used by meetings: the page's Janus client comes with the next part of issue
+9. Until then ``media.backend.backend_for`` serves every meeting with the mesh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+from sqlalchemy.exc import IntegrityError
+
+from liveroom.extensions import db
+from liveroom.media.janus import JanusClient, JanusServer, JanusUnavailable, new_token
+from liveroom.models import LiveSession, MediaPass, MediaRoom, Participation
+
+log = logging.getLogger(__name__)
+
+# A class: every pupil may publish on the stage's "everyone" mode.
+JANUS_PUBLISHERS = 30
+# Each publisher's cap, bits a second (the grid takes simulcast's lower layers).
+JANUS_BITRATE = 512_000
+
+
+def app_token(server: JanusServer) -> str:
+    """The app's own Janus token for ``server``: the same in every worker and host (so
+    they add one token, not one each), and unguessable without the Admin API's
+    secret."""
+    key = server.admin_secret.encode()
+    return hmac.new(key, f"liveroom-app:{server.api_url}".encode(), hashlib.sha256).hexdigest()
+
+
+class Sfu:
+    """The configured Janus servers (``LIVEROOM_JANUS_URLS``), one client each."""
+
+    def __init__(self, servers: list[JanusServer], timeout: float) -> None:
+        self.clients = {
+            server.url: JanusClient(server, app_token(server), timeout) for server in servers
+        }
+
+    def client(self, url: str) -> JanusClient | None:
+        return self.clients.get(url)
+
+    def pick(self) -> JanusClient | None:
+        """The server with the fewest rooms among those that answer; None if none does."""
+        loads = []
+        for order, client in enumerate(self.clients.values()):
+            try:
+                loads.append((len(client.rooms()), order, client))
+            except JanusUnavailable as error:
+                log.warning("media server not answering: %s", error)
+        return min(loads)[2] if loads else None
+
+    # --- a meeting's room ------------------------------------------------------------
+
+    def open_room(self, session: LiveSession) -> MediaRoom | None:
+        """The meeting's room, made now if it has none; None when no server answers.
+        Two requests making it at once: one room is kept, the other destroyed."""
+        existing = db.session.get(MediaRoom, session.id)
+        if existing is not None:
+            return existing
+        client = self.pick()
+        if client is None:
+            return None
+        number = secrets.randbelow(2**52) + 1
+        secret = secrets.token_urlsafe(24)
+        try:
+            client.create_room(number, secret, JANUS_PUBLISHERS, JANUS_BITRATE, allowed=[])
+        except JanusUnavailable:
+            return None
+        row = MediaRoom(session_id=session.id, server=client.server.url, room=number, secret=secret)
+        try:
+            with db.session.begin_nested():
+                db.session.add(row)
+        except IntegrityError:
+            client.destroy_room(number, secret)
+            return db.session.get(MediaRoom, session.id)
+        return row
+
+    def close(self, session_id: int) -> None:
+        """The meeting ended: every pass withdrawn, its room destroyed, the rows gone
+        (the caller commits). Raises JanusUnavailable, keeping the rows for ``sweep``."""
+        room = db.session.get(MediaRoom, session_id)
+        if room is None:
+            return
+        client = self.client(room.server)
+        passes = db.session.scalars(sa.select(MediaPass).where(MediaPass.session_id == session_id))
+        for entry in passes:
+            if client is not None:
+                client.remove_token(entry.token)
+            db.session.delete(entry)
+        if client is not None:
+            client.destroy_room(room.room, room.secret)
+        db.session.delete(room)
+
+    # --- a person's pass -------------------------------------------------------------
+
+    def admit(
+        self, session: LiveSession, person: Participation
+    ) -> tuple[MediaRoom, MediaPass] | None:
+        """The stay's pass to the meeting's room (made now if it has none: a Janus
+        token on the room's list), with the room; None when Janus does not answer."""
+        room = self.open_room(session)
+        if room is None:
+            return None
+        existing = db.session.get(MediaPass, person.id)
+        if existing is not None:
+            return room, existing
+        client = self.client(room.server)
+        if client is None:  # the server was taken out of the configuration
+            return None
+        token = new_token()
+        try:
+            client.add_token(token)
+            client.allow(room.room, room.secret, [token])
+        except JanusUnavailable:
+            return None
+        entry = MediaPass(participation_id=person.id, session_id=session.id, token=token)
+        try:
+            with db.session.begin_nested():
+                db.session.add(entry)
+        except IntegrityError:  # another tab of theirs made one at the same moment
+            client.remove_token(token)
+            return room, db.session.get(MediaPass, person.id)
+        return room, entry
+
+    def withdraw(self, person: Participation) -> None:
+        """The stay left, was removed or may no longer take part: its token goes from
+        Janus, off the room's list, and the person is put out of the room now (the
+        caller commits). Raises JanusUnavailable, keeping the pass for ``sweep``."""
+        entry = db.session.get(MediaPass, person.id)
+        if entry is None:
+            return
+        room = db.session.get(MediaRoom, entry.session_id)
+        client = self.client(room.server) if room is not None else None
+        if client is not None:
+            client.remove_token(entry.token)
+            client.allow(room.room, room.secret, [entry.token], allowed=False)
+            client.kick(room.room, room.secret, person.user_id)
+        db.session.delete(entry)
+
+    # --- upkeep ------------------------------------------------------------------------
+
+    def sweep(self) -> int:
+        """Withdraw the passes of stays that ended and close the rooms of meetings that
+        ended (what a crash or an unreachable Janus left behind), committing each: two
+        queries find them, and only what is left over costs more. Returns how many
+        passes and rooms went."""
+        done = 0
+        stale_passes = db.session.scalars(
+            sa.select(Participation)
+            .join(MediaPass, MediaPass.participation_id == Participation.id)
+            .join(LiveSession, LiveSession.id == Participation.session_id)
+            .where(sa.or_(Participation.left_at.is_not(None), LiveSession.ended_at.is_not(None)))
+        ).all()
+        for person in stale_passes:
+            try:
+                self.withdraw(person)
+                db.session.commit()
+                done += 1
+            except JanusUnavailable as error:
+                db.session.rollback()
+                log.warning("pass of stay %s kept for the next sweep: %s", person.id, error)
+        ended = db.session.scalars(
+            sa.select(MediaRoom.session_id)
+            .join(LiveSession, LiveSession.id == MediaRoom.session_id)
+            .where(LiveSession.ended_at.is_not(None))
+        ).all()
+        for session_id in ended:
+            try:
+                self.close(session_id)
+                db.session.commit()
+                done += 1
+            except JanusUnavailable as error:
+                db.session.rollback()
+                log.warning(
+                    "media room of meeting %s kept for the next sweep: %s", session_id, error
+                )
+        return done
+
+
+def sfu_of(app: Flask | None = None) -> Sfu | None:
+    """The app's Janus servers, None when none is configured."""
+    app = app or current_app._get_current_object()
+    servers = app.config.get("LIVEROOM_JANUS_SERVERS") or []
+    if not servers:
+        return None
+    sfu = app.extensions.get("liveroom_sfu")
+    if sfu is None:
+        sfu = app.extensions["liveroom_sfu"] = Sfu(servers, app.config["LIVEROOM_JANUS_TIMEOUT"])
+    return sfu

@@ -1,0 +1,182 @@
+"""A meeting's room and its people's passes on two real Janus servers
+(``scripts/ensure-janus``), kept in the real database: the room is made on the
+server with fewer rooms and stays there, a pass admits its stay and nobody else,
+withdrawing it shuts the person out at once, the meeting's end destroys the room,
+and the sweep cleans up what was left behind."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from liveroom.extensions import db
+from liveroom.media.janus import JanusClient, JanusServer, new_token
+from liveroom.media.sfu import JANUS_PUBLISHERS, app_token, sfu_of
+from liveroom.models import LiveSession, MediaPass, MediaRoom, Participation, utcnow
+from tests.conftest import World, make_app
+from tests.test_janus import Person, server
+from tests.test_staff_rules import Meeting
+
+
+@pytest.fixture
+def janus_app(tmp_path):
+    return make_app(
+        tmp_path,
+        LIVEROOM_JANUS_SERVERS=[server(8188), server(8189)],
+        LIVEROOM_JANUS_TIMEOUT=2.0,
+    )
+
+
+@pytest.fixture
+def meeting(janus_app):
+    return Meeting(janus_app, World(janus_app))
+
+
+def stays(meeting, *usernames):
+    return [db.session.get(Participation, meeting.stay(name)) for name in usernames]
+
+
+def janus_at(url: str) -> JanusClient:
+    port = int(url.split(":")[2].split("/")[0])
+    configured = server(port)
+    return JanusClient(configured, app_token(configured))
+
+
+def test_a_meetings_room_is_made_once_where_rooms_are_fewest(meeting, janus_app):
+    with janus_app.app_context():
+        sfu = sfu_of()
+        loads = {url: len(client.rooms()) for url, client in sfu.clients.items()}
+        session = db.session.get(LiveSession, meeting.session)
+        room = sfu.open_room(session)
+        db.session.commit()
+        assert room.server == min(loads, key=lambda url: (loads[url], list(loads).index(url)))
+        assert sfu.open_room(session).room == room.room, "it stays where it was made"
+        janus = janus_at(room.server)
+        listed = {entry["room"]: entry for entry in janus.rooms()}
+        assert listed[room.room]["max_publishers"] == JANUS_PUBLISHERS
+        assert listed[room.room]["bitrate_cap"] is True
+        sfu.close(session.id)
+        db.session.commit()
+        assert not janus.exists(room.room)
+        assert db.session.get(MediaRoom, session.id) is None
+
+
+def test_sessions_spread_over_both_servers(janus_app, tmp_path):
+    world = World(janus_app)
+    first = Meeting(janus_app, world)
+    with janus_app.app_context():
+        sfu = sfu_of()
+        # Four meetings' rooms, made one after the other: each goes where rooms are fewest.
+        made = [sfu.open_room(db.session.get(LiveSession, first.session))]
+        for _ in range(3):
+            room_id = db.session.get(LiveSession, first.session).room_id
+            other = LiveSession(room_id=room_id, started_by_id=1, ended_at=utcnow())
+            db.session.add(other)
+            db.session.flush()
+            made.append(sfu.open_room(other))
+        db.session.commit()
+        assert {room.server for room in made} == set(sfu.clients), "both servers used"
+        for room in made:
+            sfu.close(room.session_id)
+        db.session.commit()
+
+
+def sam_and_priya_admitted(meeting):
+    """(sfu, session, Sam's stay, Priya's stay, the room, Sam's pass, Priya's pass)."""
+    sfu = sfu_of()
+    session = db.session.get(LiveSession, meeting.session)
+    sam, priya = stays(meeting, "sam", "priya")
+    room, sams = sfu.admit(session, sam)
+    _, priyas = sfu.admit(session, priya)
+    db.session.commit()
+    return sfu, session, sam, priya, room, sams, priyas
+
+
+def test_a_pass_admits_its_stay_and_withdrawing_it_shuts_them_out(meeting, janus_app):
+    with janus_app.app_context():
+        sfu, session, sam, priya, room, sams, priyas = sam_and_priya_admitted(meeting)
+        assert sfu.admit(session, sam)[1].token == sams.token, "one pass per stay"
+        janus = janus_at(room.server)
+        joined = Person(janus, sams.token).join(room.room, sam.user_id)
+        assert joined["videoroom"] == "joined"
+        # A token Janus knows, but not on this room's list: refused.
+        stranger = new_token()
+        janus.add_token(stranger)
+        assert Person(janus, stranger).join(room.room, 999)["error_code"] == 433
+        janus.remove_token(stranger)
+
+        sfu.withdraw(sam)
+        db.session.commit()
+        assert sam.user_id not in [p["id"] for p in janus.participants(room.room)], "put out"
+        assert Person(janus, sams.token).session()["error"]["code"] == 403, "token gone"
+        assert db.session.get(MediaPass, sam.id) is None
+        assert Person(janus, priyas.token).join(room.room, priya.user_id)["videoroom"] == "joined"
+        sfu.close(session.id)
+        db.session.commit()
+        assert Person(janus, priyas.token).session()["error"]["code"] == 403
+
+
+def test_the_sweep_withdraws_leftovers_of_ended_stays_and_meetings(meeting, janus_app):
+    with janus_app.app_context():
+        sfu, session, sam, priya, room, sams, _ = sam_and_priya_admitted(meeting)
+        janus = janus_at(room.server)
+        # Sam left while Janus could not be told (say): his pass is left over.
+        sam.left_at = utcnow()
+        db.session.commit()
+        assert sfu.sweep() == 1
+        assert Person(janus, sams.token).session()["error"]["code"] == 403
+        assert db.session.get(MediaPass, priya.id) is not None, "Priya is still in"
+        # The meeting ended the same way: the sweep destroys its room.
+        session.ended_at = utcnow()
+        db.session.commit()
+        assert sfu.sweep() == 2  # Priya's pass, then the room
+        assert not janus.exists(room.room)
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(MediaRoom)) == 0
+
+
+def test_without_an_answering_server_there_is_no_room_and_no_pass(tmp_path):
+    gone = JanusServer(
+        "http://127.0.0.1:9/janus", "http://127.0.0.1:9/janus", "http://127.0.0.1:9/admin", "x"
+    )
+    app = make_app(tmp_path, LIVEROOM_JANUS_SERVERS=[gone], LIVEROOM_JANUS_TIMEOUT=0.5)
+    meeting = Meeting(app, World(app))
+    with app.app_context():
+        session = db.session.get(LiveSession, meeting.session)
+        (sam,) = stays(meeting, "sam")
+        assert sfu_of().open_room(session) is None
+        assert sfu_of().admit(session, sam) is None
+        assert db.session.get(MediaRoom, session.id) is None
+
+
+def test_janus_settings_are_read_and_bad_ones_stop_the_start(monkeypatch, tmp_path):
+    from liveroom.config import load_config
+
+    monkeypatch.setenv("LIVEROOM_JANUS_URLS", "https://media1.school.example/janus")
+    monkeypatch.setenv("LIVEROOM_JANUS_API_URLS", "http://10.0.0.5:8088/janus")
+    monkeypatch.setenv("LIVEROOM_JANUS_ADMIN_URLS", "http://10.0.0.5:7088/admin")
+    monkeypatch.setenv("LIVEROOM_JANUS_ADMIN_SECRET", "admin-secret")
+    monkeypatch.setenv("LIVEROOM_JANUS_URLS", "wss://media1.school.example/janus-ws")
+    assert load_config(tmp_path)["LIVEROOM_JANUS_SERVERS"][0].url.startswith("wss://")
+    monkeypatch.setenv("LIVEROOM_JANUS_URLS", "https://media1.school.example/janus")
+    (configured,) = load_config(tmp_path)["LIVEROOM_JANUS_SERVERS"]
+    assert configured == JanusServer(
+        "https://media1.school.example/janus",
+        "http://10.0.0.5:8088/janus",
+        "http://10.0.0.5:7088/admin",
+        "admin-secret",
+    )
+    for name, value, message in [
+        ("LIVEROOM_JANUS_ADMIN_URLS", "", "one address per server"),
+        ("LIVEROOM_JANUS_ADMIN_SECRET", "", "LIVEROOM_JANUS_ADMIN_SECRET must be set"),
+        ("LIVEROOM_JANUS_URLS", "ftp://media1.school.example", "http:// or https://"),
+        ("LIVEROOM_JANUS_API_URLS", "ws://10.0.0.5:8188", "http:// or https://"),
+    ]:
+        with monkeypatch.context() as changed:
+            changed.setenv(name, value)
+            with pytest.raises(RuntimeError, match=message) as raised:
+                load_config(tmp_path)
+            assert "\n" not in str(raised.value)
+    monkeypatch.delenv("LIVEROOM_JANUS_API_URLS")
+    monkeypatch.setenv("LIVEROOM_JANUS_URLS", "wss://media1.school.example/janus-ws")
+    with pytest.raises(RuntimeError, match="LIVEROOM_JANUS_API_URLS must give"):
+        load_config(tmp_path)
