@@ -431,3 +431,21 @@ def test_the_removed_cannot_turn_their_own_media_on(meeting):
     meeting.post("teacher", f"people/{meeting.stay('sam')}/remove")
     response = state(meeting, "sam", "mic", True)
     assert response.status_code == 403
+
+
+def test_turning_ones_own_media_off_tells_ones_other_pages_and_an_instructors_does_not(meeting):
+    """A second tab opening starts muted: the first one must then say the microphone
+    went off in another tab, not that an instructor muted it (static/js/media)."""
+    assert state(meeting, "sam", "mic", True).status_code == 204
+    assert state(meeting, "priya", "mic", True).status_code == 204
+    sam = meeting.stream("sam")
+    priya = meeting.stream("priya")
+    assert state(meeting, "sam", "mic", False).status_code == 204
+    told = sam.wait_for(lambda e: e.event == "media-self")
+    assert told.data == "mic"
+    assert media(meeting, "teacher", f"people/{meeting.stay('priya')}/mute").status_code == 204
+    # Priya's list shows her microphone off; she is never told she did it herself.
+    priya.wait_for(lambda e: "microphone off" in e.data.lower() and "Priya" in e.data)
+    assert not any(e.event == "media-self" for e in priya.seen)
+    sam.close()
+    priya.close()

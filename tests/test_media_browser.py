@@ -287,3 +287,27 @@ def test_the_seventh_publisher_is_told_the_meeting_needs_the_media_server(server
     sam.get_by_role("textbox", name="Message").fill("I can still write")
     sam.keyboard.press("Enter")
     expect(sam.locator("#chat-log")).to_contain_text("I can still write")
+
+
+def test_a_second_tab_says_the_microphone_and_camera_went_off_in_another_tab(tmp_path, browser):
+    """Opening the room in a second tab starts it muted, which turns the first tab's
+    microphone and camera off: the first tab says so, and does not blame an
+    instructor."""
+    own = Gunicorn(tmp_path, database="sqlite")
+    try:
+        teacher = log_in(browser, own.base, "teacher", DEMO_PASSWORDS["teacher"])
+        enter(teacher, "Start Meeting")
+        first = log_in(browser, own.base, "student1", DEMO_PASSWORDS["student1"])
+        enter(first, "Join Meeting")
+        turn_on_camera_and_microphone(first)
+        second = first.context.new_page()
+        second.goto(first.url)
+        expect(second.locator("#stage")).to_be_visible()
+        notice = first.locator("[data-media-notice]")
+        expect(notice).to_have_text(
+            "Your microphone and camera were turned off in another tab or window of this room."
+        )
+        expect(first.get_by_role("button", name="Turn microphone on")).to_be_visible()
+        expect(notice).not_to_contain_text("instructor")
+    finally:
+        own.stop()

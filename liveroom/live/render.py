@@ -535,11 +535,21 @@ def _media_changed(plan: Plan, event: Event, session: LiveSession) -> None:
     to staff, the "mute all" buttons (with "Allow everyone to unmute" while a strong
     mute holds) to everyone who moderates."""
     action = event.data.get("action")
+    if action in OWN_OFF and event.data.get("by") is None and event.data.get("user_id"):
+        # The person turned it off themself, on one of their pages: their other pages
+        # (another tab) hear it, and then say so, not that an instructor did.
+        kind = OWN_OFF[action]
+        plan.sends.append((user(event.data["user_id"]), sse_message(None, "media-self", kind)))
+        return
     context = {"room": session.room, "media": media_view(session), "oob": True}
     if action == "stage_mode":
         plan.add(staff, render_template("rooms/_stage_mode.html", **context))
     if action in ("mute_all_strong", "allow_all"):
         plan.add(instructors, render_template("rooms/_media_controls.html", **context))
+
+
+# The person's own "off" of each kind (liveroom/media/actions.py ``set_own``).
+OWN_OFF = {"mic_off": "mic", "camera_off": "camera", "screen_off": "screen"}
 
 
 def _signal(plan: Plan, event: Event) -> None:

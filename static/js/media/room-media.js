@@ -61,6 +61,8 @@
     this.previewed = false;
     this.devices = { mic: "", camera: "", speaker: "" };
     this.signalQueues = {};
+    this.offElsewhere = {};    // kind -> when this person turned it off on another page
+    this.stoppedElsewhere = {};  // kind -> when this page stopped it for that reason
     this.stage = new M.Stage(stage, this.me);
     var Backend = M.backends[this.config.backend];
     var self = this;
@@ -161,6 +163,13 @@
         self.stopLocal(kind, false);
         var why = { mic: "mutedByInstructor", camera: "cameraStopped", screen: "shareStopped" }[kind];
         if (kind === "mic" && mine.strong_muted) why = "strongMuted";
+        // Turned off by this person on another page of theirs (a second tab opening
+        // starts muted): say that, not that an instructor did.
+        if (self.offElsewhere[kind] && Date.now() - self.offElsewhere[kind] < 15000) {
+          self.stoppedElsewhere[kind] = Date.now();
+          why = elsewhere(self.stoppedElsewhere);
+        }
+        delete self.offElsewhere[kind];
         self.say(S.say(why));
       }
     });
@@ -170,6 +179,17 @@
       if (!before.on_stage && mine.on_stage && this.roster.mode !== "everyone") this.say(S.say("invited"));
     }
   };
+
+  // The sentence for what went off on another page lately (its rosters may come
+  // one kind at a time): one kind, the microphone and camera, or more.
+  function elsewhere(stopped) {
+    var kinds = KINDS.filter(function (kind) {
+      return stopped[kind] && Date.now() - stopped[kind] < 15000;
+    });
+    if (kinds.length === 1) return kinds[0] + "Elsewhere";
+    if (kinds.length === 2 && kinds.indexOf("screen") < 0) return "micCameraElsewhere";
+    return "mediaElsewhere";
+  }
 
   // Whether this side negotiates sending ``kind`` (its transceiver's direction).
   Room.prototype.maySend = function (kind, mine) {
@@ -263,6 +283,12 @@
     var next = previous.catch(function () {}).then(function () { return post(url, body, true); });
     this.signalQueues[to] = next;
     return next;
+  };
+
+  // The person turned ``kind`` off on another page of theirs (the server says so
+  // before the roster that shows it off).
+  Room.prototype.offOnAnotherPage = function (kind) {
+    if (KINDS.indexOf(kind) >= 0) this.offElsewhere[kind] = Date.now();
   };
 
   Room.prototype.receiveSignal = function (data) {
@@ -598,6 +624,9 @@
       source.__liveroomSignals = true;
       source.addEventListener("signal", function (message) {
         if (current) current.receiveSignal(message.data);
+      });
+      source.addEventListener("media-self", function (message) {
+        if (current) current.offOnAnotherPage(message.data);
       });
       source.__liveroomOpened = true;
       if (current && current.backend.hello) current.backend.hello();
