@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import (
     Flask,
@@ -31,22 +32,38 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VENDOR_FILES = {
     "htmx.min.js": "htmx.org/dist/htmx.min.js",
     "sse.js": "htmx-ext-sse/dist/sse.min.js",
+    # The Janus media server's client (static/js/media/sfu.js) and the WebRTC shim it uses.
+    "adapter.js": "webrtc-adapter/out/adapter.js",
+    "janus.js": "janus-gateway/npm/src/janus.js",
 }
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "media-src 'self' blob:",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+
+def content_security_policy(connect: tuple[str, ...] = ()) -> str:
+    """The policy, with ``connect`` (the Janus servers' origins, which the pages'
+    media script calls) added to ``connect-src``, and nothing else."""
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            " ".join(["connect-src 'self'", *connect]),
+            "media-src 'self' blob:",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+def origin_of(url: str) -> str:
+    """scheme://host[:port] of an address."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
 # Camera, microphone and screen sharing for the app's own pages only (the media
 # issue); nothing else a classroom page has no use for.
 PERMISSIONS_POLICY = ", ".join(
@@ -66,7 +83,8 @@ STRICT_TRANSPORT_SECURITY = "max-age=31536000"
 def apply_security_headers(response: Response) -> Response:
     """The headers every answer carries, error pages included (liveroom/errors.py
     calls this directly when even the error template fails)."""
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    policy = current_app.config.get("LIVEROOM_CSP") if current_app else None
+    response.headers.setdefault("Content-Security-Policy", policy or CONTENT_SECURITY_POLICY)
     response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -100,6 +118,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
+    # The pages' media script talks to the Janus servers browsers are given.
+    janus = sorted({origin_of(server.url) for server in app.config["LIVEROOM_JANUS_SERVERS"]})
+    app.config["LIVEROOM_CSP"] = content_security_policy(tuple(janus))
     app.url_map.converters["id"] = IdConverter
     db.init_app(app)
     # Schema changes ship as Alembic revisions in liveroom/migrations (flask db upgrade).

@@ -10,9 +10,6 @@ its own tests in tests/test_media.py.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import requests
@@ -23,7 +20,7 @@ from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 from liveroom.media.rules import MESH_PUBLISHERS  # noqa: E402
 from tests.live_server import CHROMIUM, CHROMIUM_ARGS, log_in, open_link  # noqa: E402
 from tests.waiting import wait_until  # noqa: E402
-from tests.workers import DEMO_PASSWORDS, ROOT, Gunicorn  # noqa: E402
+from tests.workers import DEMO_PASSWORDS, Gunicorn  # noqa: E402
 
 MEDIA_ARGS = [
     *CHROMIUM_ARGS,
@@ -224,44 +221,9 @@ def test_three_people_see_and_hear_each_other_and_the_teacher_runs_the_stage(ser
 
 def test_the_seventh_publisher_is_told_the_meeting_needs_the_media_server(server, browser):
     # Six others publish (HTTP clients: the server decides who may, not the browsers).
-    flask = Path(sys.executable).parent / "flask"
     names = [f"pupil{n}" for n in range(MESH_PUBLISHERS - 1)]
     for name in names:
-        subprocess.run(
-            [
-                flask,
-                "--app",
-                "liveroom",
-                "users",
-                "create",
-                name,
-                "--password",
-                "liveroom-pupil",
-                "--display-name",
-                name.title(),
-            ],
-            env=server.env,
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
-        subprocess.run(
-            [
-                flask,
-                "--app",
-                "liveroom",
-                "channels",
-                "add-member",
-                "Biology 101",
-                name,
-                "--role",
-                "member",
-            ],
-            env=server.env,
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
+        server.add_member(name, "liveroom-pupil")
     teacher = server.login("teacher")
     room = server.biology_room(teacher)
     teacher.post(f"{server.base}/rooms/{room}/end")

@@ -42,14 +42,12 @@ def janus_at(url: str) -> JanusClient:
     return JanusClient(configured, app_token(configured))
 
 
-def test_a_meetings_room_is_made_once_where_rooms_are_fewest(meeting, janus_app):
+def test_a_meetings_room_is_made_as_it_starts_and_kept(meeting, janus_app):
     with janus_app.app_context():
         sfu = sfu_of()
-        loads = {url: len(client.rooms()) for url, client in sfu.clients.items()}
         session = db.session.get(LiveSession, meeting.session)
-        room = sfu.open_room(session)
-        db.session.commit()
-        assert room.server == min(loads, key=lambda url: (loads[url], list(loads).index(url)))
+        room = db.session.get(MediaRoom, session.id)
+        assert room is not None, "Start Meeting made it"
         assert sfu.open_room(session).room == room.room, "it stays where it was made"
         janus = janus_at(room.server)
         listed = {entry["room"]: entry for entry in janus.rooms()}
@@ -129,7 +127,7 @@ def test_the_sweep_withdraws_leftovers_of_ended_stays_and_meetings(meeting, janu
         # The meeting ended the same way: the sweep destroys its room.
         session.ended_at = utcnow()
         db.session.commit()
-        assert sfu.sweep() == 2  # Priya's pass, then the room
+        assert sfu.sweep() == 3  # the teacher's and Priya's passes, then the room
         assert not janus.exists(room.room)
         assert db.session.scalar(sa.select(sa.func.count()).select_from(MediaRoom)) == 0
 
@@ -180,3 +178,49 @@ def test_janus_settings_are_read_and_bad_ones_stop_the_start(monkeypatch, tmp_pa
     monkeypatch.setenv("LIVEROOM_JANUS_URLS", "wss://media1.school.example/janus-ws")
     with pytest.raises(RuntimeError, match="LIVEROOM_JANUS_API_URLS must give"):
         load_config(tmp_path)
+
+
+def media_config(meeting, who) -> dict:
+    import html
+    import json
+    import re
+
+    page = meeting.page(who).get_data(as_text=True)
+    return json.loads(html.unescape(re.search(r"data-media='([^']+)'", page).group(1)))
+
+
+def test_pages_get_the_janus_room_and_removal_leave_and_end_withdraw_it(meeting, janus_app):
+    sams = media_config(meeting, "sam")
+    assert sams["backend"] == "janus"
+    room, token = sams["janus"]["room"], sams["janus"]["token"]
+    assert media_config(meeting, "priya")["janus"]["token"] != token, "a token each"
+    assert "http://127.0.0.1:818" in meeting.page("sam").headers["Content-Security-Policy"]
+    janus = janus_at(sams["janus"]["server"])
+    with janus_app.app_context():
+        sam_id, priya_id = (p.user_id for p in stays(meeting, "sam", "priya"))
+    assert Person(janus, token).join(room, sam_id)["videoroom"] == "joined"
+
+    # Removed: put out of the Janus room at once, and the copy of his page is useless.
+    assert meeting.post("teacher", f"people/{meeting.stay('sam')}/remove").status_code == 204
+    assert sam_id not in [p["id"] for p in janus.participants(room)]
+    assert Person(janus, token).session()["error"]["code"] == 403
+
+    # Priya leaves: her token goes too.
+    priyas = media_config(meeting, "priya")["janus"]["token"]
+    assert meeting.post("priya", "leave").status_code in (200, 204, 303)
+    assert Person(janus, priyas).session()["error"]["code"] == 403
+
+    # The end of the meeting destroys its room.
+    assert meeting.post("teacher", "end").status_code == 200
+    assert not janus.exists(room)
+
+
+def test_with_janus_down_at_the_start_the_meeting_keeps_to_the_mesh(tmp_path):
+    gone = JanusServer(
+        "http://127.0.0.1:9/janus", "http://127.0.0.1:9/janus", "http://127.0.0.1:9/admin", "x"
+    )
+    app = make_app(tmp_path, LIVEROOM_JANUS_SERVERS=[gone], LIVEROOM_JANUS_TIMEOUT=0.5)
+    meeting = Meeting(app, World(app))
+    assert media_config(meeting, "sam")["backend"] == "mesh"
+    # Chat and the rest work as ever.
+    assert meeting.post("sam", "chat", body="Is the video on?").status_code == 200

@@ -145,6 +145,30 @@ class Gunicorn:
         page = teacher.get(f"{self.base}/channels/1", headers={"HX-Request": ""}).text
         return re.search(r"/rooms/([\w-]+)/(?:start|join|button)", page).group(1)
 
+    def add_member(self, username: str, password: str, channel: str = "Biology 101") -> None:
+        """A new account (its display name from the username), member of ``channel``,
+        through the CLI a school's admin uses."""
+        flask = Path(sys.executable).parent / "flask"
+        for command in (
+            [
+                "users",
+                "create",
+                username,
+                "--password",
+                password,
+                "--display-name",
+                username.title(),
+            ],
+            ["channels", "add-member", channel, username, "--role", "member"],
+        ):
+            subprocess.run(
+                [flask, "--app", "liveroom", *command],
+                env=self.env,
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+            )
+
     def scalar(self, sql: str, **params: object) -> object:
         """One value from the server's database (what was stored)."""
         with self.engine.connect() as connection:

@@ -51,6 +51,7 @@ from liveroom.live.render import (
 )
 from liveroom.live.wake import LocalWake
 from liveroom.media import signals
+from liveroom.media.backend import sweep_media
 from liveroom.models import LiveSession
 from liveroom.rooms import meetings, presence
 
@@ -604,6 +605,9 @@ class Hub:
             try:
                 if self.live_meetings > 0:
                     meetings.sweep_all(self.app.config["LIVEROOM_PRESENCE_TIMEOUT"])
+                # Rooms and passes on the media server that ended meetings and stays
+                # left behind (nothing when none is configured).
+                sweep_media()
                 if time.monotonic() >= self.next_forget:
                     self.next_forget = time.monotonic() + FORGET_RATE_HITS_EVERY
                     ratelimit.forget_old()

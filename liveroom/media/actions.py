@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from liveroom import events
 from liveroom.events import Kind
 from liveroom.extensions import db
+from liveroom.media.backend import backend_for
 from liveroom.media.rules import Decision, MediaState, Room, StageMode, may_publish
 from liveroom.media.rules import Kind as MediaKind
 from liveroom.models import LiveSession, Participation
@@ -53,11 +54,14 @@ def room_now(session: LiveSession) -> Room:
     present, publishers, staff_idle = db.session.execute(
         _ROOM_COUNTS, {"session_id": session.id}
     ).one()
+    backend = backend_for(session)
     return Room(
         mode=StageMode(session.stage_mode),
         present=present,
         publishers=publishers,
         staff_not_publishing=staff_idle,
+        people_limit=backend.people_limit,
+        publisher_limit=backend.publisher_limit,
     )
 
 

@@ -17,12 +17,19 @@ behind the same four calls.
 
 from __future__ import annotations
 
+import logging
 from typing import Protocol
 
 from flask import current_app
 
+from liveroom.extensions import db
 from liveroom.media.ice import ice_configuration
-from liveroom.models import LiveSession, Participation
+from liveroom.media.janus import JanusUnavailable
+from liveroom.media.rules import MESH_PEOPLE, MESH_PUBLISHERS
+from liveroom.media.sfu import JANUS_PEOPLE, JANUS_PUBLISHERS, sfu_of
+from liveroom.models import LiveSession, MediaRoom, Participation
+
+log = logging.getLogger(__name__)
 
 # What a mesh sender sends each receiver at most (bits per second, frames per second):
 # one copy per receiver, so modest, and a screen's text stays sharp at a low rate.
@@ -34,6 +41,9 @@ MESH_BITRATES = {
 
 class MediaBackend(Protocol):
     name: str
+    # People present up to which it carries media, and publishers at once.
+    people_limit: int
+    publisher_limit: int
 
     def open_room(self, session: LiveSession) -> None: ...
 
@@ -48,6 +58,8 @@ class Mesh:
     """Peer-to-peer: nothing to open or close on a server."""
 
     name = "mesh"
+    people_limit = MESH_PEOPLE
+    publisher_limit = MESH_PUBLISHERS
 
     def open_room(self, session: LiveSession) -> None:
         """Nothing to prepare: a mesh exists between the browsers present."""
@@ -69,9 +81,105 @@ class Mesh:
         """The meeting's end refreshes every page, which stops its media."""
 
 
+class Janus:
+    """The Janus media server (liveroom/media/sfu.py): a VideoRoom per meeting, made
+    when it starts (``open_media_room``), and a pass per admitted stay."""
+
+    name = "janus"
+    people_limit = JANUS_PEOPLE
+    publisher_limit = JANUS_PUBLISHERS
+
+    def open_room(self, session: LiveSession) -> None:
+        sfu = sfu_of()
+        if sfu is not None:
+            sfu.open_room(session)
+
+    def authorise(self, session: LiveSession, person: Participation) -> dict:
+        """The page's Janus address, the meeting's room and this stay's token; the
+        mesh's configuration when Janus does not answer now (the page then says
+        audio and video are unavailable, past the mesh's size)."""
+        sfu = sfu_of()
+        admitted = sfu.admit(session, person) if sfu is not None else None
+        if admitted is None:
+            return MESH.authorise(session, person) | {"janus_down": True}
+        room, entry = admitted
+        return {
+            "backend": self.name,
+            "janus": {"server": room.server, "room": room.room, "token": entry.token},
+            "ice": ice_configuration(current_app.config, person.user_id),
+            "bitrates": MESH_BITRATES,
+        }
+
+    def withdraw(self, session: LiveSession, person: Participation) -> None:
+        sfu = sfu_of()
+        if sfu is not None:
+            sfu.withdraw(person)
+
+    def close(self, session: LiveSession) -> None:
+        sfu = sfu_of()
+        if sfu is not None:
+            sfu.close(session.id)
+
+
+def on_media_server(session_id: int) -> bool:
+    """Whether the meeting has a room on a media server (made when it started). Kept
+    per process once seen: a meeting keeps its room to the end."""
+    known = current_app.extensions.setdefault("liveroom_media_rooms", set())
+    if session_id in known:
+        return True
+    if db.session.get(MediaRoom, session_id) is None:
+        return False
+    if len(known) > 10_000:
+        known.clear()
+    known.add(session_id)
+    return True
+
+
 def backend_for(session: LiveSession) -> MediaBackend:
-    """The backend serving ``session``: the mesh (the only one so far)."""
+    """The backend serving ``session``: Janus when the meeting got a room there as it
+    started, the mesh otherwise (none configured, or none answered then)."""
+    if sfu_of() is not None and on_media_server(session.id):
+        return JANUS
     return MESH
 
 
+def open_media_room(session: LiveSession) -> None:
+    """Start Meeting: with Janus configured, the meeting's room there (on the server
+    with the fewest rooms that answers); when none answers, the meeting keeps to the
+    mesh. The caller commits."""
+    if sfu_of() is not None:
+        JANUS.open_room(session)
+
+
 MESH = Mesh()
+JANUS = Janus()
+
+
+def withdraw_media(session: LiveSession, person: Participation) -> None:
+    """After a stay ended or was removed (committed): its media pass goes, and on
+    the media server the person is put out of the room now. Janus not answering
+    leaves the pass to the sweep (``sfu.Sfu.sweep``), which withdraws it later."""
+    try:
+        backend_for(session).withdraw(session, person)
+        db.session.commit()
+    except JanusUnavailable as error:
+        db.session.rollback()
+        log.warning("media pass of stay %s left to the sweep: %s", person.id, error)
+
+
+def close_media(session: LiveSession) -> None:
+    """After a meeting ended (committed): its room on the media server goes, with
+    every pass to it; left to the sweep when Janus does not answer."""
+    try:
+        backend_for(session).close(session)
+        db.session.commit()
+    except JanusUnavailable as error:
+        db.session.rollback()
+        log.warning("media room of meeting %s left to the sweep: %s", session.id, error)
+
+
+def sweep_media() -> None:
+    """The sweep's share: passes of stays that ended, rooms of meetings that ended."""
+    sfu = sfu_of()
+    if sfu is not None:
+        sfu.sweep()

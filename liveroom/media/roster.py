@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from liveroom.media.rules import MESH_PEOPLE, NEEDS_MEDIA_SERVER, StageMode
+from liveroom.media.backend import backend_for
+from liveroom.media.rules import NEEDS_MEDIA_SERVER, StageMode
 from liveroom.models import LiveSession, Participation
 from liveroom.rooms.policy import shown_rank
 from liveroom.text import initial
@@ -37,8 +38,10 @@ def person_entry(person: Participation) -> dict:
 
 def roster(session: LiveSession, people: list[Participation], present: int) -> dict:
     """The roster of ``session`` from the people present (all of them, when they are
-    few enough for the mesh; ``present`` is how many there are)."""
-    fits = present <= MESH_PEOPLE and len(people) >= present
+    few enough for its media: the mesh's limit, or the media server's; ``present``
+    is how many there are)."""
+    limit = backend_for(session).people_limit
+    fits = present <= limit and len(people) >= present
     return {
         "mode": session.stage_mode,
         "strong": session.strong_mute,

@@ -97,13 +97,20 @@ class MediaState:
 
 @dataclass(frozen=True)
 class Room:
-    """What the rules need of the meeting: its stage mode and how full the mesh is."""
+    """What the rules need of the meeting: its stage mode, how full it is, and what
+    its media carries (the mesh's limits, or the media server's, ``media.backend``)."""
 
     mode: StageMode
     present: int
     # People publishing now, and the staff present who are not (their places are kept).
     publishers: int
     staff_not_publishing: int
+    people_limit: int = MESH_PEOPLE
+    publisher_limit: int = MESH_PUBLISHERS
+
+    @property
+    def on_media_server(self) -> bool:
+        return self.publisher_limit > MESH_PUBLISHERS
 
 
 @dataclass(frozen=True)
@@ -134,14 +141,15 @@ def may_publish(kind: Kind, rank: Rank, me: MediaState, room: Room) -> Decision:
         )
     if me.publishing:
         return ALLOWED  # already holds a place: another track of theirs costs none
-    if room.present > MESH_PEOPLE:
+    if room.present > room.people_limit:
         return Decision(False, NEEDS_MEDIA_SERVER)
     kept_for_staff = 0 if rank is Rank.STAFF else room.staff_not_publishing
-    if room.publishers + kept_for_staff >= MESH_PUBLISHERS:
+    if room.publishers + kept_for_staff >= room.publisher_limit:
+        carried = "" if room.on_media_server else " without the school's media server"
         return Decision(
             False,
-            f"{MESH_PUBLISHERS} people already send audio or video, the most this meeting "
-            "carries without the school's media server. Try again when someone stops.",
+            f"{room.publisher_limit} people already send audio or video, the most this "
+            f"meeting carries{carried}. Try again when someone stops.",
         )
     return ALLOWED
 

@@ -14,8 +14,8 @@ Janus keeps rooms and tokens in memory only, so a restarted Janus has forgotten
 them all; the app's own token (one for every worker, derived from the Admin API's
 secret) is added again when a call finds it gone.
 
-Not yet used by meetings: the page's Janus client comes with the next part of issue
-9. Until then ``media.backend.backend_for`` serves every meeting with the mesh.
+``media.backend`` chooses it per meeting: with Janus configured, a meeting gets its
+room as it starts, and keeps to the mesh if no server answered then.
 """
 
 from __future__ import annotations
@@ -32,11 +32,15 @@ from sqlalchemy.exc import IntegrityError
 from liveroom.extensions import db
 from liveroom.media.janus import JanusClient, JanusServer, JanusUnavailable, new_token
 from liveroom.models import LiveSession, MediaPass, MediaRoom, Participation
+from liveroom.rooms.presence import LARGE_ROOM
 
 log = logging.getLogger(__name__)
 
 # A class: every pupil may publish on the stage's "everyone" mode.
 JANUS_PUBLISHERS = 30
+# People present up to which a meeting on Janus carries media: as many as the media
+# roster lists (rooms.presence.LARGE_ROOM: it lists everyone up to there).
+JANUS_PEOPLE = LARGE_ROOM
 # Each publisher's cap, bits a second (the grid takes simulcast's lower layers).
 JANUS_BITRATE = 512_000
 

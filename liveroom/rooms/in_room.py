@@ -12,6 +12,7 @@ from flask import Response, abort, redirect, render_template, request, url_for
 
 from liveroom.auth.sessions import signed_in_user
 from liveroom.extensions import db
+from liveroom.media.backend import withdraw_media
 from liveroom.models import (
     ChatMessage,
     LiveSession,
@@ -222,6 +223,7 @@ def remove_person(public_id: str, participation_id: int) -> Response:
     if not rights.may_remove(moderation.rank_of(target), target.user_id):
         refuse_action_on(target, "remove")
     moderation.remove_person(target, signed_in_user())
+    withdraw_media(session, target)
     return done(room)
 
 

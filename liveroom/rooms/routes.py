@@ -11,6 +11,8 @@ from flask import Response, abort, redirect, render_template, request, url_for
 
 from liveroom.auth.sessions import signed_in_user
 from liveroom.extensions import db
+from liveroom.media.backend import close_media, open_media_room, withdraw_media
+from liveroom.media.sfu import sfu_of
 from liveroom.models import LiveSession, Participation, Room
 from liveroom.params import int_arg
 from liveroom.rooms import bp, meetings, policy, waiting
@@ -106,6 +108,10 @@ def start_meeting(public_id: str) -> Response | str:
     # Already live (a second instructor, or a double click): it enters that meeting as
     # Join does, so a removal or a demotion in it still holds.
     session, me, started = meetings.open_session(room, signed_in_user())
+    if started is not None:
+        # A new meeting: its room on the media server, if one is configured.
+        open_media_room(session)
+        meetings.commit_keeping_loaded()
     return entered(room, session, me, started)
 
 
@@ -196,6 +202,11 @@ def leave_meeting(public_id: str) -> Response | str:
     # Someone who was in the meeting was not waiting to enter it (entering ends that).
     if session is not None and not meetings.leave_session(session, signed_in_user()):
         waiting.withdraw(session, signed_in_user())
+    elif session is not None and sfu_of() is not None:
+        # They left: their pass to the meeting's room on the media server goes too.
+        stay = latest_stay(session, signed_in_user().id)
+        if stay is not None:
+            withdraw_media(session, stay)
     if wants_fragment():
         # The meeting they left goes on (its end reaches the button by its own stream).
         context = button_context(room, live=session is not None)
@@ -219,6 +230,7 @@ def end_meeting(public_id: str) -> Response | str:
     if not policy.may_end(signed_in_user(), room, me, get_settings()):
         abort(403, "Only the room's instructors can end the meeting.")
     meetings.end_session(session, signed_in_user())
+    close_media(session)
     return render_ended(room, session)
 
 

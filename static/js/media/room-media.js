@@ -70,6 +70,8 @@
       me: this.me,
       ice: this.config.ice,
       fetchIce: function () { return self.fetchIce(); },
+      janus: this.config.janus,
+      onUnavailable: function () { self.say(S.say("mediaUnavailable"), true); },
       bitrates: this.config.bitrates,
       send: function (to, message) { return self.sendSignal(to, message); },
       onTrack: function (uid, kind, track) { self.remoteTrack(uid, kind, track); },

@@ -51,6 +51,7 @@
     stageEmpty: "Turn on your microphone or camera below and you appear here.",
     stageAsk: "Raise your hand to ask to speak: an instructor can invite you onto the stage.",
     stageTooLarge: "Audio and video are off: this meeting is larger than a meeting without the school's media server carries.",
+    mediaUnavailable: "Audio and video are unavailable right now: the school's media server does not answer. Chat and everything else keep working.",
     refused: "{reason}"
   };
 
