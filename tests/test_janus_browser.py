@@ -31,6 +31,7 @@ from tests.test_media_browser import (  # noqa: E402
     enter,
     turn_on_camera_and_microphone,
 )
+from tests.test_media_browser import growing as mesh_growing  # noqa: E402
 from tests.waiting import wait_until  # noqa: E402
 from tests.workers import DEMO_PASSWORDS, Gunicorn  # noqa: E402
 
@@ -203,7 +204,9 @@ def stop_janus(here: Path) -> None:
         pid_file.unlink()
 
 
-def test_with_janus_gone_mid_meeting_the_room_says_so_and_chat_goes_on(tmp_path, own_janus):
+def test_with_janus_gone_mid_meeting_the_room_says_so_and_a_small_one_moves_to_the_mesh(
+    tmp_path, own_janus
+):
     env = janus_env()
     env["LIVEROOM_JANUS_URLS"] = "http://127.0.0.1:8190/janus"
     env["LIVEROOM_JANUS_ADMIN_URLS"] = "http://127.0.0.1:7190/admin"
@@ -229,6 +232,21 @@ def test_with_janus_gone_mid_meeting_the_room_says_so_and_chat_goes_on(tmp_path,
                 sam.get_by_role("textbox", name="Message").fill("Is the video gone?")
                 sam.keyboard.press("Enter")
                 expect(teacher.locator("#chat-log")).to_contain_text("Is the video gone?")
+
+                # A meeting this small moves to the mesh: the pages read their panels
+                # again, and the teacher's camera, turned on again, reaches Sam directly.
+                wait_until(
+                    lambda: (
+                        teacher.evaluate("() => window.LiveroomMedia.current()?.config.backend")
+                        == "mesh"
+                    ),
+                    MEDIA_DEADLINE,
+                    "the meeting did not move to the mesh",
+                )
+                turn_on_camera_and_microphone(teacher)
+                assert wait_until(
+                    lambda: mesh_growing(sam, str(teacher_id), "camera"), MEDIA_DEADLINE
+                ), "no video over the mesh after the move"
             finally:
                 browser.close()
     finally:

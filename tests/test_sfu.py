@@ -132,12 +132,19 @@ def test_the_sweep_withdraws_leftovers_of_ended_stays_and_meetings(meeting, janu
         assert db.session.scalar(sa.select(sa.func.count()).select_from(MediaRoom)) == 0
 
 
+GONE = JanusServer(
+    "http://127.0.0.1:9/janus", "http://127.0.0.1:9/janus", "http://127.0.0.1:9/admin", "x"
+)
+
+
+def meeting_on_a_silent_janus(tmp_path):
+    """An app whose one Janus server does not answer, and a meeting started in it."""
+    app = make_app(tmp_path, LIVEROOM_JANUS_SERVERS=[GONE], LIVEROOM_JANUS_TIMEOUT=0.5)
+    return app, Meeting(app, World(app))
+
+
 def test_without_an_answering_server_there_is_no_room_and_no_pass(tmp_path):
-    gone = JanusServer(
-        "http://127.0.0.1:9/janus", "http://127.0.0.1:9/janus", "http://127.0.0.1:9/admin", "x"
-    )
-    app = make_app(tmp_path, LIVEROOM_JANUS_SERVERS=[gone], LIVEROOM_JANUS_TIMEOUT=0.5)
-    meeting = Meeting(app, World(app))
+    app, meeting = meeting_on_a_silent_janus(tmp_path)
     with app.app_context():
         session = db.session.get(LiveSession, meeting.session)
         (sam,) = stays(meeting, "sam")
@@ -216,11 +223,29 @@ def test_pages_get_the_janus_room_and_removal_leave_and_end_withdraw_it(meeting,
 
 
 def test_with_janus_down_at_the_start_the_meeting_keeps_to_the_mesh(tmp_path):
-    gone = JanusServer(
-        "http://127.0.0.1:9/janus", "http://127.0.0.1:9/janus", "http://127.0.0.1:9/admin", "x"
-    )
-    app = make_app(tmp_path, LIVEROOM_JANUS_SERVERS=[gone], LIVEROOM_JANUS_TIMEOUT=0.5)
-    meeting = Meeting(app, World(app))
+    app, meeting = meeting_on_a_silent_janus(tmp_path)
     assert media_config(meeting, "sam")["backend"] == "mesh"
     # Chat and the rest work as ever.
     assert meeting.post("sam", "chat", body="Is the video on?").status_code == 200
+
+
+def test_a_small_meeting_on_a_server_that_stopped_answering_moves_to_the_mesh(tmp_path):
+    from liveroom import events
+    from liveroom.models import Event
+
+    app, meeting = meeting_on_a_silent_janus(tmp_path)
+    with app.app_context():
+        # As if the server had answered at the start, then stopped.
+        db.session.add(MediaRoom(session_id=meeting.session, server=GONE.url, room=7, secret="s"))
+        db.session.commit()
+        sfu = sfu_of()
+        since = events.newest_id()
+        assert sfu.fall_back() == 0, "one sweep without an answer is not enough"
+        assert sfu.fall_back() == 1
+        assert db.session.get(MediaRoom, meeting.session) is None
+        moved = db.session.scalars(sa.select(Event).where(Event.id > since)).all()
+        assert [e.data.get("action") for e in moved] == ["moved_to_mesh"]
+    stream = meeting.stream("sam", last_event_id=since)
+    assert stream.wait_for(lambda e: e.event == "refresh"), "every page reads its panel again"
+    stream.close()
+    assert media_config(meeting, "sam")["backend"] == "mesh"

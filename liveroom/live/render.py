@@ -535,6 +535,11 @@ def _media_changed(plan: Plan, event: Event, session: LiveSession) -> None:
     to staff, the "mute all" buttons (with "Allow everyone to unmute" while a strong
     mute holds) to everyone who moderates."""
     action = event.data.get("action")
+    if action == "moved_to_mesh":
+        # The media server stopped answering: every page reads its panel again,
+        # which now connects peer to peer (liveroom/media/sfu.py ``fall_back``).
+        plan.refresh(everyone)
+        return
     if action in OWN_OFF and event.data.get("by") is None and event.data.get("user_id"):
         # The person turned it off themself, on one of their pages: their other pages
         # (another tab) hear it, and then say so, not that an instructor did.

@@ -122,17 +122,10 @@ class Janus:
 
 
 def on_media_server(session_id: int) -> bool:
-    """Whether the meeting has a room on a media server (made when it started). Kept
-    per process once seen: a meeting keeps its room to the end."""
-    known = current_app.extensions.setdefault("liveroom_media_rooms", set())
-    if session_id in known:
-        return True
-    if db.session.get(MediaRoom, session_id) is None:
-        return False
-    if len(known) > 10_000:
-        known.clear()
-    known.add(session_id)
-    return True
+    """Whether the meeting has a room on a media server (made when it started, gone
+    if the server stopped answering and the meeting moved to the mesh). Asked of the
+    database each time: every worker must see a move at once."""
+    return db.session.get(MediaRoom, session_id) is not None
 
 
 def backend_for(session: LiveSession) -> MediaBackend:
@@ -179,7 +172,9 @@ def close_media(session: LiveSession) -> None:
 
 
 def sweep_media() -> None:
-    """The sweep's share: passes of stays that ended, rooms of meetings that ended."""
+    """The sweep's share: passes of stays that ended, rooms of meetings that ended,
+    and small meetings on a server that stopped answering moved to the mesh."""
     sfu = sfu_of()
     if sfu is not None:
         sfu.sweep()
+        sfu.fall_back()

@@ -29,8 +29,11 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from sqlalchemy.exc import IntegrityError
 
+from liveroom import events
+from liveroom.events import Kind
 from liveroom.extensions import db
 from liveroom.media.janus import JanusClient, JanusServer, JanusUnavailable, new_token
+from liveroom.media.rules import MESH_PEOPLE
 from liveroom.models import LiveSession, MediaPass, MediaRoom, Participation
 from liveroom.rooms.presence import LARGE_ROOM
 
@@ -41,6 +44,8 @@ JANUS_PUBLISHERS = 30
 # People present up to which a meeting on Janus carries media: as many as the media
 # roster lists (rooms.presence.LARGE_ROOM: it lists everyone up to there).
 JANUS_PEOPLE = LARGE_ROOM
+# Sweeps in a row a server must miss before its small meetings move to the mesh.
+STRIKES_BEFORE_FALLING_BACK = 2
 # Each publisher's cap, bits a second (the grid takes simulcast's lower layers).
 JANUS_BITRATE = 512_000
 
@@ -60,6 +65,7 @@ class Sfu:
         self.clients = {
             server.url: JanusClient(server, app_token(server), timeout) for server in servers
         }
+        self.strikes: dict[str, int] = {}  # server -> sweeps in a row it did not answer
 
     def client(self, url: str) -> JanusClient | None:
         return self.clients.get(url)
@@ -164,6 +170,48 @@ class Sfu:
 
     # --- upkeep ------------------------------------------------------------------------
 
+    def fall_back(self) -> int:
+        """Meetings whose server stopped answering (at two sweeps in a row) move to the
+        mesh when they are small enough for it: their room's rows go, and every page
+        in them is told to read its panel again, which then connects peer to peer.
+        Larger ones stay (their pages say audio and video are unavailable) in case
+        the server comes back. Returns how many meetings moved."""
+        live = db.session.scalars(
+            sa.select(MediaRoom)
+            .join(LiveSession, LiveSession.id == MediaRoom.session_id)
+            .where(LiveSession.ended_at.is_(None))
+        ).all()
+        moved = 0
+        for url in {room.server for room in live}:
+            client = self.client(url)
+            if client is not None and _answers(client):
+                self.strikes.pop(url, None)
+                continue
+            self.strikes[url] = self.strikes.get(url, 0) + 1
+            if self.strikes[url] < STRIKES_BEFORE_FALLING_BACK:
+                continue
+            for room in (room for room in live if room.server == url):
+                present = db.session.scalar(
+                    sa.select(sa.func.count()).where(
+                        Participation.session_id == room.session_id,
+                        Participation.left_at.is_(None),
+                    )
+                )
+                if present > MESH_PEOPLE:
+                    continue
+                session = db.session.get(LiveSession, room.session_id)
+                db.session.execute(
+                    sa.delete(MediaPass).where(MediaPass.session_id == room.session_id)
+                )
+                db.session.delete(room)
+                events.append(
+                    session.room_id, Kind.MEDIA_CHANGED, session.id, action="moved_to_mesh"
+                )
+                db.session.commit()
+                log.warning("meeting %s moved to the mesh: %s does not answer", session.id, url)
+                moved += 1
+        return moved
+
     def sweep(self) -> int:
         """Withdraw the passes of stays that ended and close the rooms of meetings that
         ended (what a crash or an unreachable Janus left behind), committing each: two
@@ -200,6 +248,14 @@ class Sfu:
                     "media room of meeting %s kept for the next sweep: %s", session_id, error
                 )
         return done
+
+
+def _answers(client: JanusClient) -> bool:
+    try:
+        client.info()
+    except JanusUnavailable:
+        return False
+    return True
 
 
 def sfu_of(app: Flask | None = None) -> Sfu | None:
