@@ -113,6 +113,10 @@ def test_six_people_receive_the_teachers_video_and_audio_through_janus(server):
                 expect(
                     page.locator(f'.tile[data-uid="{teacher_id}"] video.tile__video')
                 ).to_be_visible()
+            # The speaking ring follows the teacher's voice (the fake microphone beeps).
+            expect(pages[0].locator(f'.tile[data-uid="{teacher_id}"]')).to_have_class(
+                re.compile(r"\btile--speaking\b"), timeout=MEDIA_DEADLINE * 1000
+            )
             # Janus itself lists the teacher as the one publisher, among six people.
             config = teacher.evaluate("() => window.LiveroomMedia.current().config.janus")
             port = int(config["server"].split(":")[2].split("/")[0])

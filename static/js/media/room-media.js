@@ -237,8 +237,14 @@
   };
 
   Room.prototype.measureLevels = function () {
-    var levels = {};
+    // The media server's client knows whose each received track is; the mesh's
+    // connections are one per person.
+    var levels = this.backend.levels ? this.backend.levels() : {};
     var self = this;
+    Object.keys(levels).forEach(function (uid) {
+      var person = self.people && self.people[uid];
+      if (!person || !person.mic || person.strong_muted) levels[uid] = 0;
+    });
     Object.keys(this.backend.peers || {}).forEach(function (uid) {
       var pc = self.backend.peers[uid].pc;
       pc.getReceivers().forEach(function (receiver) {

@@ -326,6 +326,30 @@
     return null;
   };
 
+  // How loud each person is now (0 to 1): the stage's speaking indicator. Read from
+  // the statistics of the audio received (the level the browser measures as it plays,
+  // whatever RTP header extensions the server forwards), a measurement behind.
+  SfuBackend.prototype.levels = function () {
+    var handle = this.subscriber;
+    var pc = handle && handle.webrtcStuff && handle.webrtcStuff.pc;
+    if (pc && !this.measuring) {
+      var self = this;
+      this.measuring = true;
+      pc.getStats().then(function (report) {
+        var levels = {};
+        report.forEach(function (row) {
+          var stream = row.type === "inbound-rtp" && row.kind === "audio" && self.streams[row.mid];
+          if (stream) levels[stream.uid] = Math.max(levels[stream.uid] || 0, row.audioLevel || 0);
+        });
+        self.lastLevels = levels;
+      }).catch(function () {}).finally(function () { self.measuring = false; });
+    }
+    var copy = {};
+    var last = this.lastLevels || {};
+    Object.keys(last).forEach(function (uid) { copy[uid] = last[uid]; });
+    return copy;
+  };
+
   // Signals between browsers belong to the mesh; the media server needs none.
   SfuBackend.prototype.receive = function () {};
 
