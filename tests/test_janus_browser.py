@@ -255,3 +255,51 @@ def test_with_janus_gone_mid_meeting_the_room_says_so_and_a_small_one_moves_to_t
                 browser.close()
     finally:
         server.stop()
+
+
+FORGE_MIC = """async () => {
+  // A modified page: it publishes its microphone again, telling the app nothing.
+  const room = window.LiveroomMedia.current();
+  const stream = await navigator.mediaDevices.getUserMedia({audio: true});
+  room.backend.tracks.mic = stream.getAudioTracks()[0];
+  room.backend.sending.mic = true;
+  room.backend.negotiate();
+  return true;
+}"""
+
+
+def stopped(page: Page, uid: int, key: str) -> bool:
+    return not growing(page, uid, key) and not growing(page, uid, key)
+
+
+def test_a_strong_mute_holds_at_janus_against_a_page_that_keeps_sending(server):
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=MEDIA_ARGS)
+        try:
+            teacher = log_in(browser, server.base, "teacher", DEMO_PASSWORDS["teacher"])
+            enter(teacher, "Start Meeting")
+            sam = log_in(browser, server.base, "student1", DEMO_PASSWORDS["student1"])
+            enter(sam, "Join Meeting")
+            turn_on_camera_and_microphone(sam)
+            sam_id = int(server.scalar('SELECT id FROM "user" WHERE username = :u', u="student1"))
+            assert wait_until(lambda: growing(teacher, sam_id, "audio"), MEDIA_DEADLINE)
+
+            teacher.once("dialog", lambda dialog: dialog.accept())
+            teacher.get_by_role("button", name="Mute all, no unmuting").click()
+            expect(sam.get_by_role("button", name="Turn microphone on")).to_be_visible()
+            assert sam.evaluate(FORGE_MIC)
+            # Janus stops his sound itself: nothing reaches the teacher's connection.
+            assert wait_until(lambda: stopped(teacher, sam_id, "audio"), MEDIA_DEADLINE)
+            config = sam.evaluate("() => window.LiveroomMedia.current().config.janus")
+            port = int(config["server"].split(":")[2].split("/")[0])
+            janus = JanusClient(janus_server(port), app_token(janus_server(port)))
+            (published,) = [p for p in janus.publishers(config["room"]) if p["id"] == sam_id]
+            audio = [s for s in published["streams"] if s["type"] == "audio"]
+            assert audio and all(s.get("moderated") for s in audio), published
+
+            # Allowed again: his microphone, turned on, is heard.
+            teacher.get_by_role("button", name="Allow everyone to unmute").click()
+            sam.get_by_role("button", name="Turn microphone on").click()
+            assert wait_until(lambda: growing(teacher, sam_id, "audio"), MEDIA_DEADLINE)
+        finally:
+            browser.close()

@@ -24,7 +24,7 @@ from flask import current_app
 
 from liveroom.extensions import db
 from liveroom.media.ice import ice_configuration
-from liveroom.media.janus import JanusUnavailable
+from liveroom.media.janus import JanusError, JanusUnavailable
 from liveroom.media.rules import MESH_PEOPLE, MESH_PUBLISHERS
 from liveroom.media.sfu import JANUS_PEOPLE, JANUS_PUBLISHERS, sfu_of
 from liveroom.models import LiveSession, MediaRoom, Participation
@@ -178,3 +178,27 @@ def sweep_media() -> None:
     if sfu is not None:
         sfu.sweep()
         sfu.fall_back()
+
+
+def hold_strong_mutes(session: LiveSession) -> None:
+    """After a strong mute (committed): on the media server, the strong-muted send no
+    sound even from a page that keeps publishing. Janus not answering leaves it to
+    the sweep."""
+    sfu = sfu_of()
+    if sfu is None or not on_media_server(session.id):
+        return
+    try:
+        sfu.hold_mutes(session.id)
+    except JanusError as error:
+        log.warning("strong mute of meeting %s left to the sweep: %s", session.id, error)
+
+
+def lift_strong_mutes(session: LiveSession, user_ids: set[int] | None = None) -> None:
+    """After a strong mute ended (committed), for ``user_ids`` or everyone."""
+    sfu = sfu_of()
+    if sfu is None or not on_media_server(session.id):
+        return
+    try:
+        sfu.lift_mutes(session.id, user_ids)
+    except JanusError as error:
+        log.warning("strong mute of meeting %s not lifted on Janus: %s", session.id, error)

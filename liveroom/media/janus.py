@@ -18,6 +18,7 @@ through the standard library (under gevent, its sockets are cooperative).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import threading
@@ -101,6 +102,17 @@ class JanusClient:
         if answer.get("janus") == "error":
             error = answer.get("error") or {}
             raise JanusError(int(error.get("code", 0)), str(error.get("reason", "")))
+        return answer
+
+    def _get(self, url: str) -> dict[str, Any]:
+        """A session's next event (Janus's long poll, answered at once when one waits)."""
+        try:
+            with urllib.request.urlopen(url, timeout=self.timeout) as response:
+                answer = json.loads(response.read())
+        except (OSError, ValueError) as error:
+            raise JanusUnavailable(f"{url}: {error}") from error
+        if not isinstance(answer, dict):
+            raise JanusUnavailable(f"{url}: not a Janus answer")
         return answer
 
     def admin(self, request: str, **fields: Any) -> dict[str, Any]:
@@ -200,7 +212,8 @@ class JanusClient:
             audiocodec="opus",
             videocodec="vp8",
             notify_joining=True,
-            allowed=allowed,
+            # The app's own token too: it looks at who publishes what (``publishers``).
+            allowed=[*allowed, self.app_token],
         )
 
     def destroy_room(self, room: int, secret: str) -> None:
@@ -228,6 +241,41 @@ class JanusClient:
         except JanusError as error:
             if error.code not in (NO_SUCH_FEED, NO_SUCH_ROOM):
                 raise
+
+    def publishers(self, room: int) -> list[dict[str, Any]]:
+        """Who publishes in the room, with their streams (``mid``, ``type``,
+        ``description``, ``moderated``…): what a participant sees as they join. The app
+        joins for a moment with its own token (on every room's list), reads the list
+        from the "joined" event, and leaves."""
+        session_id, handle_id = self._open_handle()
+        try:
+            body = {"request": "join", "ptype": "publisher", "room": room, "token": self.app_token}
+            self._post(
+                f"{self.server.api_url}/{session_id}/{handle_id}",
+                {"janus": "message", "body": body, "token": self.app_token},
+            )
+            deadline = time.monotonic() + self.timeout
+            while time.monotonic() < deadline:
+                event = self._get(
+                    f"{self.server.api_url}/{session_id}?maxev=1&token={self.app_token}"
+                )
+                data = event.get("plugindata", {}).get("data", {})
+                if "error_code" in data:
+                    raise JanusError(int(data["error_code"]), str(data.get("error", "")))
+                if data.get("videoroom") == "joined":
+                    return list(data.get("publishers", []))
+            raise JanusUnavailable(f"{self.server.api_url}: no answer to joining room {room}")
+        finally:
+            with contextlib.suppress(JanusError):
+                self._post(
+                    f"{self.server.api_url}/{session_id}",
+                    {"janus": "destroy", "token": self.app_token},
+                )
+
+    def moderate(self, room: int, secret: str, publisher: int, mid: str, mute: bool) -> None:
+        """Stop (or let through again) one stream of a publisher, at the server: what a
+        strong mute holds against a page that keeps sending."""
+        self.videoroom("moderate", room=room, secret=secret, id=publisher, mid=mid, mute=mute)
 
     def participants(self, room: int) -> list[dict[str, Any]]:
         """Who is in the room (``id``, ``display``, ``publisher``…)."""

@@ -16,6 +16,7 @@ from liveroom.auth.sessions import signed_in_user
 from liveroom.extensions import db
 from liveroom.media import actions, bp, rules, signals
 from liveroom.media.actions import room_now, state_of
+from liveroom.media.backend import hold_strong_mutes, lift_strong_mutes
 from liveroom.media.ice import ice_configuration
 from liveroom.media.rules import Kind, StageMode
 from liveroom.models import LiveSession, Participation
@@ -142,6 +143,7 @@ def allow_unmute(public_id: str, participation_id: int) -> Response:
     room, session, target = _acted_on(public_id, participation_id, "allow to unmute")
     actions.allow_unmute(target, signed_in_user().id)
     db.session.commit()
+    lift_strong_mutes(session, {target.user_id})
     return done(room)
 
 
@@ -171,8 +173,11 @@ def mute_all(public_id: str) -> Response:
     """Every participant's microphone off; strong=1: no unmuting until allowed."""
     room, session, me, rights = live_context(public_id)
     require_moderator(rights)
-    actions.mute_all(session, flag("strong"), signed_in_user().id)
+    strong = flag("strong")
+    actions.mute_all(session, strong, signed_in_user().id)
     db.session.commit()
+    if strong:
+        hold_strong_mutes(session)
     return done(room)
 
 
@@ -183,6 +188,7 @@ def allow_all(public_id: str) -> Response:
     require_moderator(rights)
     actions.allow_all(session, signed_in_user().id)
     db.session.commit()
+    lift_strong_mutes(session)
     return done(room)
 
 

@@ -32,7 +32,13 @@ from sqlalchemy.exc import IntegrityError
 from liveroom import events
 from liveroom.events import Kind
 from liveroom.extensions import db
-from liveroom.media.janus import JanusClient, JanusServer, JanusUnavailable, new_token
+from liveroom.media.janus import (
+    JanusClient,
+    JanusError,
+    JanusServer,
+    JanusUnavailable,
+    new_token,
+)
 from liveroom.media.rules import MESH_PEOPLE
 from liveroom.models import LiveSession, MediaPass, MediaRoom, Participation
 from liveroom.rooms.presence import LARGE_ROOM
@@ -168,6 +174,52 @@ class Sfu:
             client.kick(room.room, room.secret, person.user_id)
         db.session.delete(entry)
 
+    # --- strong mutes ----------------------------------------------------------------
+
+    def hold_mutes(self, session_id: int) -> int:
+        """Whoever is strong-muted in the meeting sends no sound through Janus, even
+        from a page that keeps publishing: each of their audio streams is stopped at
+        the server (``moderate``). Asked after a strong mute and at every sweep, so a
+        stream published afterwards is stopped too. Returns how many were stopped."""
+        room = db.session.get(MediaRoom, session_id)
+        client = self.client(room.server) if room is not None else None
+        if client is None:
+            return 0
+        muted = set(
+            db.session.scalars(
+                sa.select(Participation.user_id).where(
+                    Participation.session_id == session_id,
+                    Participation.left_at.is_(None),
+                    Participation.strong_muted.is_(True),
+                )
+            )
+        )
+        if not muted:
+            return 0
+        stopped = 0
+        for publisher in client.publishers(room.room):
+            if publisher.get("id") not in muted:
+                continue
+            for stream in publisher.get("streams", []):
+                if stream.get("type") == "audio" and not stream.get("moderated"):
+                    client.moderate(room.room, room.secret, publisher["id"], stream["mid"], True)
+                    stopped += 1
+        return stopped
+
+    def lift_mutes(self, session_id: int, user_ids: set[int] | None = None) -> None:
+        """The strong mute ended (for ``user_ids``, or everyone): their audio streams
+        go through Janus again."""
+        room = db.session.get(MediaRoom, session_id)
+        client = self.client(room.server) if room is not None else None
+        if client is None:
+            return
+        for publisher in client.publishers(room.room):
+            if user_ids is not None and publisher.get("id") not in user_ids:
+                continue
+            for stream in publisher.get("streams", []):
+                if stream.get("type") == "audio" and stream.get("moderated"):
+                    client.moderate(room.room, room.secret, publisher["id"], stream["mid"], False)
+
     # --- upkeep ------------------------------------------------------------------------
 
     def fall_back(self) -> int:
@@ -232,6 +284,16 @@ class Sfu:
             except JanusUnavailable as error:
                 db.session.rollback()
                 log.warning("pass of stay %s kept for the next sweep: %s", person.id, error)
+        strong = db.session.scalars(
+            sa.select(MediaRoom.session_id)
+            .join(LiveSession, LiveSession.id == MediaRoom.session_id)
+            .where(LiveSession.ended_at.is_(None), LiveSession.strong_mute.is_(True))
+        ).all()
+        for session_id in strong:
+            try:
+                done += self.hold_mutes(session_id)
+            except JanusError as error:
+                log.warning("strong mute of meeting %s not held this time: %s", session_id, error)
         ended = db.session.scalars(
             sa.select(MediaRoom.session_id)
             .join(LiveSession, LiveSession.id == MediaRoom.session_id)
