@@ -69,6 +69,15 @@ def add_pupils(server: Gunicorn, names: list[str]) -> None:
         server.add_member(name, PUPIL_PASSWORD)
 
 
+def teacher_and_sam(browser, server: Gunicorn) -> tuple[Page, Page]:
+    """The teacher starts Biology 101's meeting and Sam (student1) joins it."""
+    teacher = log_in(browser, server.base, "teacher", DEMO_PASSWORDS["teacher"])
+    enter(teacher, "Start Meeting")
+    sam = log_in(browser, server.base, "student1", DEMO_PASSWORDS["student1"])
+    enter(sam, "Join Meeting")
+    return teacher, sam
+
+
 def receiving(page: Page, uid: int) -> dict:
     return page.evaluate(RECEIVED, uid) or {"camera": 0, "audio": 0}
 
@@ -219,10 +228,7 @@ def test_with_janus_gone_mid_meeting_the_room_says_so_and_a_small_one_moves_to_t
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=MEDIA_ARGS)
             try:
-                teacher = log_in(browser, server.base, "teacher", DEMO_PASSWORDS["teacher"])
-                enter(teacher, "Start Meeting")
-                sam = log_in(browser, server.base, "student1", DEMO_PASSWORDS["student1"])
-                enter(sam, "Join Meeting")
+                teacher, sam = teacher_and_sam(browser, server)
                 turn_on_camera_and_microphone(teacher)
                 teacher_id = int(
                     server.scalar('SELECT id FROM "user" WHERE username = :u', u="teacher")
@@ -276,10 +282,7 @@ def test_a_strong_mute_holds_at_janus_against_a_page_that_keeps_sending(server):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=MEDIA_ARGS)
         try:
-            teacher = log_in(browser, server.base, "teacher", DEMO_PASSWORDS["teacher"])
-            enter(teacher, "Start Meeting")
-            sam = log_in(browser, server.base, "student1", DEMO_PASSWORDS["student1"])
-            enter(sam, "Join Meeting")
+            teacher, sam = teacher_and_sam(browser, server)
             turn_on_camera_and_microphone(sam)
             sam_id = int(server.scalar('SELECT id FROM "user" WHERE username = :u', u="student1"))
             assert wait_until(lambda: growing(teacher, sam_id, "audio"), MEDIA_DEADLINE)
