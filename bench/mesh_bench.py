@@ -1,4 +1,5 @@
-"""The peer-to-peer mesh with real browsers: 2, 3, 4 and 6 people in one room.
+"""Media with real browsers: 2, 3, 4 and 6 people in one room, over the peer-to-peer
+mesh or (``--backend janus``) through the Janus media server.
 
 Each person is their own headless Chromium process (Chromium's fake camera and
 microphone), signed in through the log-in form, on gunicorn with two gevent workers
@@ -21,6 +22,7 @@ Nothing is judged here: the figures go to bench/README.md.
 
     .venv/bin/python bench/mesh_bench.py                        # 2,3,4,6; 10 runs; 10 s
     .venv/bin/python bench/mesh_bench.py --sizes 2,3 --runs 3 --window 5   # a quick look
+    .venv/bin/python bench/mesh_bench.py --backend janus --sizes 2,4,6,10  # through Janus
 """
 
 from __future__ import annotations
@@ -75,20 +77,20 @@ JOIN_AND_TIME = """async (expected) => {
     const room = window.LiveroomMedia && window.LiveroomMedia.current();
     if (room) {
       if (out.panel === null) out.panel = performance.now() - t0;
-      const peers = room.backend.peers;
-      let withFrames = 0;
-      for (const uid of Object.keys(peers)) {
-        const pc = peers[uid].pc;
-        if (out.connected === null && pc.connectionState === "connected") {
-          out.connected = performance.now() - t0;
+      // Frames per person sending them: the mesh's connection per person, or the
+      // media server's one connection whose rows its client tags with the person.
+      const frames = {};
+      for (const part of await room.backend.stats()) {
+        for (const row of part.rows) {
+          if (row.type === "transport" && row.dtlsState === "connected" && out.connected === null) {
+            out.connected = performance.now() - t0;
+          }
+          if (row.type === "inbound-rtp" && row.kind === "video" && row.framesDecoded > 0) {
+            frames[row.liveroomUid !== undefined ? row.liveroomUid : part.uid] = true;
+          }
         }
-        const report = await pc.getStats();
-        let frames = 0;
-        report.forEach((row) => {
-          if (row.type === "inbound-rtp" && row.kind === "video") frames += row.framesDecoded || 0;
-        });
-        if (frames > 0) withFrames += 1;
       }
+      const withFrames = Object.keys(frames).length;
       const now = performance.now() - t0;
       if (withFrames > 0 && out.frame === null) out.frame = now;
       if (withFrames >= expected) { out.all = now; return out; }
@@ -108,7 +110,7 @@ COUNTERS = """async () => {
                decoded: {}, encoded: 0, limits: {}, width: 0, height: 0};
   for (const peer of await room.backend.stats()) {
     out.connections += 1;
-    out.decoded[peer.uid] = 0;
+    if (room.config.backend === "mesh") out.decoded[peer.uid] = 0;
     for (const row of peer.rows) {
       if (row.type === "transport") {
         out.sent += row.bytesSent || 0;
@@ -116,9 +118,11 @@ COUNTERS = """async () => {
         out.ts = Math.max(out.ts, row.timestamp);
       }
       if (row.type === "inbound-rtp" && row.kind === "video") {
-        out.decoded[peer.uid] += row.framesDecoded || 0;
+        const from = row.liveroomUid !== undefined ? row.liveroomUid : peer.uid;
+        out.decoded[from] = (out.decoded[from] || 0) + (row.framesDecoded || 0);
       }
-      if (row.type === "outbound-rtp" && row.kind === "video" && row.mid !== "2") {
+      if (row.type === "outbound-rtp" && row.kind === "video" && row.mid !== "2"
+          && (room.config.backend === "mesh" || !row.rid || row.rid === "h")) {
         out.encoded += row.framesEncoded || 0;
         const why = row.qualityLimitationReason || "none";
         out.limits[why] = (out.limits[why] || 0) + 1;
@@ -136,6 +140,11 @@ DIAGNOSE = """async () => {
   if (!room) return null;
   const out = {me: room.me, peers: {}, roster: (room.roster ? room.roster.people : []).map(
     (p) => [p.uid, p.mic ? "mic" : "-", p.camera ? "cam" : "-"])};
+  if (room.config.backend !== "mesh") {
+    out.publishers = Object.keys(room.backend.publishers || {});
+    out.streams = room.backend.streams;
+    return out;
+  }
   for (const uid of Object.keys(room.backend.peers)) {
     const pc = room.backend.peers[uid].pc;
     let frames = 0;
@@ -148,11 +157,36 @@ DIAGNOSE = """async () => {
   return out;
 }"""
 
-# The peers a page is connected to (user ids).
+# The people a page is connected to, or receives through the media server (user ids).
 PEERS = """() => {
   const room = window.LiveroomMedia && window.LiveroomMedia.current();
-  return room ? Object.keys(room.backend.peers).map(Number) : [];
+  if (!room) return [];
+  return Object.keys(room.backend.peers).concat(Object.keys(room.backend.publishers || {}))
+    .map(Number);
 }"""
+
+
+def janus_env(backend: str) -> dict[str, str]:
+    """The server's settings for ``backend``: none for the mesh; for Janus, the first
+    server ``scripts/ensure-janus`` runs, with its secret."""
+    if backend == "mesh":
+        return {}
+    secret = Path("/tmp/liveroom-janus/secret")
+    if not secret.exists():
+        raise SystemExit("error: Janus is not running; start it with scripts/ensure-janus")
+    return {
+        "LIVEROOM_JANUS_URLS": "http://127.0.0.1:8188/janus",
+        "LIVEROOM_JANUS_ADMIN_URLS": "http://127.0.0.1:7188/admin",
+        "LIVEROOM_JANUS_ADMIN_SECRET": secret.read_text().strip(),
+    }
+
+
+def janus_process() -> int | None:
+    """The first Janus server's process id, while the benchmark runs through it."""
+    pid_file = Path("/tmp/liveroom-janus/8188/janus.pid")
+    if not os.environ.get("LIVEROOM_BENCH_JANUS") or not pid_file.exists():
+        return None
+    return int(pid_file.read_text().strip())
 
 
 def people(size: int) -> list[tuple[str, str]]:
@@ -337,12 +371,15 @@ def measure_size(playwright, server: Gunicorn, size: int, runs: int, window: flo
         before = [p.evaluate(COUNTERS) for p in pages]
         cpu_before = [tree_cpu(pid) for pid in pids]
         server_before = {p: tree_cpu(p) for p in [server.process.pid]}
+        janus_pid = janus_process()
+        janus_before = tree_cpu(janus_pid) if janus_pid else None
         busy_before, total_before = machine_busy_seconds()
         start = time.monotonic()
         time.sleep(window)
         busy_after, total_after = machine_busy_seconds()
         cpu_after = [tree_cpu(pid) for pid in pids]
         server_after = {p: tree_cpu(p) for p in [server.process.pid]}
+        janus_after = tree_cpu(janus_pid) if janus_pid else None
         elapsed = time.monotonic() - start
         after = [p.evaluate(COUNTERS) for p in pages]
         per_person = []
@@ -368,6 +405,7 @@ def measure_size(playwright, server: Gunicorn, size: int, runs: int, window: flo
         result["server_cpu"] = (
             sum(cpu_since(server_before[p], server_after[p]) for p in server_before) / elapsed
         )
+        result["janus_cpu"] = cpu_since(janus_before, janus_after) / elapsed if janus_pid else None
         cores = (total_after - total_before) / elapsed
         result["machine_busy"] = (busy_after - busy_before) / elapsed
         result["cores"] = cores
@@ -379,6 +417,8 @@ def measure_size(playwright, server: Gunicorn, size: int, runs: int, window: flo
                 f"out {person['fps_out']:.1f} fps/copy {person['size_out']}  limits {person['limits']}",
                 flush=True,
             )
+        if result["janus_cpu"] is not None:
+            print(f"  Janus CPU {result['janus_cpu']:.2f} cores", flush=True)
         print(
             f"  server CPU {result['server_cpu']:.2f} cores; whole machine busy "
             f"{result['machine_busy']:.2f} of {cores:.1f} cores",
@@ -440,14 +480,23 @@ def main() -> None:
     parser.add_argument("--sizes", default="2,3,4,6", help="room sizes, comma-separated")
     parser.add_argument("--runs", type=int, default=10, help="joins timed per size")
     parser.add_argument("--window", type=float, default=10, help="seconds of bytes and CPU")
+    parser.add_argument(
+        "--backend",
+        default="mesh",
+        choices=("mesh", "janus"),
+        help="janus: through the Janus of scripts/ensure-janus (its first server)",
+    )
     args = parser.parse_args()
+    if args.backend == "janus":
+        os.environ["LIVEROOM_BENCH_JANUS"] = "1"
     sizes = [int(s) for s in args.sizes.split(",") if s]
     from playwright.sync_api import sync_playwright
 
-    print(f"mesh benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {machine()}")
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    print(f"{args.backend} benchmark, {when}; {machine()}")
     print(f"clock ticks {CLOCK_TICKS}/s; sizes {sizes}, {args.runs} runs, {args.window:g} s window")
     with tempfile.TemporaryDirectory() as tmp:
-        server = Gunicorn(Path(tmp), database="sqlite")
+        server = Gunicorn(Path(tmp), database="sqlite", **janus_env(args.backend))
         try:
             add_pupils(server, max(0, max(sizes) - 3))
             results = []

@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, jsonify
 
 from liveroom.extensions import db
+from liveroom.media.janus import JanusError
+from liveroom.media.sfu import sfu_of
 
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
@@ -56,6 +58,26 @@ def healthz() -> tuple[Response, int]:
     if redis_url:
         checks["redis"] = "ok" if redis_answers(redis_url) else "failed"
     failed = [name for name, state in checks.items() if state != "ok"]
+    # The media servers' state is told, but does not fail the check: without them,
+    # meetings still meet (small ones over the mesh) and chat goes on, so a load
+    # balancer should keep sending people here.
+    media = media_servers()
     if failed:
-        return jsonify(status="unavailable", failed=failed, **checks), 503
-    return jsonify(status="ok", **checks), 200
+        return jsonify(status="unavailable", failed=failed, **checks, **media), 503
+    return jsonify(status="ok", **checks, **media), 200
+
+
+def media_servers() -> dict[str, dict[str, str]]:
+    """{"media_servers": {Janus address: "ok" or "failed"}}, or nothing without any."""
+    sfu = sfu_of()
+    if sfu is None:
+        return {}
+    states = {}
+    for url, client in sfu.clients.items():
+        try:
+            client.info()
+            states[url] = "ok"
+        except JanusError as error:
+            log.warning("health check: the media server %s did not answer: %s", url, error)
+            states[url] = "failed"
+    return {"media_servers": states}

@@ -13,7 +13,8 @@ from liveroom.extensions import db
 from liveroom.media.janus import JanusClient, JanusServer, new_token
 from liveroom.media.sfu import JANUS_PUBLISHERS, app_token, sfu_of
 from liveroom.models import LiveSession, MediaPass, MediaRoom, Participation, utcnow
-from tests.conftest import World, make_app
+from liveroom.roles import ChannelRole
+from tests.conftest import World, as_user, make_app
 from tests.test_janus import Person, server
 from tests.test_staff_rules import Meeting
 
@@ -249,3 +250,31 @@ def test_a_small_meeting_on_a_server_that_stopped_answering_moves_to_the_mesh(tm
     assert stream.wait_for(lambda e: e.event == "refresh"), "every page reads its panel again"
     stream.close()
     assert media_config(meeting, "sam")["backend"] == "mesh"
+
+
+def test_healthz_tells_the_media_servers_state_and_stays_200_without_them(tmp_path):
+    app = make_app(
+        tmp_path, LIVEROOM_JANUS_SERVERS=[server(8188), GONE], LIVEROOM_JANUS_TIMEOUT=0.5
+    )
+    answer = app.test_client().get("/healthz")
+    assert answer.status_code == 200
+    assert answer.get_json()["media_servers"] == {
+        "http://127.0.0.1:8188/janus": "ok",
+        GONE.url: "failed",
+    }
+
+
+def test_on_janus_a_meeting_carries_more_publishers_than_a_mesh(meeting):
+    from liveroom.media.rules import MESH_PUBLISHERS
+
+    # Seven people send audio or video: one more than a mesh carries.
+    world = World(meeting.app)
+    extra = [f"pupil{n}" for n in range(MESH_PUBLISHERS - 1)]
+    for name in extra:
+        world.user(name)
+        world.add_member(meeting.channel, name, ChannelRole.MEMBER)
+        meeting.people[name] = as_user(meeting.app, name)
+        meeting.post(name, "join")
+    for who in ["teacher", "sam", *extra]:
+        answer = meeting.post(who, "media/state", session=meeting.session, kind="camera", on="1")
+        assert answer.status_code == 204, (who, answer.get_data(as_text=True))
