@@ -274,6 +274,16 @@ FORGE_MIC = """async () => {
 }"""
 
 
+def sam_heard_by_the_teacher(browser, server: Gunicorn, key: str) -> tuple[Page, Page, int]:
+    """The teacher starts, Sam joins with camera and microphone on, and the teacher
+    receives his ``key`` ("camera" or "audio"): (teacher, Sam, Sam's user id)."""
+    teacher, sam = teacher_and_sam(browser, server)
+    turn_on_camera_and_microphone(sam)
+    sam_id = int(server.scalar('SELECT id FROM "user" WHERE username = :u', u="student1"))
+    assert wait_until(lambda: growing(teacher, sam_id, key), MEDIA_DEADLINE)
+    return teacher, sam, sam_id
+
+
 def stopped(page: Page, uid: int, key: str) -> bool:
     return not growing(page, uid, key) and not growing(page, uid, key)
 
@@ -282,10 +292,7 @@ def test_a_strong_mute_holds_at_janus_against_a_page_that_keeps_sending(server):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=MEDIA_ARGS)
         try:
-            teacher, sam = teacher_and_sam(browser, server)
-            turn_on_camera_and_microphone(sam)
-            sam_id = int(server.scalar('SELECT id FROM "user" WHERE username = :u', u="student1"))
-            assert wait_until(lambda: growing(teacher, sam_id, "audio"), MEDIA_DEADLINE)
+            teacher, sam, sam_id = sam_heard_by_the_teacher(browser, server, "audio")
 
             teacher.once("dialog", lambda dialog: dialog.accept())
             teacher.get_by_role("button", name="Mute all, no unmuting").click()
@@ -304,5 +311,24 @@ def test_a_strong_mute_holds_at_janus_against_a_page_that_keeps_sending(server):
             teacher.get_by_role("button", name="Allow everyone to unmute").click()
             sam.get_by_role("button", name="Turn microphone on").click()
             assert wait_until(lambda: growing(teacher, sam_id, "audio"), MEDIA_DEADLINE)
+        finally:
+            browser.close()
+
+
+def test_an_instructor_turns_a_pupils_camera_off_through_janus(server):
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=MEDIA_ARGS)
+        try:
+            teacher, sam, sam_id = sam_heard_by_the_teacher(browser, server, "camera")
+            people = teacher.get_by_role("region", name=re.compile("In the room"))
+            row = people.get_by_role("listitem").filter(has_text="Sam Lee")
+            row.locator("summary").click()
+            row.get_by_role("button", name="Turn camera off").click()
+            expect(sam.get_by_role("button", name="Turn camera on")).to_be_visible()
+            expect(sam.locator("[data-media-notice]")).to_have_text(
+                "An instructor turned your camera off."
+            )
+            expect(teacher.locator(f'.tile--camera[data-uid="{sam_id}"]')).to_have_count(0)
+            assert wait_until(lambda: stopped(teacher, sam_id, "camera"), MEDIA_DEADLINE)
         finally:
             browser.close()
