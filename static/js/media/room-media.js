@@ -71,13 +71,15 @@
       ice: this.config.ice,
       fetchIce: function () { return self.fetchIce(); },
       janus: this.config.janus,
-      onUnavailable: function () { self.say(S.say("mediaUnavailable"), true); },
+      onUnavailable: function () { self.mediaUnavailable(); },
       bitrates: this.config.bitrates,
       send: function (to, message) { return self.sendSignal(to, message); },
       onTrack: function (uid, kind, track) { self.remoteTrack(uid, kind, track); },
       onPeerState: function (uid, state) { self.peerState(uid, state); },
     });
     this.bindControls();
+    // The server could not give this page a place on the media server just now.
+    if (this.config.janus_down) this.mediaUnavailable();
     this.readRoster();
     this.levelTimer = setInterval(function () { self.measureLevels(); }, 300);
   }
@@ -118,7 +120,17 @@
     if (!roster.mesh_ok && (this.tracks.mic || this.tracks.camera || this.tracks.screen)) {
       KINDS.forEach(function (kind) { self.stopLocal(kind, false); });
     }
-    this.say(roster.mesh_ok ? "" : roster.reason, true);
+    // What keeps media off, said until it changes: the media server out of reach,
+    // or a meeting too large without it.
+    var why = this.mediaDown ? S.say("mediaUnavailable") : roster.mesh_ok ? "" : roster.reason;
+    this.say(why, true);
+  };
+
+  // The media server does not answer this page: say so until the page is replaced
+  // (a meeting small enough moves to the mesh, and every page reads its panel again).
+  Room.prototype.mediaUnavailable = function () {
+    this.mediaDown = true;
+    this.say(S.say("mediaUnavailable"), true);
   };
 
   function find(list, uid) {
