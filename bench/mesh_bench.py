@@ -31,7 +31,6 @@ import argparse
 import contextlib
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,7 +48,7 @@ from bench.common import (  # noqa: E402
     tree_cpu,
 )
 from tests.live_server import CHROMIUM, CHROMIUM_ARGS, log_in  # noqa: E402
-from tests.workers import DEMO_PASSWORDS, ROOT, Gunicorn  # noqa: E402
+from tests.workers import DEMO_PASSWORDS, Gunicorn  # noqa: E402
 
 MEDIA_ARGS = [
     *CHROMIUM_ARGS,
@@ -198,20 +197,8 @@ def people(size: int) -> list[tuple[str, str]]:
 
 def add_pupils(server: Gunicorn, count: int) -> None:
     """Pupils beyond the demo's two, members of Biology 101, through the CLI."""
-    flask = Path(sys.executable).parent / "flask"
     for n in range(1, count + 1):
-        name = f"pupil{n}"
-        for command in (
-            ["users", "create", name, "--password", PUPIL_PASSWORD, "--display-name", name.title()],
-            ["channels", "add-member", CHANNEL, name, "--role", "member"],
-        ):
-            subprocess.run(
-                [flask, "--app", "liveroom", *command],
-                env=server.env,
-                cwd=ROOT,
-                check=True,
-                capture_output=True,
-            )
+        server.add_member(f"pupil{n}", PUPIL_PASSWORD, CHANNEL)
 
 
 def launch(playwright):  # noqa: ANN001, ANN201  (a Playwright browser, its process id)

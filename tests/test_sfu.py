@@ -278,3 +278,41 @@ def test_on_janus_a_meeting_carries_more_publishers_than_a_mesh(meeting):
     for who in ["teacher", "sam", *extra]:
         answer = meeting.post(who, "media/state", session=meeting.session, kind="camera", on="1")
         assert answer.status_code == 204, (who, answer.get_data(as_text=True))
+
+
+def test_two_requests_withdrawing_or_closing_at_once_both_succeed(meeting, janus_app):
+    """A double click on Remove, or End and the sweep together: the second finds the
+    work done (the pass or the room gone, at Janus and in the database), not a 500."""
+    with janus_app.app_context():
+        sfu = sfu_of()
+        (sam,) = stays(meeting, "sam")
+        db.session.get(MediaPass, sam.id)  # the first request has read the pass
+        with janus_app.app_context():  # the second withdraws it meanwhile
+            db.session.remove()
+            sfu_of().withdraw(db.session.get(Participation, sam.id))
+            db.session.commit()
+        sfu.withdraw(sam)
+        db.session.commit()
+        assert db.session.get(MediaPass, sam.id) is None
+        db.session.get(MediaRoom, meeting.session)
+        sfu.close(meeting.session)
+        db.session.commit()
+        sfu.close(meeting.session)  # closed already: nothing to do
+        db.session.commit()
+        assert db.session.get(MediaRoom, meeting.session) is None
+
+
+def test_janus_actions_refuse_outsiders_the_removed_and_participants(meeting, janus_app):
+    world = World(janus_app)
+    world.user("outsider")
+    outsider = as_user(janus_app, "outsider")
+    room = meeting.id
+    assert outsider.get(f"/rooms/{room}/media/ice").status_code == 403
+    assert outsider.post(f"/rooms/{room}/media/mute-all", data={"strong": "1"}).status_code == 403
+    # A participant may not strong-mute the room, nor lift it.
+    assert meeting.post("sam", "media/mute-all", strong="1").status_code == 403
+    assert meeting.post("sam", "media/allow-all").status_code == 403
+    # Removed: no credential, no page config with a token.
+    assert meeting.post("teacher", f"people/{meeting.stay('priya')}/remove").status_code == 204
+    assert meeting.people["priya"].get(f"/rooms/{room}/media/ice").status_code == 403
+    assert "data-media=" not in meeting.page("priya").get_data(as_text=True)

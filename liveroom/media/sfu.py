@@ -33,6 +33,7 @@ from liveroom import events
 from liveroom.events import Kind
 from liveroom.extensions import db
 from liveroom.media.janus import (
+    NO_SUCH_ROOM,
     JanusClient,
     JanusError,
     JanusServer,
@@ -112,21 +113,28 @@ class Sfu:
             return db.session.get(MediaRoom, session.id)
         return row
 
+    def _room(self, session_id: int) -> tuple[MediaRoom | None, JanusClient | None]:
+        """The meeting's room, and the client of the server holding it (None when the
+        meeting has none, or its server was taken out of the configuration)."""
+        room = db.session.get(MediaRoom, session_id)
+        return room, self.client(room.server) if room is not None else None
+
     def close(self, session_id: int) -> None:
         """The meeting ended: every pass withdrawn, its room destroyed, the rows gone
-        (the caller commits). Raises JanusUnavailable, keeping the rows for ``sweep``."""
-        room = db.session.get(MediaRoom, session_id)
+        (the caller commits). Raises JanusUnavailable, keeping the rows for ``sweep``.
+        The rows go by statement: two requests closing at once both succeed."""
+        room, client = self._room(session_id)
         if room is None:
             return
-        client = self.client(room.server)
-        passes = db.session.scalars(sa.select(MediaPass).where(MediaPass.session_id == session_id))
-        for entry in passes:
-            if client is not None:
-                client.remove_token(entry.token)
-            db.session.delete(entry)
         if client is not None:
+            tokens = db.session.scalars(
+                sa.select(MediaPass.token).where(MediaPass.session_id == session_id)
+            )
+            for token in tokens:
+                client.remove_token(token)
             client.destroy_room(room.room, room.secret)
-        db.session.delete(room)
+        db.session.execute(sa.delete(MediaPass).where(MediaPass.session_id == session_id))
+        db.session.execute(sa.delete(MediaRoom).where(MediaRoom.session_id == session_id))
 
     # --- a person's pass -------------------------------------------------------------
 
@@ -162,17 +170,22 @@ class Sfu:
     def withdraw(self, person: Participation) -> None:
         """The stay left, was removed or may no longer take part: its token goes from
         Janus, off the room's list, and the person is put out of the room now (the
-        caller commits). Raises JanusUnavailable, keeping the pass for ``sweep``."""
+        caller commits). Raises JanusUnavailable, keeping the pass for ``sweep``. Each
+        step is one Janus already did, or the row already gone, at worst: two requests
+        withdrawing at once (a double click on Remove) both succeed."""
         entry = db.session.get(MediaPass, person.id)
         if entry is None:
             return
-        room = db.session.get(MediaRoom, entry.session_id)
-        client = self.client(room.server) if room is not None else None
+        room, client = self._room(entry.session_id)
         if client is not None:
             client.remove_token(entry.token)
-            client.allow(room.room, room.secret, [entry.token], allowed=False)
+            try:
+                client.allow(room.room, room.secret, [entry.token], allowed=False)
+            except JanusError as error:
+                if isinstance(error, JanusUnavailable) or error.code != NO_SUCH_ROOM:
+                    raise  # a room destroyed meanwhile (the meeting ended) lists nobody
             client.kick(room.room, room.secret, person.user_id)
-        db.session.delete(entry)
+        db.session.execute(sa.delete(MediaPass).where(MediaPass.participation_id == person.id))
 
     # --- strong mutes ----------------------------------------------------------------
 
@@ -181,8 +194,7 @@ class Sfu:
         from a page that keeps publishing: each of their audio streams is stopped at
         the server (``moderate``). Asked after a strong mute and at every sweep, so a
         stream published afterwards is stopped too. Returns how many were stopped."""
-        room = db.session.get(MediaRoom, session_id)
-        client = self.client(room.server) if room is not None else None
+        room, client = self._room(session_id)
         if client is None:
             return 0
         muted = set(
@@ -209,8 +221,7 @@ class Sfu:
     def lift_mutes(self, session_id: int, user_ids: set[int] | None = None) -> None:
         """The strong mute ended (for ``user_ids``, or everyone): their audio streams
         go through Janus again."""
-        room = db.session.get(MediaRoom, session_id)
-        client = self.client(room.server) if room is not None else None
+        room, client = self._room(session_id)
         if client is None:
             return
         for publisher in client.publishers(room.room):
