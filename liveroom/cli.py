@@ -15,6 +15,7 @@ from alembic.migration import MigrationContext
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
+from liveroom import retention
 from liveroom.extensions import db
 from liveroom.models import AuditEntry, Channel, Membership, User
 from liveroom.roles import AppRole, ChannelRole
@@ -102,6 +103,14 @@ def init_db_command() -> None:
     """Create or upgrade the database (same as ``flask db upgrade``; data is kept)."""
     upgrade_database()
     click.echo("Database ready.")
+
+
+@click.command("version")
+def version_command() -> None:
+    """Print Liveroom's version (``flask --version`` prints Flask's)."""
+    from liveroom import __version__
+
+    click.echo(f"Liveroom {__version__}")
 
 
 @users_cli.command("create")
@@ -213,6 +222,21 @@ def show_settings_command() -> None:
         click.echo(f"{key} = {value}")
 
 
+@click.command("prune")
+@with_appcontext
+def prune_command() -> None:
+    """Delete what the retention periods say is due, until nothing is left: ended
+    meetings' events (LIVEROOM_EVENT_RETENTION_DAYS), their chat and attendance
+    (LIVEROOM_RETENTION_DAYS). The server does the same a little at a time."""
+    pruned = retention.prune(batches=None)
+    click.echo(
+        f"Removed {pruned.events} events, {pruned.chat_messages} chat messages, "
+        f"the text of {pruned.deleted_texts} deleted messages, {pruned.attendance} stays, "
+        f"{pruned.waiting_entries} waiting-room entries, {pruned.removals} removals "
+        f"and {pruned.other} other rows."
+    )
+
+
 DEMO_PASSWORDS = {
     "admin": "liveroom-admin",
     "teacher": "liveroom-teacher",
@@ -271,7 +295,9 @@ def demo_command() -> None:
 
 def register_cli(app: Flask) -> None:
     app.cli.add_command(init_db_command)
+    app.cli.add_command(version_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(channels_cli)
     app.cli.add_command(settings_cli)
     app.cli.add_command(demo_command)
+    app.cli.add_command(prune_command)

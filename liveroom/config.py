@@ -42,6 +42,14 @@ def _number(name: str, default: str, kind: type = float, zero_ok: bool = False) 
     return value
 
 
+def _days(name: str, default: str) -> int:
+    """A retention period: a whole number of days, at least 1."""
+    raw = os.environ.get(name, default)
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise RuntimeError(f"{name} must be a whole number of days (1 or more), not '{raw}'")
+    return int(raw)
+
+
 def _hops(name: str) -> int:
     """A count of trusted proxies: 0 (the default) means the app faces clients directly."""
     raw = os.environ.get(name, "0")
@@ -261,4 +269,9 @@ def load_config(instance_path: str) -> dict:
             "LIVEROOM_MAX_UPLOAD_LENGTH", str(5 * 1024 * 1024), int
         ),
         "LIVEROOM_BODY_TIMEOUT": _number("LIVEROOM_BODY_TIMEOUT", "10"),
+        # Retention (liveroom/retention.py): an ended meeting's event log is kept this
+        # many days (replay only needs live meetings), its chat and attendance this
+        # many (then deleted; a deleted message's text goes, its tombstone stays).
+        "LIVEROOM_EVENT_RETENTION_DAYS": _days("LIVEROOM_EVENT_RETENTION_DAYS", "7"),
+        "LIVEROOM_RETENTION_DAYS": _days("LIVEROOM_RETENTION_DAYS", "365"),
     }

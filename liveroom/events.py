@@ -97,6 +97,14 @@ def _forget_rollback(session: so.Session) -> None:
     session.info.pop(_PENDING, None)
 
 
+def not_the_newest() -> sa.ColumnElement[bool]:
+    """A condition for deleting old events: never the newest row of the log. SQLite
+    (no AUTOINCREMENT) numbers a new row max(id) + 1, so deleting the newest would
+    hand its id out again, and every watcher and page that had seen it would take the
+    new event for one already delivered."""
+    return Event.id < sa.select(sa.func.max(Event.id)).scalar_subquery()
+
+
 def newest_id() -> int:
     """The newest event id of all rooms, 0 when the log is empty."""
     return db.session.scalar(sa.select(sa.func.max(Event.id))) or 0

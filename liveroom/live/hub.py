@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from flask import Flask
 
-from liveroom import events, leases, ratelimit
+from liveroom import events, leases, ratelimit, retention
 from liveroom.auth import sessions as login_sessions
 from liveroom.events import Kind
 from liveroom.extensions import db
@@ -94,6 +94,9 @@ SWEEP_EVERY = 5.0
 SWEEP_LEASE = 3 * SWEEP_EVERY
 # Old rate-limit rows are deleted this often (they only slow the counts down).
 FORGET_RATE_HITS_EVERY = 60.0
+# Retention (liveroom/retention.py) runs this often, a few bounded batches each time:
+# its periods are days, and each run reads every old meeting's (mostly empty) rows.
+PRUNE_EVERY = 600.0
 # Sent to a stream whose login session ended: the page asks for its state again and is
 # sent to the log-in page. No id, so the browser's resume point stays where it was.
 SESSION_ENDED = b"event: refresh\ndata: refresh\n\n"
@@ -183,6 +186,7 @@ class Hub:
         self.sqlite_files = sqlite_files(app.config["SQLALCHEMY_DATABASE_URI"])
         self.marker: tuple = ()
         self.next_forget = 0.0
+        self.next_prune = 0.0
         # Meetings live anywhere, counted from the log as the watcher reads it.
         self.live_meetings = 0
 
@@ -615,6 +619,11 @@ class Hub:
                     slots.forget_old()
                     signals.forget_old()
                     db.session.commit()
+                if time.monotonic() >= self.next_prune:
+                    self.next_prune = time.monotonic() + PRUNE_EVERY
+                    # Ended meetings' old events, chat and attendance: bounded batches,
+                    # each its own short transaction (the rest waits for the next run).
+                    retention.prune()
             finally:
                 db.session.remove()
 

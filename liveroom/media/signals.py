@@ -173,7 +173,11 @@ def forget_old() -> int:
     """Delete signals older than a few minutes (the upkeep; the caller commits)."""
     return db.session.execute(
         sa.delete(Event)
-        .where(Event.kind == Kind.SIGNAL.value, Event.created_at < utcnow() - KEEP)
+        .where(
+            Event.kind == Kind.SIGNAL.value,
+            Event.created_at < utcnow() - KEEP,
+            events.not_the_newest(),
+        )
         .execution_options(synchronize_session=False)
     ).rowcount
 
