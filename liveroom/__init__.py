@@ -19,7 +19,7 @@ from flask import (
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from liveroom import freshness, sqlite_locks
+from liveroom import freshness, request_log, sqlite_locks
 from liveroom.auth import csrf_tokens
 from liveroom.config import load_config
 from liveroom.extensions import csrf, db, htmx, login, migrate
@@ -151,6 +151,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     sqlite_locks.init_app(app)
     # Bodies over MAX_CONTENT_LENGTH get 413 unread; slow bodies 408 (gevent workers).
     wsgi_guard.install(app)
+    # One log line per request with its id (X-Request-Id), and the metrics when on;
+    # inside ProxyFix, so both see the client's address.
+    request_log.init_app(app)
     app.register_blueprint(health_bp)
     templating.register(app)
     register_cli(app)

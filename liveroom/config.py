@@ -50,6 +50,36 @@ def _days(name: str, default: str) -> int:
     return int(raw)
 
 
+def _logs_and_metrics() -> dict:
+    """The request log's format and level (liveroom/request_log.py) and the metrics
+    endpoint (liveroom/metrics.py): off unless LIVEROOM_METRICS=on or a token is set."""
+    debug = os.environ.get("FLASK_DEBUG", "").lower() in ("1", "true", "yes")
+    log_format = os.environ.get("LIVEROOM_LOG_FORMAT", "text" if debug else "json").lower()
+    if log_format not in ("json", "text"):
+        raise RuntimeError(f"LIVEROOM_LOG_FORMAT must be json or text, not '{log_format}'")
+    level = os.environ.get("LIVEROOM_LOG_LEVEL", "INFO").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise RuntimeError(
+            f"LIVEROOM_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not '{level}'"
+        )
+    token = os.environ.get("LIVEROOM_METRICS_TOKEN", "").strip()
+    if token and (len(token) < 16 or not token.isascii() or not token.isprintable()):
+        raise RuntimeError(
+            "LIVEROOM_METRICS_TOKEN must be at least 16 printable ASCII characters "
+            "(openssl rand -hex 32 makes one)"
+        )
+    switch = os.environ.get("LIVEROOM_METRICS", "").strip().lower()
+    if switch not in ("", "on", "off"):
+        raise RuntimeError(f"LIVEROOM_METRICS must be on or off, not '{switch}'")
+    return {
+        "LIVEROOM_LOG_FORMAT": log_format,
+        "LIVEROOM_LOG_LEVEL": level,
+        # Unset: on exactly when a token is set. "off" wins over a token.
+        "LIVEROOM_METRICS": switch == "on" or (switch == "" and bool(token)),
+        "LIVEROOM_METRICS_TOKEN": token,
+    }
+
+
 def _hops(name: str) -> int:
     """A count of trusted proxies: 0 (the default) means the app faces clients directly."""
     raw = os.environ.get(name, "0")
@@ -269,6 +299,8 @@ def load_config(instance_path: str) -> dict:
             "LIVEROOM_MAX_UPLOAD_LENGTH", str(5 * 1024 * 1024), int
         ),
         "LIVEROOM_BODY_TIMEOUT": _number("LIVEROOM_BODY_TIMEOUT", "10"),
+        # One JSON line per request on stdout, and Prometheus metrics at /metrics.
+        **_logs_and_metrics(),
         # Retention (liveroom/retention.py): an ended meeting's event log is kept this
         # many days (replay only needs live meetings), its chat and attendance this
         # many (then deleted; a deleted message's text goes, its tombstone stays).

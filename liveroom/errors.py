@@ -18,6 +18,7 @@ from markupsafe import escape
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from liveroom.extensions import db, login
+from liveroom.request_log import current_request_id
 from liveroom.templating import wants_fragment
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,10 @@ FALLBACK_PAGE = """<!doctype html>
 <link rel="stylesheet" href="/static/css/liveroom.css"></head>
 <body><main id="main" class="page"><section class="card card--narrow">
 <p class="muted">Error {status}</p><h1>{title}</h1><p>{message}</p>
-<p><a class="button" href="/">Go to your channels</a></p></section></main></body></html>
+<p><a class="button" href="/">Go to your channels</a></p>{reference}</section></main></body></html>
 """
+# The request's id (liveroom/request_log.py), small, for a teacher to quote.
+FALLBACK_REFERENCE = '<p class="hint">Reference: <code class="reference">{id}</code></p>'
 
 
 def rollback_session() -> None:
@@ -66,7 +69,9 @@ def render_error(status: int, message: str | None = None) -> Response:
         # A page's script (the media controls) shows the sentence as it is.
         return Response(text, status, mimetype="text/plain")
     template = "errors/_error.html" if wants_fragment() else "errors/error.html"
-    body = render_template(template, status=status, title=title, message=text)
+    body = render_template(
+        template, status=status, title=title, message=text, reference=current_request_id()
+    )
     return make_response(body, status)
 
 
@@ -75,7 +80,13 @@ def fallback_page(status: int, message: str | None = None) -> Response:
     from liveroom import apply_security_headers
 
     title, text = title_and_message(status, message)
-    body = FALLBACK_PAGE.format(status=status, title=escape(title), message=escape(text))
+    reference = current_request_id()
+    body = FALLBACK_PAGE.format(
+        status=status,
+        title=escape(title),
+        message=escape(text),
+        reference=FALLBACK_REFERENCE.format(id=escape(reference)) if reference else "",
+    )
     response = Response(body, status, mimetype="text/html")
     apply_security_headers(response)
     return response
@@ -120,7 +131,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(InternalServerError)
     def server_error(error: InternalServerError) -> Response:
-        # Unhandled exceptions arrive here wrapped; Flask has logged them already.
+        # Unhandled exceptions arrive here wrapped; Flask has logged them already (on
+        # the request's own line: liveroom/request_log.py), never on the page.
         return error_page(500)
 
 

@@ -103,7 +103,8 @@ class Gunicorn:
             ],
             env=self.env,
             cwd=ROOT,
-            stdout=subprocess.DEVNULL,
+            # The request log (stdout, liveroom/request_log.py) and everything else.
+            stdout=self._log,
             stderr=self._log,
         )
         deadline = time.monotonic() + 30

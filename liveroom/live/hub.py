@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from flask import Flask
 
-from liveroom import events, leases, ratelimit, retention
+from liveroom import events, leases, metrics, ratelimit, retention
 from liveroom.auth import sessions as login_sessions
 from liveroom.events import Kind
 from liveroom.extensions import db
@@ -209,7 +209,9 @@ class Hub:
             if stay is not None:
                 self.streams_of_stay[stay] = self.streams_of_stay.get(stay, 0) + 1
             self._index_login(listener)
-            return Cursor(self.high, frozenset(self.missing))
+            cursor = Cursor(self.high, frozenset(self.missing))
+        metrics.stream_opened("room")
+        return cursor
 
     def unsubscribe(self, listener: Listener) -> None:
         """Remove a listener: a few dictionary operations, however many are open."""
@@ -236,6 +238,7 @@ class Hub:
                 else:
                     self.streams_of_stay.pop(stay, None)
                     self.goodbyes.append(stay)
+        metrics.stream_closed("room")
 
     def watch(self, watcher: Watcher) -> None:
         """Add a page that waits for its rooms' meetings to start or end. Call it
@@ -254,6 +257,7 @@ class Hub:
                 self.watchers.setdefault(room_id, set()).add(watcher)
             self.watcher_count += 1
             self._index_login(watcher)
+        metrics.stream_opened("status")
 
     def unwatch(self, watcher: Watcher) -> None:
         with self.lock:
@@ -268,6 +272,7 @@ class Hub:
                         del self.watchers[room_id]
             self.watcher_count -= 1
             self._unindex_login(watcher)
+        metrics.stream_closed("status")
 
     def _index_login(self, stream: Listener | Watcher) -> None:
         if stream.login_id is not None:
@@ -419,6 +424,7 @@ class Hub:
                         self._deliver(self.plan(event), listeners)
                     if watchers:
                         self._tell_watchers(event, watchers)
+                metrics.events_dispatched(len(batch))
                 return len(batch)
             finally:
                 db.session.remove()
@@ -517,6 +523,7 @@ class Hub:
             listener.queue.put_nowait(None)
 
     def _cut_off(self, listener: Listener) -> None:
+        metrics.listener_cut_off()
         self.unsubscribe(listener)
         try:
             listener.queue.get_nowait()

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask import Response, abort, current_app, request
 from flask_login import login_required
 
+from liveroom import request_log
 from liveroom.auth.sessions import current_login_id, signed_in_user
 from liveroom.errors import error_page
 from liveroom.extensions import db
@@ -129,6 +130,8 @@ def room_stream(public_id: str) -> Response:
     response = Response(stream(), mimetype="text/event-stream", headers=STREAM_HEADERS)
     # However the response ends (even unread), the listener goes.
     response.call_on_close(lambda: hub.unsubscribe(listener))
+    # The request log's second line, when the stream closes.
+    request_log.remember_stream(response)
     if current_app.debug:
         # Which worker holds the stream: for the multi-worker tests, never in production.
         response.headers["X-Liveroom-Worker"] = str(os.getpid())

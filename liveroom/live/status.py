@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from flask import Response, abort, current_app, request
 from flask_login import login_required
 
+from liveroom import request_log
 from liveroom.auth.sessions import current_login_id, signed_in_user
 from liveroom.errors import error_page
 from liveroom.extensions import db
@@ -66,6 +67,8 @@ def open_watch(watcher: Watcher, first: Callable[[], bytes]) -> Response:
 
     response = Response(stream(), mimetype="text/event-stream", headers=STREAM_HEADERS)
     response.call_on_close(lambda: hub.unwatch(watcher))
+    # The request log's second line, when the stream closes.
+    request_log.remember_stream(response)
     return response
 
 
