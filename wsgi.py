@@ -1,5 +1,5 @@
-"""Entry point for gunicorn: ``gunicorn wsgi:app``."""
+"""Entry point for gunicorn from the repository: ``gunicorn wsgi:app``."""
 
-from liveroom import create_app
+from liveroom.wsgi import app
 
-app = create_app()
+__all__ = ["app"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,23 +20,21 @@ from flask import (
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from liveroom import freshness, request_log, sqlite_locks
+from liveroom import assets, freshness, request_log, sqlite_locks
 from liveroom.auth import csrf_tokens
 from liveroom.config import load_config
 from liveroom.extensions import csrf, db, htmx, login, migrate
 from liveroom.params import IdConverter
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = assets.PROJECT_ROOT
+# Front-end libraries served under /vendor (liveroom/assets.py says from where).
+VENDOR_FILES = assets.VENDOR_FILES
 
-# Front-end libraries installed by npm at pinned versions (package.json), served by
-# the app itself: no CDN, no copy in the repository.
-VENDOR_FILES = {
-    "htmx.min.js": "htmx.org/dist/htmx.min.js",
-    "sse.js": "htmx-ext-sse/dist/sse.min.js",
-    # The Janus media server's client (static/js/media/sfu.js) and the WebRTC shim it uses.
-    "adapter.js": "webrtc-adapter/out/adapter.js",
-    "janus.js": "janus-gateway/npm/src/janus.js",
-}
+try:
+    # One source: pyproject.toml's version, as the installed package's metadata says.
+    __version__ = version("liveroom")
+except PackageNotFoundError:  # the source tree on sys.path without being installed
+    __version__ = "0+unknown"
 
 
 def content_security_policy(connect: tuple[str, ...] = ()) -> str:
@@ -97,24 +96,28 @@ def apply_security_headers(response: Response) -> Response:
     return response
 
 
+def _instance_path() -> str | None:
+    chosen = os.environ.get("LIVEROOM_INSTANCE_PATH") or assets.default_instance_path()
+    return os.path.abspath(chosen) if chosen else None
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(
         __name__,
         # The secret key, the workers' shared number (liveroom/freshness.py) and the
         # SQLite database by default: the project's instance folder unless the server
         # names another (LIVEROOM_INSTANCE_PATH; a relative one is from the working
-        # directory).
-        instance_path=os.path.abspath(
-            os.environ.get("LIVEROOM_INSTANCE_PATH") or PROJECT_ROOT / "instance"
-        ),
+        # directory). An installed package without it: Flask's <venv>/var/liveroom-instance.
+        instance_path=_instance_path(),
         instance_relative_config=True,
-        template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=str(PROJECT_ROOT / "static"),
+        # The repository's templates/ and static/, or a built package's copies.
+        template_folder=str(assets.asset_folder("templates")),
+        static_folder=str(assets.asset_folder("static")),
     )
     if test_config and "INSTANCE_PATH" in test_config:
         app.instance_path = test_config["INSTANCE_PATH"]
     app.config.from_mapping(load_config(app.instance_path))
-    app.config["NODE_MODULES"] = str(PROJECT_ROOT / "node_modules")
+    app.config["LIVEROOM_VENDOR_FILES"] = assets.vendor_files()
     if test_config:
         app.config.update(test_config)
 
@@ -156,6 +159,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     request_log.init_app(app)
     app.register_blueprint(health_bp)
     templating.register(app)
+    app.jinja_env.globals["liveroom_version"] = __version__  # the pages' footer
     register_cli(app)
     # Behind reverse proxies, the client is the address the outermost trusted one saw.
     if hops := app.config["LIVEROOM_TRUSTED_PROXIES"]:
@@ -169,9 +173,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @app.get("/vendor/<path:name>")
     def vendor(name: str) -> Response:
-        if name not in VENDOR_FILES:
+        path = app.config["LIVEROOM_VENDOR_FILES"].get(name)
+        if path is None:
             abort(404)
-        return send_from_directory(app.config["NODE_MODULES"], VENDOR_FILES[name], max_age=3600)
+        return send_from_directory(path.parent, path.name, max_age=3600)
 
     @app.get("/favicon.ico")
     def favicon() -> Response:
