@@ -28,7 +28,10 @@ graceful_timeout = 10
 # Also bounds how long gunicorn drains the unread rest of a body the app refused
 # (413, or 408 after LIVEROOM_BODY_TIMEOUT: liveroom/wsgi_guard.py) before it closes.
 keepalive = 5
-accesslog = os.environ.get("LIVEROOM_ACCESS_LOG", "-") or None
+# The app writes one JSON line per request itself (liveroom/request_log.py), with its
+# request id and user: gunicorn's own access log would double every line. "-" (stdout)
+# or a file name turns it back on.
+accesslog = os.environ.get("LIVEROOM_ACCESS_LOG") or None
 forwarded_allow_ips = os.environ.get("LIVEROOM_FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
@@ -92,3 +95,25 @@ def post_request(worker, req, environ, resp) -> None:  # noqa: ANN001  (gunicorn
     import gevent
 
     gevent.sleep(0)
+
+
+# Metrics (liveroom/metrics.py), when on: each worker counts its own share in a
+# directory of this run's (PROMETHEUS_MULTIPROC_DIR) that a scrape adds up.
+def on_starting(server) -> None:  # noqa: ANN001  (gunicorn's hook signature)
+    """Before the first fork: this run's metrics directory, empty."""
+    from liveroom import metrics
+
+    metrics.gunicorn_on_starting()
+
+
+def child_exit(server, worker) -> None:  # noqa: ANN001  (gunicorn's hook signature)
+    """A worker ended: its per-worker gauges are removed from the sums."""
+    from liveroom import metrics
+
+    metrics.gunicorn_child_exit(worker.pid)
+
+
+def on_exit(server) -> None:  # noqa: ANN001  (gunicorn's hook signature)
+    from liveroom import metrics
+
+    metrics.gunicorn_on_exit()

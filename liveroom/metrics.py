@@ -215,3 +215,50 @@ def scrape() -> Response:
     response = Response(body, mimetype=CONTENT_TYPE_LATEST)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+# --- gunicorn's hooks (liveroom/gunicorn_conf.py), in its master process -----------------
+
+_made_directory: str | None = None
+
+
+def wanted_by_environment() -> bool:
+    """Whether the settings turn metrics on (as liveroom/config.py reads them)."""
+    switch = os.environ.get("LIVEROOM_METRICS", "").strip().lower()
+    return switch == "on" or (switch == "" and bool(os.environ.get("LIVEROOM_METRICS_TOKEN")))
+
+
+def gunicorn_on_starting() -> None:
+    """Before the first worker is forked: the directory where every worker keeps its
+    share (``PROMETHEUS_MULTIPROC_DIR`` when given, else a new one for this run), left
+    empty so that a previous run's counts and dead workers' gauges are gone. Workers
+    inherit the variable, and prometheus-client reads it when they first import it."""
+    global _made_directory
+    if not wanted_by_environment():
+        return
+    import tempfile
+
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        path = _made_directory = tempfile.mkdtemp(prefix="liveroom-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    os.makedirs(path, exist_ok=True)
+    for name in os.listdir(path):
+        if name.endswith(".db"):
+            os.remove(os.path.join(path, name))
+
+
+def gunicorn_child_exit(pid: int) -> None:
+    """A worker ended: its open-streams gauge goes (its counts stay in the sums)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR") and wanted_by_environment():
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
+
+
+def gunicorn_on_exit() -> None:
+    """The server stops: the directory made for this run goes with it."""
+    if _made_directory:
+        import shutil
+
+        shutil.rmtree(_made_directory, ignore_errors=True)
