@@ -94,6 +94,20 @@ class _Stdout(logging.StreamHandler):
     def stream(self, value: object) -> None:
         pass
 
+    def emit(self, record: logging.LogRecord) -> None:
+        # StreamHandler's, without its second lock around the flush (handle() holds
+        # this handler's lock already): one write and one flush per line.
+        try:
+            out = sys.stdout
+            out.write(self.formatter.format(record) + "\n")
+            out.flush()
+        except Exception:
+            self.handleError(record)
+
+
+# One encoder for every line (json.dumps with options builds a new one on each call).
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level and the record's fields.
@@ -119,12 +133,7 @@ class JsonFormatter(logging.Formatter):
             if record.exc_info:
                 fields["error"] = repr(record.exc_info[1])
                 fields["traceback"] = "".join(traceback.format_exception(*record.exc_info))
-        return json.dumps(
-            {"time": self._time(record.created), "level": record.levelname, **fields},
-            ensure_ascii=False,
-            separators=(",", ":"),
-            default=str,
-        )
+        return _encode({"time": self._time(record.created), "level": record.levelname, **fields})
 
 
 class TextFormatter(JsonFormatter):
@@ -217,10 +226,16 @@ class RequestLog:
                 error = environ.pop(_ERROR_KEY, None)
                 if error is not None:
                     fields["error"], fields["traceback"] = error
-                log.log(level, fields)
+                _emit(level, fields)
             return start_response(status, headers, exc_info)
 
         return self.app(environ, start)
+
+
+def _emit(level: int, fields: dict) -> None:
+    """``log.log(level, fields)`` without looking up the caller's file and line (which
+    no line shows): the record is made and handled directly."""
+    log.handle(log.makeRecord(log.name, level, "", 0, fields, None, None))
 
 
 def _close_line(fields: dict, started: float) -> None:
@@ -232,12 +247,13 @@ def _close_line(fields: dict, started: float) -> None:
 
     def closed() -> None:
         if log.isEnabledFor(logging.INFO):
-            log.info(
+            _emit(
+                logging.INFO,
                 {
                     **fields,
                     "event": "stream_closed",
                     "seconds": round(time.perf_counter() - started, 1),
-                }
+                },
             )
 
     response.call_on_close(closed)
