@@ -175,7 +175,16 @@ def _user_id() -> int | None:
     """Whom this request signed in, if it looked (no query for that here)."""
     ctx = _cv_app.get(None)
     user = getattr(ctx.g, "_login_user", None) if ctx is not None else None
-    return getattr(user, "id", None)
+    if user is None:
+        return None
+    # Read without loading: a stream has let go of its database session by now, and
+    # its user is expired; the identity key still says who it was.
+    found = user.__dict__.get("id")
+    if found is None:
+        state = user.__dict__.get("_sa_instance_state")
+        key = state.key if state is not None else None
+        found = key[1][0] if key else None
+    return found
 
 
 def _endpoint() -> str | None:

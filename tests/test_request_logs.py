@@ -10,12 +10,14 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+import sqlalchemy as sa
 from flask import Flask
 
+from liveroom.extensions import db
 from liveroom.live.hub import hub_of
+from liveroom.models import LiveSession
 from liveroom.roles import ChannelRole
-from tests.conftest import HTMX, PASSWORD, World, as_user, make_app
-from tests.sse import StreamReader
+from tests.conftest import HTMX, PASSWORD, World, as_user, make_app, open_stream
 from tests.workers import Gunicorn
 
 NGINX_ID = "4f3c2a1b0e9d8c7b6a5f4e3d2c1b0a99"  # what nginx's $request_id looks like
@@ -129,20 +131,26 @@ def test_a_server_error_logs_its_traceback_and_the_page_shows_none(client, capsy
 
 
 def test_a_stream_logs_when_it_opens_and_when_it_closes(app, world: World, capsys):
+    sam_id = world.user("sam")
     world.user("teacher")
-    world.user("sam")
     world.enable()
     room = world.room_of(world.channel(teacher=ChannelRole.MANAGER, sam=ChannelRole.MEMBER))
+    as_user(app, "teacher").post(f"/rooms/{room}/start", headers=HTMX)
     sam = as_user(app, "sam")
+    sam.post(f"/rooms/{room}/join", headers=HTMX)
+    with app.app_context():
+        session_id = db.session.scalar(sa.select(LiveSession.id))
     capsys.readouterr()
-    response = sam.get(f"/live/rooms/{room}/status?shown=idle", buffered=False)
-    stream = StreamReader(response.response, on_close=response.close)
-    assert response.status_code == 200
+    # The room's stream lets go of its database session before it answers: the line
+    # still names whom it serves.
+    stream = open_stream(sam, room, session_id)
     stream.close()
     opened, closed = lines_of(capsys)
     assert opened["event"] == "stream_opened" and closed["event"] == "stream_closed"
-    assert opened["request_id"] == closed["request_id"] == response.headers["X-Request-Id"]
+    assert opened["request_id"] == closed["request_id"]
     assert opened["status"] == 200 and closed["seconds"] >= 0
+    assert opened["user"] == closed["user"] == sam_id
+    assert opened["path"] == f"/live/rooms/{room}/stream"
 
 
 def test_the_text_format_is_one_readable_line(tmp_path, capsys):
