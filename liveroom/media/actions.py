@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from liveroom import events
+from liveroom import audit, events
 from liveroom.events import Kind
 from liveroom.extensions import db
 from liveroom.media.backend import backend_for
@@ -86,6 +86,8 @@ def _changed(person: Participation, action: str, by: int | None = None) -> None:
         action=action,
         by=by,
     )
+    if by is not None:  # an instructor acted on someone's media
+        audit.in_meeting(by, f"media_{action}", person.session_id, person.user_id)
 
 
 def set_own(person: Participation, rank: Rank, kind: MediaKind, on: bool) -> Decision:
@@ -145,6 +147,7 @@ def mute_all(session: LiveSession, strong: bool, by: int) -> None:
         action="mute_all_strong" if strong else "mute_all",
         by=by,
     )
+    audit.in_meeting(by, "media_mute_all_strong" if strong else "media_mute_all", session.id)
 
 
 def allow_unmute(person: Participation, by: int) -> bool:
@@ -165,6 +168,7 @@ def allow_all(session: LiveSession, by: int) -> None:
         .execution_options(synchronize_session=False)
     )
     events.append(session.room_id, Kind.MEDIA_CHANGED, session.id, action="allow_all", by=by)
+    audit.in_meeting(by, "media_allow_all", session.id)
 
 
 def _off_stage_stops(session: LiveSession) -> None:
@@ -187,6 +191,7 @@ def set_stage_mode(session: LiveSession, mode: StageMode, by: int) -> bool:
     events.append(
         session.room_id, Kind.MEDIA_CHANGED, session.id, action="stage_mode", mode=mode.value, by=by
     )
+    audit.in_meeting(by, "media_stage_mode", session.id, note=mode.value)
     return True
 
 

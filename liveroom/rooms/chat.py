@@ -7,7 +7,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from liveroom import events
+from liveroom import audit, events
 from liveroom.events import Kind
 from liveroom.extensions import db
 from liveroom.models import ChatMessage, LiveSession, Participation, User, utcnow
@@ -143,6 +143,10 @@ def delete_message(message: ChatMessage, actor: User) -> None:
         message_id=message.id,
         thread_user_id=message.thread_user_id,
     )
+    if actor.id != message.author_id:  # a moderator's deletion, not one's own
+        audit.in_meeting(
+            actor.id, "message_deleted", session.id, message.author_id, f"message {message.id}"
+        )
     db.session.commit()
 
 

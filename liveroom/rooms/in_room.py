@@ -211,7 +211,7 @@ def change_role(public_id: str, participation_id: int) -> Response:
         abort(400, "Choose instructor or participant.")
     if not rights.may_change_role(moderation.rank_of(target), target.user_id):
         refuse_action_on(target, "change the role of")
-    moderation.set_moderator(target, role == "instructor")
+    moderation.set_moderator(target, role == "instructor", signed_in_user())
     return done(room)
 
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from sqlalchemy.exc import IntegrityError
 
-from liveroom import events
+from liveroom import audit, events
 from liveroom.events import Kind
 from liveroom.extensions import db
 from liveroom.media.backend import backend_for
@@ -477,6 +477,8 @@ def end_session(session: LiveSession, user: User | None, reason: str = "ended") 
         user_id=user.id if user else None,
         reason=reason,
     )
+    if user is not None:  # an instructor, or an admin's switch; not the sweep
+        audit.in_meeting(user.id, "meeting_ended", session.id, note=reason)
     db.session.commit()
 
 

@@ -13,7 +13,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from liveroom import events, ratelimit
+from liveroom import audit, events, ratelimit
 from liveroom.events import Kind
 from liveroom.extensions import db
 from liveroom.media.backend import backend_for
@@ -159,13 +159,16 @@ def follow_roles(user: User) -> int:
 # --- Acting on people and on the room -------------------------------------------------
 
 
-def set_moderator(target: Participation, promoted: bool) -> bool:
+def set_moderator(target: Participation, promoted: bool, actor: User | None = None) -> bool:
     """Set as moderator, or make participant again: live, no rejoin needed.
 
     Decided once: of two requests at once only the one that changes the stay writes
-    an event. Returns whether anything changed.
+    an event (and an audit entry). Returns whether anything changed.
     """
     changed = _apply_rank(target, Rank.PROMOTED if promoted else Rank.PARTICIPANT)
+    if changed and actor is not None:
+        action = "moderator_set" if promoted else "moderator_unset"
+        audit.in_meeting(actor.id, action, target.session_id, target.user_id)
     db.session.commit()
     return changed
 
@@ -216,6 +219,7 @@ def remove_person(target: Participation, actor: User) -> bool:
         user_id=target.user_id,
         participation_id=target.id,
     )
+    audit.in_meeting(actor.id, "participant_removed", session.id, target.user_id)
     db.session.commit()
     return True
 
@@ -226,6 +230,7 @@ def set_locked(session: LiveSession, locked: bool, actor: User) -> None:
         return
     session.locked = locked
     events.append(session.room_id, Kind.ROOM_LOCKED, session.id, locked=locked, user_id=actor.id)
+    audit.in_meeting(actor.id, "room_locked" if locked else "room_unlocked", session.id)
     db.session.commit()
 
 
@@ -235,6 +240,7 @@ def set_chat_enabled(session: LiveSession, enabled: bool, actor: User) -> None:
         return
     session.chat_enabled = enabled
     events.append(session.room_id, Kind.CHAT_TOGGLED, session.id, enabled=enabled, user_id=actor.id)
+    audit.in_meeting(actor.id, "chat_turned_on" if enabled else "chat_turned_off", session.id)
     db.session.commit()
 
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from sqlalchemy.exc import IntegrityError
 
-from liveroom import events, ratelimit
+from liveroom import audit, events, ratelimit
 from liveroom.events import Kind
 from liveroom.extensions import db
 from liveroom.models import LiveSession, Removal, User, WaitingEntry, utcnow
@@ -161,5 +161,6 @@ def decide(session: LiveSession, entries: list[WaitingEntry], admit: bool, actor
             user_id=entry.user_id,
             decision=decision,
         )
+        audit.in_meeting(actor.id, f"waiting_{decision}", session.id, entry.user_id)
     db.session.commit()
     return decided
