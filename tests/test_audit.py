@@ -55,7 +55,10 @@ def test_an_instructors_moderation_is_recorded_with_who_did_it(app, meeting):
     known = ids(app)
     people, stays, session = known["people"], known["stays"], known["session"]
     sam_stay, priya_stay = stays[people["sam"]], stays[people["priya"]]
+    on = sam.post(f"/rooms/{room}/media/state", data={"kind": "mic", "on": "1"}, headers=HTMX)
+    assert on.status_code < 400, on.get_data(as_text=True)  # his own: not recorded
     for path, data in [
+        (f"/rooms/{room}/media/people/{sam_stay}/mute", {}),
         (f"/rooms/{room}/people/{sam_stay}/role", {"role": "instructor"}),
         (f"/rooms/{room}/people/{sam_stay}/role", {"role": "participant"}),
         (f"/rooms/{room}/lock", {"locked": "1"}),
@@ -73,6 +76,7 @@ def test_an_instructors_moderation_is_recorded_with_who_did_it(app, meeting):
     assert {actor for actor, _, _ in recorded} == {teacher_id}
     actions = [action for _, action, _ in recorded]
     assert actions == [
+        "room.media_mic_stopped",
         "room.moderator_set",
         "room.moderator_unset",
         "room.room_locked",
