@@ -6,6 +6,7 @@ Bad input prints one line on stderr and exits 1, with nothing changed.
 from __future__ import annotations
 
 import unicodedata
+from pathlib import Path
 
 import click
 import flask_migrate
@@ -15,9 +16,9 @@ from alembic.migration import MigrationContext
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from liveroom import retention
+from liveroom import backup, retention
 from liveroom.extensions import db
-from liveroom.models import AuditEntry, Channel, Membership, User
+from liveroom.models import AuditEntry, Channel, LoginSession, Membership, User, utcnow
 from liveroom.roles import AppRole, ChannelRole
 from liveroom.rooms.meetings import channel_room
 from liveroom.rooms.moderation import follow_roles
@@ -237,6 +238,56 @@ def prune_command() -> None:
     )
 
 
+@click.command("backup")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+@with_appcontext
+def backup_command(file: Path, force: bool) -> None:
+    """Copy the SQLite database to FILE while the server runs (a consistent
+    snapshot; the server keeps writing meanwhile)."""
+    try:
+        size = backup.backup_to(file, force)
+    except backup.BackupError as error:
+        fail(str(error))
+    click.echo(f"Backed up to {file} ({size:,} bytes).")
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def restore_command(file: Path, yes: bool) -> None:
+    """Replace the SQLite database's contents with the backup FILE. Stop the server
+    first. Everyone logs in again; a backup from an older Liveroom is upgraded."""
+    try:
+        live = backup.sqlite_path()
+        revision = backup.check_restorable(file)
+    except backup.BackupError as error:
+        fail(str(error))
+    if not yes:
+        click.confirm(
+            f"Replace everything in {live} with {file}? Stop the server first",
+            abort=True,
+        )
+    backup.restore_from(file)
+    ended = end_every_login()
+    head, _ = backup.code_revisions()
+    if revision != head:
+        upgrade_database()
+        click.echo(f"Upgraded the restored database to this Liveroom's schema ({head}).")
+    click.echo(f"Restored {file} into {live}; {ended} log-ins ended, everyone logs in again.")
+
+
+def end_every_login() -> int:
+    """After a restore: cookies from after the backup must not find their rows again
+    (a log-out since would come undone)."""
+    ended = db.session.execute(
+        sa.update(LoginSession).where(LoginSession.ended_at.is_(None)).values(ended_at=utcnow())
+    ).rowcount
+    db.session.commit()
+    return ended
+
+
 DEMO_PASSWORDS = {
     "admin": "liveroom-admin",
     "teacher": "liveroom-teacher",
@@ -301,3 +352,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(settings_cli)
     app.cli.add_command(demo_command)
     app.cli.add_command(prune_command)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
