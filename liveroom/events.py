@@ -15,6 +15,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import Flask, current_app, has_app_context
 
+from liveroom import metrics
 from liveroom.extensions import db
 from liveroom.models import Event, utcnow
 
@@ -47,6 +48,7 @@ class Kind(enum.StrEnum):
     SIGNAL = "signal"
 
 
+# How many events the session's transaction stored (counted when it commits).
 _PENDING = "liveroom_events_pending"
 _LISTENERS = "liveroom_commit_listeners"
 
@@ -60,7 +62,7 @@ def append(room_id: int | None, kind: Kind, session_id: int | None = None, **dat
     """Add an event to the current transaction; the caller commits."""
     event = Event(room_id=room_id, session_id=session_id, kind=Kind(kind).value, data=data)
     db.session.add(event)
-    db.session.info[_PENDING] = True
+    _stored(1)
     return event
 
 
@@ -71,7 +73,7 @@ def append_many(rows: list[dict]) -> None:
         return
     stamped = [{**row, "kind": Kind(row["kind"]).value, "created_at": utcnow()} for row in rows]
     db.session.execute(sa.insert(Event), stamped)
-    db.session.info[_PENDING] = True
+    _stored(len(rows))
 
 
 def append_together(rows: list[dict]) -> list[int]:
@@ -81,15 +83,23 @@ def append_together(rows: list[dict]) -> list[int]:
     stamped = [{**row, "kind": Kind(row["kind"]).value, "created_at": utcnow()} for row in rows]
     # One multi-row INSERT; ids grow in row order, whatever order RETURNING gives them.
     ids = sorted(db.session.scalars(sa.insert(Event).values(stamped).returning(Event.id)))
-    db.session.info[_PENDING] = True
+    _stored(len(rows))
     return ids
+
+
+def _stored(count: int) -> None:
+    info = db.session.info
+    info[_PENDING] = info.get(_PENDING, 0) + count
 
 
 @sa.event.listens_for(so.Session, "after_commit")
 def _announce_commit(session: so.Session) -> None:
-    if session.info.pop(_PENDING, False) and has_app_context():
-        for listener in current_app.extensions.get(_LISTENERS, ()):
-            listener()
+    stored = session.info.pop(_PENDING, 0)
+    if stored:
+        metrics.events_stored(stored)
+        if has_app_context():
+            for listener in current_app.extensions.get(_LISTENERS, ()):
+                listener()
 
 
 @sa.event.listens_for(so.Session, "after_rollback")

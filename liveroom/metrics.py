@@ -20,10 +20,11 @@ and one histogram observation; the metrics' children are made once per label set
 - ``liveroom_live_meetings``: meetings live now, one count query at scrape time.
 - ``liveroom_open_streams`` by kind (``room``: people in a meeting; ``status``: pages
   waiting for a meeting to start or end), per worker (``pid`` label under gunicorn).
+- ``liveroom_events_total``: events stored in the rooms' log (committed), each
+  counted once, by the process that stored it: ``rate()`` of it is events per second.
 - ``liveroom_hub_events_dispatched_total``: events a worker's hub read from the log
   and sent to its streams. Every worker reads every event, so under gunicorn the sum
-  is events times workers; ``rate()`` of it over the workers' count is events per
-  second.
+  is events times workers (a worker that falls behind shows as the two rates apart).
 - ``liveroom_stream_cutoffs_total``: listeners cut off because they fell 2,000
   messages behind (``hub.QUEUE_LIMIT``); their pages reconnect and catch up.
 
@@ -71,6 +72,10 @@ class _Instruments:
             "status (waiting for a meeting to start or end).",
             ["kind"],
             multiprocess_mode="liveall",
+        )
+        self.stored = Counter(
+            "liveroom_events",
+            "Events stored in the rooms' log (committed), counted by the process that stored them.",
         )
         self.events = Counter(
             "liveroom_hub_events_dispatched",
@@ -129,6 +134,11 @@ def stream_opened(kind: str) -> None:
 def stream_closed(kind: str) -> None:
     if _instruments is not None:
         _instruments.open_streams.labels(kind).dec()
+
+
+def events_stored(count: int) -> None:
+    if _instruments is not None:
+        _instruments.stored.inc(count)
 
 
 def events_dispatched(count: int) -> None:

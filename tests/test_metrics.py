@@ -8,15 +8,19 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from liveroom.extensions import db
 from liveroom.live.hub import hub_of
+from liveroom.models import LiveSession
 from liveroom.roles import ChannelRole
-from tests.conftest import HTMX, World, as_user, make_app
+from tests.conftest import HTMX, World, as_user, make_app, open_stream
 from tests.sse import StreamReader
 from tests.test_request_logs import log_lines
+from tests.waiting import wait_until
 from tests.workers import Gunicorn
 
 TOKEN = "a-scraper-token-of-enough-length-0123"
@@ -97,6 +101,26 @@ def test_live_meetings_and_open_streams_are_measured(metered):
     assert sample(text, "liveroom_open_streams", kind="status") == before + 1
     stream.close()
     assert sample(scrape(client), "liveroom_open_streams", kind="status") == before
+
+
+def test_events_are_counted_once_stored_and_as_the_hub_sends_them(metered):
+    world = World(metered)
+    world.user("teacher")
+    world.enable()
+    room = world.room_of(world.channel(teacher=ChannelRole.MANAGER))
+    teacher, client = as_user(metered, "teacher"), metered.test_client()
+    teacher.post(f"/rooms/{room}/start", headers=HTMX)
+    # Opening a stream starts the hub, which then reads every event stored after.
+    with metered.app_context():
+        session_id = db.session.scalar(sa.select(LiveSession.id))
+    stream = open_stream(teacher, room, session_id)
+    text = scrape(client)
+    stored = sample(text, "liveroom_events_total")
+    sent = sample(text, "liveroom_hub_events_dispatched_total")
+    teacher.post(f"/rooms/{room}/chat", data={"body": "Hello"}, headers=HTMX)
+    assert sample(scrape(client), "liveroom_events_total") == stored + 1
+    wait_until(lambda: sample(scrape(client), "liveroom_hub_events_dispatched_total") > sent)
+    stream.close()
 
 
 def test_without_a_token_only_this_machine_may_scrape(tmp_path):
