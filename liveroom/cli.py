@@ -5,6 +5,7 @@ Bad input prints one line on stderr and exits 1, with nothing changed.
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from alembic.migration import MigrationContext
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from liveroom import backup, retention
+from liveroom import backup, personal_data, retention
 from liveroom.extensions import db
 from liveroom.models import AuditEntry, Channel, LoginSession, Membership, User, utcnow
 from liveroom.roles import AppRole, ChannelRole
@@ -31,6 +32,7 @@ BASELINE_REVISION = "0001_baseline"
 users_cli = AppGroup("users", help="Manage user accounts.")
 channels_cli = AppGroup("channels", help="Manage channels and their members.")
 settings_cli = AppGroup("settings", help="Show and change site settings.")
+people_cli = AppGroup("people", help="A person's data: export it, erase it.")
 
 
 def fail(message: str) -> None:
@@ -288,6 +290,43 @@ def end_every_login() -> int:
     return ended
 
 
+@people_cli.command("export")
+@click.argument("username")
+@click.option("--output", type=click.Path(path_type=Path), help="Write to this file.")
+def export_person_command(username: str, output: Path | None) -> None:
+    """Print everything stored about a person as JSON (a GDPR or FERPA request)."""
+    user = find_user(username)
+    if output is not None and not output.parent.is_dir():
+        fail(f"the folder {output.parent} does not exist")
+    text = json.dumps(personal_data.export(user), indent=2, ensure_ascii=False)
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"Wrote everything stored about {user.username} to {output}.")
+
+
+@people_cli.command("erase")
+@click.argument("username")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def erase_person_command(username: str, yes: bool) -> None:
+    """Erase a person: their account becomes an anonymous placeholder, what they
+    wrote and their log-ins, memberships and rooms go; attendance counts stay."""
+    user = find_user(username)
+    try:
+        personal_data.check_erasable(user)
+    except personal_data.ErasureRefused as error:
+        fail(str(error))
+    if not yes:
+        click.confirm(
+            f"Erase {user.username} ({user.display_name}) and everything they wrote? "
+            "This cannot be undone",
+            abort=True,
+        )
+    placeholder = personal_data.erase(user)
+    click.echo(f"Erased {username}: the account is now the anonymous {placeholder}.")
+
+
 DEMO_PASSWORDS = {
     "admin": "liveroom-admin",
     "teacher": "liveroom-teacher",
@@ -354,3 +393,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(prune_command)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
+    app.cli.add_command(people_cli)
