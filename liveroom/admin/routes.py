@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Response, flash, redirect, render_template, url_for
+from flask import Response, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from liveroom.admin import bp
@@ -11,6 +11,7 @@ from liveroom.admin.forms import SettingsForm
 from liveroom.audit import ROOM_PREFIX
 from liveroom.extensions import db
 from liveroom.models import AuditEntry
+from liveroom.rooms import chat
 from liveroom.settings import change_settings, stored_values
 
 # Form field -> setting key.
@@ -65,3 +66,15 @@ def settings() -> Response | tuple[str, int] | str:
     )
     status = 422 if form.is_submitted() else 200
     return render_template("admin/settings.html", form=form, history=history), status
+
+
+@bp.get("/deleted-messages")
+def deleted_messages() -> str:
+    """Chat messages deleted for everyone, with their text: admins may need them as
+    evidence (of bullying, say). Nobody else sees a deleted message again."""
+    return render_template(
+        "admin/deleted_messages.html",
+        messages=chat.deleted_for_everyone(),
+        shown=chat.DELETED_SHOWN,
+        retention_days=current_app.config["LIVEROOM_RETENTION_DAYS"],
+    )

@@ -10,7 +10,7 @@ import sqlalchemy.orm as so
 from liveroom import audit, events
 from liveroom.events import Kind
 from liveroom.extensions import db
-from liveroom.models import ChatMessage, LiveSession, Participation, User, utcnow
+from liveroom.models import ChatMessage, LiveSession, Participation, Room, User, utcnow
 from liveroom.roles import RoomRole
 from liveroom.rooms import policy
 from liveroom.rooms.policy import Rank, Rights
@@ -191,3 +191,29 @@ def recent_messages(
         )
     )
     return newest[::-1]
+
+
+# Deleted messages, for admins only (liveroom/admin/routes.py): evidence of bullying.
+# Nobody else ever receives a deleted message's text: chat history leaves it out, and
+# the stream renders a message again on replay, so a deleted one never comes back.
+DELETED_SHOWN = 200
+
+
+def deleted_for_everyone(limit: int = DELETED_SHOWN) -> list[tuple[ChatMessage, str, str, str]]:
+    """The newest messages deleted for everyone, with their room's name, their author's
+    name and username, and who deleted them (a name): for the admins' page only."""
+    author, deleter = so.aliased(User), so.aliased(User)
+    return [
+        tuple(row)
+        for row in db.session.execute(
+            sa.select(ChatMessage, Room.name, author.display_name, author.username)
+            .add_columns(deleter.display_name)
+            .join(LiveSession, LiveSession.id == ChatMessage.session_id)
+            .join(Room, Room.id == LiveSession.room_id)
+            .join(author, author.id == ChatMessage.author_id)
+            .outerjoin(deleter, deleter.id == ChatMessage.deleted_by_id)
+            .where(ChatMessage.deleted_at.is_not(None))
+            .order_by(ChatMessage.deleted_at.desc(), ChatMessage.id.desc())
+            .limit(limit)
+        )
+    ]
