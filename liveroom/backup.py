@@ -59,6 +59,8 @@ def backup_to(target: Path, force: bool = False) -> int:
         raise BackupError(f"the folder {target.parent} does not exist")
     if target.is_dir():
         raise BackupError(f"{target} is a folder; give a file name")
+    if target.resolve() in {source_path.resolve(), *_companions(source_path)}:
+        raise BackupError(f"{target} is the live database itself; choose another file")
     if target.exists() and not force:
         raise BackupError(f"{target} exists already (add --force to replace it)")
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
@@ -85,6 +87,10 @@ def backup_to(target: Path, force: bool = False) -> int:
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
     return target.stat().st_size
+
+
+def _companions(database: Path) -> set[Path]:
+    return {database.resolve().with_name(database.name + end) for end in ("-wal", "-shm")}
 
 
 def _pause(status: int, remaining: int, total: int) -> None:

@@ -151,6 +151,9 @@ def test_backup_refuses_to_replace_a_file_or_write_into_no_folder(app, runner, t
     one_line_error(run(runner, "backup", tmp_path / "taken.sqlite"), "exists already (add --force")
     assert (tmp_path / "taken.sqlite").read_text() == "keep me"
     one_line_error(run(runner, "backup", tmp_path / "nowhere" / "x.sqlite"), "does not exist")
+    with app.app_context():
+        live = db.engine.url.database
+    one_line_error(run(runner, "backup", live, "--force"), "is the live database itself")
     assert run(runner, "backup", tmp_path / "taken.sqlite", "--force").exit_code == 0
     assert messages_in(tmp_path / "taken.sqlite") == {}
 

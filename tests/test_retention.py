@@ -12,6 +12,7 @@ from liveroom import retention
 from liveroom.config import load_config
 from liveroom.events import newest_id
 from liveroom.extensions import db
+from liveroom.live.hub import hub_of
 from liveroom.models import ChatMessage, Event, LiveSession, Participation, Room, utcnow
 from liveroom.roles import ChannelRole
 from tests.conftest import HTMX, as_user, open_stream
@@ -179,6 +180,19 @@ def test_chat_and_attendance_go_after_a_year_and_a_deleted_message_leaves_a_tomb
         # The meeting's own row stays: a lesson took place, from when to when.
         assert db.session.get(LiveSession, school.ended) is not None
     assert "1 chat messages, the text of 1 deleted messages, 2 stays" in output
+
+
+def test_the_live_hubs_sweep_prunes_and_leaves_the_rest_for_later(app, school, monkeypatch):
+    monkeypatch.setattr(retention, "BATCH", 1)
+    school.age(days=8)
+    before = school.count(Event, school.ended)
+    assert before > retention.BATCHES_PER_SWEEP + 1
+    hub = hub_of(app)
+    hub.sweep()
+    after = school.count(Event, school.ended)
+    assert after == before - retention.BATCHES_PER_SWEEP
+    hub.sweep()  # within PRUNE_EVERY of the last run: nothing more yet
+    assert school.count(Event, school.ended) == after
 
 
 def test_the_sweep_removes_a_few_bounded_batches_at_a_time(app, school, monkeypatch):
