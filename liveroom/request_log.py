@@ -105,8 +105,20 @@ class _Stdout(logging.StreamHandler):
             self.handleError(record)
 
 
-# One encoder for every line (json.dumps with options builds a new one on each call).
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+# One encoder for every line: json.dumps with options builds a new one on each call,
+# and even a kept JSONEncoder makes its C encoder anew for every line (with a check
+# for cycles a flat dict of our own cannot have). Half the cost of a line's JSON.
+_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+if json.encoder.c_make_encoder is not None:
+    _c_encode = json.encoder.c_make_encoder(
+        None, str, json.encoder.encode_basestring, None, ":", ",", False, False, True
+    )
+
+    def _encode(fields: dict) -> str:
+        return "".join(_c_encode(fields, 0))
+
+else:  # a Python without json's C accelerator
+    _encode = _encoder.encode
 
 
 class JsonFormatter(logging.Formatter):
