@@ -15,7 +15,7 @@ from liveroom.extensions import db
 from liveroom.live.hub import hub_of
 from liveroom.models import ChatMessage, Event, LiveSession, Participation, Room, utcnow
 from liveroom.roles import ChannelRole
-from tests.conftest import HTMX, as_user, open_stream
+from tests.conftest import HTMX, as_user, open_stream, text_of
 
 
 class School:
@@ -222,3 +222,13 @@ def test_retention_settings_must_be_whole_days(tmp_path, monkeypatch, name, valu
     monkeypatch.setenv(name, value)
     with pytest.raises(RuntimeError, match=f"{name} must be a whole number of days"):
         load_config(str(tmp_path))
+
+
+def test_the_attendance_page_says_why_a_meeting_lists_nobody(app, school, runner):
+    page = f"/rooms/{school.biology}/sessions/{school.ended}/attendance"
+    assert "Sam" in text_of(school.teacher.get(page))
+    school.age(days=400)
+    prune(runner)
+    shown = text_of(school.teacher.get(page))
+    assert "attendance and chat were deleted 365 days after it ended" in shown
+    assert "Sam" not in shown

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import NamedTuple
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import Response, abort, render_template
+from flask import Response, abort, current_app, render_template
 
 from liveroom.auth.sessions import signed_in_user
 from liveroom.channels.policy import note_membership_role
@@ -118,7 +118,17 @@ def attendance_page(public_id: str, session_id: int) -> str:
         started_by=started_by,
         rows=attendance_lines(session),
         end_reason=attendance.END_REASONS.get(session.end_reason or ""),
+        retention_days=retention_ended(session),
     )
+
+
+def retention_ended(session: LiveSession) -> int | None:
+    """The retention period in days when the meeting's attendance has been deleted
+    after it (liveroom/retention.py), None while it is kept."""
+    days = current_app.config["LIVEROOM_RETENTION_DAYS"]
+    if session.ended_at is not None and session.ended_at < utcnow() - timedelta(days=days):
+        return days
+    return None
 
 
 def attendance_lines(session: LiveSession) -> tuple[Line, ...]:
