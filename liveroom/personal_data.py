@@ -7,7 +7,8 @@ Every table, column by column (liveroom/models.py):
   as an anonymous placeholder ("erased-<id>", "Former member", no password, role
   Anonymous: takes part in nothing, cannot log in), so the rows below that point at it
   keep their meaning (a meeting's attendance still counts one person) and name nobody.
-- ``login_session``: times only (the token's digest is a secret): deleted.
+- ``login_session``: times only (the token's digest is a secret): ended (their open
+  pages are logged out), deleted by the upkeep a day later.
 - ``membership``, private ``room``: exported; memberships deleted; a private room with
   meetings behind it is kept, renamed "Archived room <id>" (its attendance stays for the
   school), one without any is deleted.
@@ -37,6 +38,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from liveroom import events
+from liveroom.auth.sessions import end_every_session
 from liveroom.events import Kind
 from liveroom.extensions import db
 from liveroom.models import (
@@ -326,7 +328,9 @@ def erase(user: User) -> str:
             room_id, Kind.CHAT_DELETED, session_id, message_id=message_id, thread_user_id=thread
         )
     gone(sa.delete(ChatMessage).where(_written_by_or_to(user)))
-    gone(sa.delete(LoginSession).where(LoginSession.user_id == user.id))
+    # Ended rather than deleted: the hubs close their browsers' open streams at once,
+    # and the upkeep deletes ended rows a day later (auth/sessions.py).
+    end_every_session(user)
     gone(sa.delete(Membership).where(Membership.user_id == user.id))
     gone(
         sa.delete(MediaPass).where(
