@@ -242,7 +242,10 @@ def gunicorn_on_starting() -> None:
     """Before the first worker is forked: the directory where every worker keeps its
     share (``PROMETHEUS_MULTIPROC_DIR`` when given, else a new one for this run), left
     empty so that a previous run's counts and dead workers' gauges are gone. Workers
-    inherit the variable, and prometheus-client reads it when they first import it."""
+    inherit the variable, and prometheus-client reads it when they first import it:
+    in the worker, since the app is not preloaded (with ``preload_app`` it would be
+    imported in the master before this hook; give the variable in the environment
+    then)."""
     global _made_directory
     if not wanted_by_environment():
         return
