@@ -17,7 +17,7 @@ from alembic.migration import MigrationContext
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from liveroom import backup, personal_data, retention
+from liveroom import audit, backup, personal_data, retention
 from liveroom.extensions import db
 from liveroom.models import AuditEntry, Channel, LoginSession, Membership, User, utcnow
 from liveroom.roles import AppRole, ChannelRole
@@ -138,6 +138,7 @@ def create_user_command(
     if db.session.scalar(sa.select(User.id).where(User.username == username)):
         fail(f"a user named '{username}' already exists")
     create_user(username, password, role, name)
+    audit.record(None, "user_created", f"{username}: {role.value} (CLI)")
     db.session.commit()
     click.echo(f"Created {username} ({role.label}).")
 
@@ -183,6 +184,7 @@ def create_channel_command(name: str, description: str) -> None:
     channel = Channel(name=name, description=clean_text(description, keep_newlines=True).strip())
     db.session.add(channel)
     channel_room(channel)
+    audit.record(None, "channel_created", f"{name} (CLI)")
     db.session.commit()
     click.echo(f"Created channel {name}.")
 
@@ -200,6 +202,7 @@ def add_member_command(channel_name: str, username: str, role_key: str) -> None:
     channel = find_channel(channel_name)
     user = find_user(username)
     add_member(channel, user, role)
+    audit.record(None, "channel_role_set", f"{user.username}: {role.value} of {channel.name} (CLI)")
     db.session.commit()
     # Someone in the channel's meeting right now takes the new role there at once.
     follow_roles(user)

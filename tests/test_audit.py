@@ -135,3 +135,18 @@ def test_the_settings_page_lists_the_sites_changes_not_the_meetings(app, meeting
     assert "openInNewTab: false → true" in page
     assert "room_locked" not in page and f"meeting {ids(app)['session']}," not in page
     assert ": meeting " not in page
+
+
+def test_the_command_lines_accounts_and_channels_are_recorded(app, runner):
+    for args in (
+        ["users", "create", "maria", "--password", "a-long-password", "--role", "privateOnlyRole"],
+        ["channels", "create", "Chemistry"],
+        ["channels", "add-member", "Chemistry", "maria", "--role", "manager"],
+    ):
+        done = runner.invoke(args=args)
+        assert done.exit_code == 0, done.output
+    assert [(actor, action, detail) for actor, action, detail in entries(app)] == [
+        (None, "user_created", "maria: privateOnlyRole (CLI)"),
+        (None, "channel_created", "Chemistry (CLI)"),
+        (None, "channel_role_set", "maria: manager of Chemistry (CLI)"),
+    ]
