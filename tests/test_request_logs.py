@@ -153,6 +153,21 @@ def test_a_stream_logs_when_it_opens_and_when_it_closes(app, world: World, capsy
     assert opened["path"] == f"/live/rooms/{room}/stream"
 
 
+def test_behind_a_proxy_the_line_names_the_client_not_the_proxy(tmp_path, capsys):
+    app = make_app(tmp_path, LIVEROOM_TRUSTED_PROXIES=1)
+    try:
+        capsys.readouterr()
+        app.test_client().get(
+            "/login",
+            headers={"X-Forwarded-For": "203.0.113.9"},
+            environ_base={"REMOTE_ADDR": "127.0.0.1"},
+        )
+        [line] = lines_of(capsys)
+        assert line["remote_addr"] == "203.0.113.9"
+    finally:
+        hub_of(app).stop()
+
+
 def test_the_text_format_is_one_readable_line(tmp_path, capsys):
     app = make_app(tmp_path, LIVEROOM_LOG_FORMAT="text")
     try:
