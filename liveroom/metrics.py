@@ -115,6 +115,8 @@ def recorder(app: Flask) -> Callable[[str, str | None, int, float], None] | None
     app.add_url_rule("/metrics", "metrics", scrape)
 
     def record(method: str, endpoint: str | None, status: int, seconds: float) -> None:
+        if method not in _METHODS:  # a client's invented method: one key, not one each
+            method = "other"
         observe = observers.get((method, endpoint, status))
         if observe is None:
             observe = instruments.observer(method, endpoint, status)

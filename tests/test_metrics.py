@@ -81,6 +81,10 @@ def test_a_scrape_counts_the_requests_made_before_it(metered):
     # Unknown addresses count under one endpoint, not one series per path.
     client.get("/no/such/page/12345")
     assert 'endpoint="none"' in scrape(client) and "12345" not in scrape(client)
+    # Nor one per method a client invents.
+    for invented in ("BREW", "WHEN", "XYZZY"):
+        client.open("/login", method=invented)
+    assert 'method="other"' in scrape(client) and "XYZZY" not in scrape(client)
 
 
 def test_live_meetings_and_open_streams_are_measured(metered):
