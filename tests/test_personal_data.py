@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from liveroom.extensions import db
 from liveroom.models import ChatMessage, LiveSession, Participation, User
 from liveroom.roles import AppRole, ChannelRole
-from tests.conftest import HTMX, PASSWORD, as_user
+from tests.conftest import HTMX, PASSWORD, as_user, open_stream
 
 SECRETS = ("samuel_lee", "Samuel Leeworth", "Biscuitron")
 
@@ -192,3 +192,24 @@ def test_erase_asks_first(term, runner):
     assert result.exit_code == 1
     assert "This cannot be undone" in result.output
     assert "Samuel Leeworth" in term.everything_stored()
+
+
+def test_erasing_someone_who_left_a_live_meeting_takes_their_words_off_open_pages(term, runner):
+    teacher, priya = as_user(term.app, "teacher"), as_user(term.app, "priya")
+    term.post(teacher, "start")
+    term.post(term.samuel, "join")
+    term.post(priya, "join")
+    term.post(term.samuel, "chat", body="Biscuitron says hello")
+    term.post(term.samuel, "leave")
+    with term.app.app_context():
+        message = db.session.scalar(
+            sa.select(ChatMessage.id).where(ChatMessage.body == "Biscuitron says hello")
+        )
+        session = db.session.scalar(sa.select(LiveSession.id).where(LiveSession.ended_at.is_(None)))
+    stream = open_stream(priya, term.room, session)
+
+    assert run(runner, "people", "erase", "samuel_lee", "--yes").exit_code == 0
+
+    stream.wait_for_text(f'id="msg-{message}" hx-swap-oob="delete"')
+    assert "Biscuitron" not in priya.get(f"/rooms/{term.room}").get_data(as_text=True)
+    stream.close()
