@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app liveroom
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test setup db lint format clean
+.PHONY: run test test-sqlite test-postgresql test-servers setup db lint format clean
 
 $(BIN)/.installed: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -28,13 +28,26 @@ run: db
 	@echo "Liveroom is at http://$(HOST):$(PORT)/"
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) wsgi:app
 
-test: setup
+# The whole suite twice: on SQLite, then on the real PostgreSQL (a throwaway database
+# per test: tests/databases.py), where the browser and media-server tests run too.
+test: test-servers
+	LIVEROOM_TEST_DATABASE=sqlite $(BIN)/python -m pytest $(PYTEST_ARGS)
+	LIVEROOM_TEST_DATABASE=postgresql $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-sqlite: test-servers
+	LIVEROOM_TEST_DATABASE=sqlite $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-postgresql: test-servers
+	LIVEROOM_TEST_DATABASE=postgresql $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# What the tests talk to: Chromium, Redis, PostgreSQL, coturn and Janus.
+test-servers: setup
 	scripts/ensure-chromium
 	scripts/ensure-redis
 	scripts/ensure-postgres
 	scripts/ensure-coturn
 	scripts/ensure-janus
-	$(BIN)/python -m pytest
+	scripts/ensure-systemd-analyze
 
 lint: setup
 	$(BIN)/ruff check liveroom tests scripts bench

@@ -24,7 +24,7 @@ from liveroom import assets, freshness, request_log, sqlite_locks
 from liveroom.auth import csrf_tokens
 from liveroom.config import load_config
 from liveroom.extensions import csrf, db, htmx, login, migrate
-from liveroom.params import IdConverter
+from liveroom.params import IdConverter, RoomIdConverter
 
 PROJECT_ROOT = assets.PROJECT_ROOT
 # Front-end libraries served under /vendor (liveroom/assets.py says from where).
@@ -125,6 +125,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     janus = sorted({origin_of(server.url) for server in app.config["LIVEROOM_JANUS_SERVERS"]})
     app.config["LIVEROOM_CSP"] = content_security_policy(tuple(janus))
     app.url_map.converters["id"] = IdConverter
+    app.url_map.converters["room"] = RoomIdConverter
     db.init_app(app)
     # Schema changes ship as Alembic revisions in liveroom/migrations (flask db upgrade).
     migrate.init_app(

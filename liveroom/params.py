@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, request
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import BaseConverter, IntegerConverter
 
 # Database ids are 64-bit signed integers everywhere (SQLite and PostgreSQL).
 MAX_ID = 2**63 - 1
@@ -14,6 +14,13 @@ class IdConverter(IntegerConverter):
 
     def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002 (werkzeug's name)
         super().__init__(map, min=1, max=MAX_ID)
+
+
+class RoomIdConverter(BaseConverter):
+    """``<room:name>``: what a room's public id can be (``secrets.token_urlsafe``);
+    anything else is a 404 before any view or query (PostgreSQL refuses a NUL)."""
+
+    regex = r"[A-Za-z0-9_-]{1,32}"
 
 
 def int_arg(name: str, default: int = 0) -> int:

@@ -1,4 +1,6 @@
-"""Fixtures: a real app on a real SQLite file, a test client, the CLI, and log-in help."""
+"""Fixtures: a real app on a real database (SQLite, or PostgreSQL when
+LIVEROOM_TEST_DATABASE=postgresql: see tests/databases.py), a test client, the CLI,
+and log-in help."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from liveroom.models import Channel, Room, User
 from liveroom.roles import AppRole, ChannelRole
 from liveroom.rooms import meetings, private
 from liveroom.settings import set_setting
+from tests import databases
 from tests.sse import StreamReader
 
 PASSWORD = "correct horse battery"
@@ -33,15 +36,16 @@ def make_app(tmp_path: Path, **config: object) -> Flask:
         {
             "TESTING": True,
             "INSTANCE_PATH": str(tmp_path),
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite'}",
+            "SQLALCHEMY_DATABASE_URI": databases.database_url(tmp_path),
             "SECRET_KEY": "test-secret",
             "WTF_CSRF_ENABLED": False,
             "LIVEROOM_STREAM_HEARTBEAT": 0.3,
             **config,
         }
     )
-    with app.app_context():
-        db.create_all()
+    if not databases.ON_POSTGRES:  # a PostgreSQL database is copied with its tables
+        with app.app_context():
+            db.create_all()
     return app
 
 
@@ -192,6 +196,33 @@ def participants_of(response) -> str:
     match = re.search(r'<section class="participants".*?</section>', html, flags=re.S)
     assert match, "the response has no participant list"
     return " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", match.group(0))).split())
+
+
+@pytest.fixture(autouse=True)
+def _drop_databases(tmp_path: Path) -> Iterator[None]:
+    """On PostgreSQL, each test's databases are dropped when it ends."""
+    yield
+    databases.drop_made_in(tmp_path)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    databases.drop_all()
+
+
+# Tests that run in only one of the two runs of `make test`: the browser, media-server
+# and packaging tests (they do not depend on the database, or are slow enough to run
+# once) in the PostgreSQL run; SQLite's own features in the SQLite run.
+ONLY_ON_POSTGRESQL = ("browser", "media_server", "once", "postgresql_only")
+ONLY_ON_SQLITE = ("sqlite_only",)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skipped = ONLY_ON_SQLITE if databases.ON_POSTGRES else ONLY_ON_POSTGRESQL
+    other = "SQLite" if databases.ON_POSTGRES else "PostgreSQL"
+    skip = pytest.mark.skip(reason=f"runs in the {other} run (LIVEROOM_TEST_DATABASE)")
+    for item in items:
+        if any(item.get_closest_marker(name) for name in skipped):
+            item.add_marker(skip)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.serving import make_server
 
+from tests import databases
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -58,13 +60,14 @@ def serve(app: Flask) -> Iterator[str]:
 
 
 def demo_app(instance: Path, **config: object) -> Flask:
-    """An app on a fresh SQLite file loaded with the demo data, CSRF checks on."""
+    """An app on a fresh database of the run's kind (tests/databases.py) loaded with the
+    demo data, CSRF checks on."""
     from liveroom import create_app
 
     app = create_app(
         {
             "INSTANCE_PATH": str(instance),
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance / 'browser.sqlite'}",
+            "SQLALCHEMY_DATABASE_URI": databases.database_url(instance, "browser", empty=True),
             "SECRET_KEY": "browser-test-secret",
             **config,
         }

@@ -22,11 +22,11 @@ from tests.workers import REDIS_URL, ROOT, Gunicorn
 ASKS = 12
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres", "postgres+redis"], ids=lambda p: p)
+@pytest.fixture(scope="module", params=["alone", "redis"], ids=lambda p: p)
 def server(request, tmp_path_factory):
-    database, _, redis = request.param.partition("+")
-    env = {"LIVEROOM_REDIS_URL": REDIS_URL} if redis else {}
-    server = Gunicorn(tmp_path_factory.mktemp(database), database=database, **env)
+    """Real workers on the run's database, then the same with Redis."""
+    env = {"LIVEROOM_REDIS_URL": REDIS_URL} if request.param == "redis" else {}
+    server = Gunicorn(tmp_path_factory.mktemp(request.param), **env)
     yield server
     server.stop()
 

@@ -20,6 +20,7 @@ from liveroom.live.hub import hub_of
 from liveroom.models import User
 from liveroom.roles import AppRole
 from liveroom.wsgi_guard import accepts_upload
+from tests import databases
 from tests.conftest import FAST_HASH, PASSWORD, World, make_app, text_of
 from tests.test_fanout import Gunicorn
 
@@ -177,7 +178,12 @@ def test_health_check_names_the_database_when_it_does_not_answer(tmp_path):
             "TESTING": True,
             "INSTANCE_PATH": str(tmp_path),
             "SECRET_KEY": "test-secret",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'missing' / 'db.sqlite'}",
+            "SQLALCHEMY_DATABASE_URI": (
+                # A server nobody listens on, or a file in a folder that is not there.
+                f"{databases.POSTGRES.rsplit(':', 1)[0]}:1/liveroom"
+                if databases.ON_POSTGRES
+                else f"sqlite:///{tmp_path / 'missing' / 'db.sqlite'}"
+            ),
         }
     )
     response = app.test_client().get("/healthz")

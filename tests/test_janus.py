@@ -24,6 +24,9 @@ from liveroom.media.janus import (
     new_token,
 )
 
+# Media servers and browsers: the PostgreSQL run of `make test` only.
+pytestmark = pytest.mark.media_server
+
 SECRET_FILE = Path("/tmp/liveroom-janus/secret")
 
 

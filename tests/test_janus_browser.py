@@ -35,6 +35,9 @@ from tests.test_media_browser import growing as mesh_growing  # noqa: E402
 from tests.waiting import wait_until  # noqa: E402
 from tests.workers import DEMO_PASSWORDS, Gunicorn  # noqa: E402
 
+# Media servers and browsers: the PostgreSQL run of `make test` only.
+pytestmark = [pytest.mark.browser, pytest.mark.media_server]
+
 PUPIL_PASSWORD = "liveroom-pupil"
 
 # What this page receives from ``uid``: video frames decoded from their camera, and
@@ -90,7 +93,7 @@ def growing(page: Page, uid: int, key: str) -> bool:
 
 @pytest.fixture
 def server(tmp_path):
-    server = Gunicorn(tmp_path, database="sqlite", **janus_env())
+    server = Gunicorn(tmp_path, **janus_env())
     yield server
     server.stop()
 
@@ -223,7 +226,7 @@ def test_with_janus_gone_mid_meeting_the_room_says_so_and_a_small_one_moves_to_t
     env = janus_env()
     env["LIVEROOM_JANUS_URLS"] = "http://127.0.0.1:8190/janus"
     env["LIVEROOM_JANUS_ADMIN_URLS"] = "http://127.0.0.1:7190/admin"
-    server = Gunicorn(tmp_path, database="sqlite", **env)
+    server = Gunicorn(tmp_path, **env)
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=MEDIA_ARGS)

@@ -27,6 +27,7 @@ from liveroom.cli import DEMO_PASSWORDS
 from liveroom.extensions import db
 from liveroom.live.hub import hub_of
 from liveroom.models import RateHit
+from tests import databases
 from tests.conftest import PASSWORD, World, make_app, text_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -237,7 +238,7 @@ def gunicorn(tmp_path):
     port = free_port()
     env = {
         **os.environ,
-        "LIVEROOM_DATABASE_URL": f"sqlite:///{tmp_path / 'gunicorn.sqlite'}",
+        "LIVEROOM_DATABASE_URL": databases.database_url(tmp_path, "gunicorn", empty=True),
         "LIVEROOM_SECRET_KEY": "throttle-test-secret",
         "LIVEROOM_INSTANCE_PATH": str(tmp_path / "instance"),
         "LIVEROOM_ACCESS_LOG": "",

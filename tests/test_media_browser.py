@@ -22,6 +22,9 @@ from tests.live_server import CHROMIUM, CHROMIUM_ARGS, log_in, open_link  # noqa
 from tests.waiting import wait_until  # noqa: E402
 from tests.workers import DEMO_PASSWORDS, Gunicorn  # noqa: E402
 
+# Media servers and browsers: the PostgreSQL run of `make test` only.
+pytestmark = [pytest.mark.browser, pytest.mark.media_server]
+
 MEDIA_ARGS = [
     *CHROMIUM_ARGS,
     "--use-fake-ui-for-media-stream",
@@ -59,7 +62,7 @@ STATS = """async () => {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    server = Gunicorn(tmp_path_factory.mktemp("media"), database="sqlite")
+    server = Gunicorn(tmp_path_factory.mktemp("media"))
     yield server
     server.stop()
 
@@ -255,7 +258,7 @@ def test_a_second_tab_says_the_microphone_and_camera_went_off_in_another_tab(tmp
     """Opening the room in a second tab starts it muted, which turns the first tab's
     microphone and camera off: the first tab says so, and does not blame an
     instructor."""
-    own = Gunicorn(tmp_path, database="sqlite")
+    own = Gunicorn(tmp_path)
     try:
         teacher = log_in(browser, own.base, "teacher", DEMO_PASSWORDS["teacher"])
         enter(teacher, "Start Meeting")

@@ -329,6 +329,7 @@ def test_anonymous_role_accounts_take_part_in_nothing(app, world, biology):
     assert response.status_code == 403
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_runs_in_wal_mode_with_foreign_keys_for_several_workers(app):
     with app.app_context():
         assert db.session.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"

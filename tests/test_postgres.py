@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
@@ -14,27 +13,22 @@ from liveroom.live.hub import hub_of
 from liveroom.models import LiveSession
 from liveroom.roles import ChannelRole
 from tests.conftest import HTMX, PASSWORD, World, make_app, open_stream, text_of
+from tests.databases import ON_POSTGRES
 from tests.workers import REDIS_URL, Gunicorn
 
-SERVER = os.environ.get("LIVEROOM_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
+# About PostgreSQL itself: the PostgreSQL run of `make test` only.
+pytestmark = pytest.mark.postgresql_only
 
 
 @pytest.fixture
 def pg_app(tmp_path):
-    name = f"liveroom_test_{os.getpid()}"
-    admin = sa.create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    app = make_app(tmp_path, SQLALCHEMY_DATABASE_URI=f"{SERVER}/{name}")
+    """The app on a throwaway PostgreSQL database; the tests that use it run in the
+    PostgreSQL run only (``LIVEROOM_TEST_DATABASE=postgresql``)."""
+    if not ON_POSTGRES:
+        pytest.skip("about PostgreSQL: runs in the PostgreSQL run")
+    app = make_app(tmp_path)
     yield app
     hub_of(app).stop()
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def test_a_class_meets_on_postgresql(pg_app):

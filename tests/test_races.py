@@ -16,9 +16,10 @@ from tests.workers import Gunicorn
 AT_ONCE = 8
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def server(request, tmp_path_factory):
-    server = Gunicorn(tmp_path_factory.mktemp(request.param), database=request.param)
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """Real workers on the run's database (``make test`` runs SQLite, then PostgreSQL)."""
+    server = Gunicorn(tmp_path_factory.mktemp("races"))
     yield server
     server.stop()
 

@@ -18,6 +18,9 @@ from tests.conftest import World, as_user, make_app
 from tests.test_janus import Person, server
 from tests.test_staff_rules import Meeting
 
+# Media servers and browsers: the PostgreSQL run of `make test` only.
+pytestmark = pytest.mark.media_server
+
 
 @pytest.fixture
 def janus_app(tmp_path):

@@ -21,6 +21,9 @@ import requests
 from liveroom.config import load_config
 from tests.workers import Gunicorn
 
+# About SQLite's own write lock: the SQLite run of `make test` only.
+pytestmark = pytest.mark.sqlite_only
+
 # Generous: the tests wait for events, and a loaded machine must not fail them.
 DEADLINE_SECONDS = 60
 WAITING_LINE = "waiting for SQLite's write lock"
@@ -30,7 +33,10 @@ WAITING_LINE = "waiting for SQLite's write lock"
 def patient(tmp_path_factory) -> Iterator[Gunicorn]:
     """One worker whose writes wait for the lock far longer than any test holds it."""
     server = Gunicorn(
-        tmp_path_factory.mktemp("patient"), workers=1, LIVEROOM_SQLITE_LOCK_PATIENCE="600"
+        tmp_path_factory.mktemp("patient"),
+        database="sqlite",
+        workers=1,
+        LIVEROOM_SQLITE_LOCK_PATIENCE="600",
     )
     yield server
     server.stop()
@@ -40,7 +46,10 @@ def patient(tmp_path_factory) -> Iterator[Gunicorn]:
 def impatient(tmp_path_factory) -> Iterator[Gunicorn]:
     """One worker whose writes give up on the lock quickly."""
     server = Gunicorn(
-        tmp_path_factory.mktemp("impatient"), workers=1, LIVEROOM_SQLITE_LOCK_PATIENCE="0.2"
+        tmp_path_factory.mktemp("impatient"),
+        database="sqlite",
+        workers=1,
+        LIVEROOM_SQLITE_LOCK_PATIENCE="0.2",
     )
     yield server
     server.stop()

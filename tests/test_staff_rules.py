@@ -31,7 +31,6 @@ from liveroom.models import (
 from liveroom.roles import AppRole, ChannelRole, RoomRole
 from liveroom.rooms import waiting
 from tests.conftest import HTMX, World, as_user, open_stream, participants_of, text_of
-from tests.test_postgres import pg_app  # noqa: F401  (fixture)
 
 
 class Meeting:
@@ -118,11 +117,10 @@ def meeting(app, world):
     return Meeting(app, world)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_db_meeting(request, app):
-    """The meeting on SQLite, then on a real PostgreSQL server (races differ)."""
-    if request.param == "postgresql":
-        app = request.getfixturevalue("pg_app")
+@pytest.fixture
+def any_db_meeting(app):
+    """The meeting on the run's database (``make test`` runs SQLite, then PostgreSQL:
+    races differ)."""
     return Meeting(app, World(app))
 
 

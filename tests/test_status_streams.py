@@ -279,6 +279,7 @@ def test_the_sweep_costs_the_same_however_many_meetings_are_live(app, world, mee
         assert set(db.session.scalars(still_in)) == {RoomRole.INSTRUCTOR}
 
 
+@pytest.mark.sqlite_only  # SQLite's wake-ups between workers
 def test_wake_ups_stay_off_in_a_directory_others_may_write_to(tmp_path, monkeypatch, caplog):
     """The wake-up sockets live under the shared temporary directory: if the directory
     for this database was made by someone else, or anyone may write to it, nothing is

@@ -23,6 +23,9 @@ from liveroom.media.ice import ice_configuration, turn_credential
 from tests.conftest import World, make_app
 from tests.test_staff_rules import Meeting
 
+# Media servers and browsers: the PostgreSQL run of `make test` only.
+pytestmark = pytest.mark.media_server
+
 COTURN_SECRET = Path("/tmp/liveroom-coturn/secret")
 COTURN_URL = "turn:127.0.0.1:34780?transport=udp"
 

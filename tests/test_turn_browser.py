@@ -23,6 +23,9 @@ from tests.test_media_browser import (  # noqa: E402
 from tests.waiting import wait_until  # noqa: E402
 from tests.workers import DEMO_PASSWORDS, Gunicorn  # noqa: E402
 
+# Media servers and browsers: the PostgreSQL run of `make test` only.
+pytestmark = [pytest.mark.browser, pytest.mark.media_server]
+
 COTURN_SECRET = Path("/tmp/liveroom-coturn/secret")
 COTURN_URL = "turn:127.0.0.1:34780?transport=udp"
 
@@ -62,7 +65,6 @@ ICE_STATS = """async () => {
 def through_coturn(tmp_path: Path, secret: str) -> Gunicorn:
     return Gunicorn(
         tmp_path,
-        database="sqlite",
         LIVEROOM_TURN_URLS=COTURN_URL,
         LIVEROOM_TURN_SECRET=secret,
         LIVEROOM_ICE_TRANSPORT_POLICY="relay",

@@ -16,8 +16,12 @@ from pathlib import Path
 import requests
 import sqlalchemy as sa
 
+from tests.databases import ON_POSTGRES, POSTGRES
+
 ROOT = Path(__file__).resolve().parent.parent
-POSTGRES = os.environ.get("LIVEROOM_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
+
+# The database this run of the suite is on, as Gunicorn names it.
+RUN_DATABASE = "postgres" if ON_POSTGRES else "sqlite"
 REDIS_URL = "redis://127.0.0.1:6379/15"
 DEMO_PASSWORDS = {
     "teacher": "liveroom-teacher",
@@ -52,14 +56,16 @@ def drop_postgres(name: str) -> None:
 class Gunicorn:
     """gunicorn with two gevent workers on a database loaded with the demo data.
 
-    ``database`` is "sqlite" or "postgres"; extra keyword arguments are environment
+    ``database`` is "sqlite" or "postgres", by default the one this run of the suite
+    is on (``LIVEROOM_TEST_DATABASE``); extra keyword arguments are environment
     variables for the server (LIVEROOM_REDIS_URL, say). ``FLASK_DEBUG=1`` makes each
     stream say which worker holds it (the X-Liveroom-Worker header).
     """
 
     def __init__(
-        self, tmp_path: Path, database: str = "sqlite", workers: int = 2, **env: str
+        self, tmp_path: Path, database: str | None = None, workers: int = 2, **env: str
     ) -> None:
+        database = database or RUN_DATABASE
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.pg_name = None

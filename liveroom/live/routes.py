@@ -55,7 +55,7 @@ def refresh_only(event_id: int) -> Response:
     return Response(body, mimetype="text/event-stream", headers=STREAM_HEADERS)
 
 
-@bp.get("/rooms/<public_id>/stream")
+@bp.get("/rooms/<room:public_id>/stream")
 @login_required
 def room_stream(public_id: str) -> Response:
     room = load_room(public_id)

@@ -72,7 +72,7 @@ def open_watch(watcher: Watcher, first: Callable[[], bytes]) -> Response:
     return response
 
 
-@bp.get("/rooms/<public_id>/status")
+@bp.get("/rooms/<room:public_id>/status")
 @login_required
 def room_status(public_id: str) -> Response:
     """One room's meeting starting or ending, for a page that shows it as ``shown``."""

@@ -49,7 +49,7 @@ def kind_arg() -> Kind:
         abort(400, "“kind” must be mic, camera or screen.")
 
 
-@bp.post("/rooms/<public_id>/media/state")
+@bp.post("/rooms/<room:public_id>/media/state")
 @login_required
 def set_state(public_id: str) -> Response:
     """The person's browser turned its own microphone, camera or screen on or off."""
@@ -64,7 +64,7 @@ def set_state(public_id: str) -> Response:
     return done(room)
 
 
-@bp.get("/rooms/<public_id>/media/ice")
+@bp.get("/rooms/<room:public_id>/media/ice")
 @login_required
 def ice(public_id: str) -> Response:
     """This person's ICE servers, with a TURN credential minted now: asked before every
@@ -77,7 +77,7 @@ def ice(public_id: str) -> Response:
     return response
 
 
-@bp.post("/rooms/<public_id>/media/signal")
+@bp.post("/rooms/<room:public_id>/media/signal")
 @login_required
 def signal(public_id: str) -> Response:
     """An offer, answer or ICE candidate for one other person in the meeting."""
@@ -119,25 +119,25 @@ def _turn_off(public_id: str, participation_id: int, kind: Kind, what: str) -> R
     return done(room)
 
 
-@bp.post("/rooms/<public_id>/media/people/<id:participation_id>/mute")
+@bp.post("/rooms/<room:public_id>/media/people/<id:participation_id>/mute")
 @login_required
 def mute(public_id: str, participation_id: int) -> Response:
     return _turn_off(public_id, participation_id, Kind.MIC, "mute")
 
 
-@bp.post("/rooms/<public_id>/media/people/<id:participation_id>/camera-off")
+@bp.post("/rooms/<room:public_id>/media/people/<id:participation_id>/camera-off")
 @login_required
 def camera_off(public_id: str, participation_id: int) -> Response:
     return _turn_off(public_id, participation_id, Kind.CAMERA, "turn off the camera of")
 
 
-@bp.post("/rooms/<public_id>/media/people/<id:participation_id>/stop-share")
+@bp.post("/rooms/<room:public_id>/media/people/<id:participation_id>/stop-share")
 @login_required
 def stop_share(public_id: str, participation_id: int) -> Response:
     return _turn_off(public_id, participation_id, Kind.SCREEN, "stop the screen share of")
 
 
-@bp.post("/rooms/<public_id>/media/people/<id:participation_id>/allow-unmute")
+@bp.post("/rooms/<room:public_id>/media/people/<id:participation_id>/allow-unmute")
 @login_required
 def allow_unmute(public_id: str, participation_id: int) -> Response:
     room, session, target = _acted_on(public_id, participation_id, "allow to unmute")
@@ -147,7 +147,7 @@ def allow_unmute(public_id: str, participation_id: int) -> Response:
     return done(room)
 
 
-@bp.post("/rooms/<public_id>/media/people/<id:participation_id>/stage")
+@bp.post("/rooms/<room:public_id>/media/people/<id:participation_id>/stage")
 @login_required
 def stage_place(public_id: str, participation_id: int) -> Response:
     """Invite someone onto the stage (on=1) or take them off it (on=0)."""
@@ -157,7 +157,7 @@ def stage_place(public_id: str, participation_id: int) -> Response:
     return done(room)
 
 
-@bp.post("/rooms/<public_id>/media/people/<id:participation_id>/share")
+@bp.post("/rooms/<room:public_id>/media/people/<id:participation_id>/share")
 @login_required
 def share_leave(public_id: str, participation_id: int) -> Response:
     """Allow a participant to share a screen (on=1), or stop allowing it (on=0)."""
@@ -167,7 +167,7 @@ def share_leave(public_id: str, participation_id: int) -> Response:
     return done(room)
 
 
-@bp.post("/rooms/<public_id>/media/mute-all")
+@bp.post("/rooms/<room:public_id>/media/mute-all")
 @login_required
 def mute_all(public_id: str) -> Response:
     """Every participant's microphone off; strong=1: no unmuting until allowed."""
@@ -181,7 +181,7 @@ def mute_all(public_id: str) -> Response:
     return done(room)
 
 
-@bp.post("/rooms/<public_id>/media/allow-all")
+@bp.post("/rooms/<room:public_id>/media/allow-all")
 @login_required
 def allow_all(public_id: str) -> Response:
     room, session, me, rights = live_context(public_id)
@@ -192,7 +192,7 @@ def allow_all(public_id: str) -> Response:
     return done(room)
 
 
-@bp.post("/rooms/<public_id>/media/stage-mode")
+@bp.post("/rooms/<room:public_id>/media/stage-mode")
 @login_required
 def stage_mode(public_id: str) -> Response:
     """Who may publish: everyone, on request, or invite only. Staff only."""

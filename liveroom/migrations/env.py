@@ -93,14 +93,33 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        on_sqlite = connection.dialect.name == "sqlite"
+        if on_sqlite:
+            # SQLite alters a table by copying it and dropping the old one, which its
+            # foreign key checks refuse while any row refers to it (a meeting to its
+            # room): off for the migration (outside any transaction, or SQLite ignores
+            # it), every reference checked once it is done.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
             **conf_args
         )
 
-        with context.begin_transaction():
-            context.run_migrations()
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if on_sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
+        if on_sqlite and broken:
+            raise RuntimeError(
+                f"The upgrade left {len(broken)} rows referring to rows that are not "
+                f"there (first: {broken[0]}); restore the backup taken before it."
+            )
 
 
 if context.is_offline_mode():

@@ -100,7 +100,7 @@ def file_stem(room: Room, session: LiveSession) -> str:
     return f"{room.public_id}-{session.started_at:%Y%m%d-%H%M}"
 
 
-@bp.get("/rooms/<public_id>/attendance")
+@bp.get("/rooms/<room:public_id>/attendance")
 def attendance_index(public_id: str) -> str:
     room, _ = loaded(public_id)
     return render_template(
@@ -108,7 +108,7 @@ def attendance_index(public_id: str) -> str:
     )
 
 
-@bp.get("/rooms/<public_id>/sessions/<id:session_id>/attendance")
+@bp.get("/rooms/<room:public_id>/sessions/<id:session_id>/attendance")
 def attendance_page(public_id: str, session_id: int) -> str:
     room, session, started_by = loaded_with_starter(public_id, session_id)
     return render_template(
@@ -201,7 +201,7 @@ def row_of(person: attendance.PersonAttendance, session: LiveSession, now: datet
     )
 
 
-@bp.get("/rooms/<public_id>/sessions/<id:session_id>/attendance-summary.csv")
+@bp.get("/rooms/<room:public_id>/sessions/<id:session_id>/attendance-summary.csv")
 def attendance_summary_csv(public_id: str, session_id: int) -> Response:
     """One row per person. Times are ISO 8601 in UTC, as spreadsheets and scripts expect."""
     room, session = loaded(public_id, session_id)
@@ -233,7 +233,7 @@ def attendance_summary_csv(public_id: str, session_id: int) -> Response:
     return csv_download(rows, f"attendance-summary-{file_stem(room, session)}.csv")
 
 
-@bp.get("/rooms/<public_id>/sessions/<id:session_id>/attendance.csv")
+@bp.get("/rooms/<room:public_id>/sessions/<id:session_id>/attendance.csv")
 def attendance_csv(public_id: str, session_id: int) -> Response:
     """Every stay, one row each, in order of joining."""
     room, session = loaded(public_id, session_id)

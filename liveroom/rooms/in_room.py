@@ -80,7 +80,7 @@ def too_fast(seconds: int, what: str) -> NoReturn:
 # --- Chat ---------------------------------------------------------------------------
 
 
-@bp.post("/rooms/<public_id>/chat")
+@bp.post("/rooms/<room:public_id>/chat")
 def post_chat(public_id: str) -> Response | tuple[str, int]:
     room, session, me, rights = live_context(public_id)
     to = request.form.get("to", "").strip()
@@ -99,7 +99,7 @@ def post_chat(public_id: str) -> Response | tuple[str, int]:
     return done(room)
 
 
-@bp.post("/rooms/<public_id>/chat/<id:message_id>/delete")
+@bp.post("/rooms/<room:public_id>/chat/<id:message_id>/delete")
 def delete_chat(public_id: str, message_id: int) -> Response:
     room, session, me, rights = live_context(public_id)
     require_moderator(rights)
@@ -116,7 +116,7 @@ def delete_chat(public_id: str, message_id: int) -> Response:
     return done(room)
 
 
-@bp.post("/rooms/<public_id>/chat/enabled")
+@bp.post("/rooms/<room:public_id>/chat/enabled")
 def toggle_chat(public_id: str) -> Response:
     room, session, me, rights = live_context(public_id)
     require_staff(rights, "turn participant chat off and on")
@@ -127,7 +127,7 @@ def toggle_chat(public_id: str) -> Response:
 # --- Hands --------------------------------------------------------------------------
 
 
-@bp.post("/rooms/<public_id>/hand")
+@bp.post("/rooms/<room:public_id>/hand")
 def my_hand(public_id: str) -> Response:
     room, session, me, rights = live_context(public_id)
     if me is None:
@@ -138,7 +138,7 @@ def my_hand(public_id: str) -> Response:
     return done(room)
 
 
-@bp.post("/rooms/<public_id>/people/<id:participation_id>/hand/lower")
+@bp.post("/rooms/<room:public_id>/people/<id:participation_id>/hand/lower")
 def lower_hand(public_id: str, participation_id: int) -> Response:
     room, session, me, rights = live_context(public_id)
     require_moderator(rights)
@@ -149,7 +149,7 @@ def lower_hand(public_id: str, participation_id: int) -> Response:
     return done(room)
 
 
-@bp.post("/rooms/<public_id>/hands/lower-all")
+@bp.post("/rooms/<room:public_id>/hands/lower-all")
 def lower_all_hands(public_id: str) -> Response:
     room, session, me, rights = live_context(public_id)
     require_moderator(rights)
@@ -160,7 +160,7 @@ def lower_all_hands(public_id: str) -> Response:
 # --- Everyone in a large room ---------------------------------------------------------
 
 
-@bp.get("/rooms/<public_id>/people")
+@bp.get("/rooms/<room:public_id>/people")
 def everyone_present(public_id: str) -> Response | str:
     """The whole people list ("Show everyone" in a large room), for someone in the
     meeting (the room list shows the people near the top, presence.people_shown)."""
@@ -201,7 +201,7 @@ def refuse_action_on(target: Participation, what: str) -> None:
     abort(403, f"Moderators cannot {what} another moderator.")
 
 
-@bp.post("/rooms/<public_id>/people/<id:participation_id>/role")
+@bp.post("/rooms/<room:public_id>/people/<id:participation_id>/role")
 def change_role(public_id: str, participation_id: int) -> Response:
     room, session, me, rights = live_context(public_id)
     require_staff(rights, "set or remove moderators")
@@ -215,7 +215,7 @@ def change_role(public_id: str, participation_id: int) -> Response:
     return done(room)
 
 
-@bp.post("/rooms/<public_id>/people/<id:participation_id>/remove")
+@bp.post("/rooms/<room:public_id>/people/<id:participation_id>/remove")
 def remove_person(public_id: str, participation_id: int) -> Response:
     room, session, me, rights = live_context(public_id)
     require_moderator(rights)
@@ -227,7 +227,7 @@ def remove_person(public_id: str, participation_id: int) -> Response:
     return done(room)
 
 
-@bp.post("/rooms/<public_id>/lock")
+@bp.post("/rooms/<room:public_id>/lock")
 def lock_room(public_id: str) -> Response:
     room, session, me, rights = live_context(public_id)
     require_staff(rights, "lock and unlock the room")
@@ -235,7 +235,7 @@ def lock_room(public_id: str) -> Response:
     return done(room)
 
 
-@bp.post("/rooms/<public_id>/waiting/<id:entry_id>/<any(admit, deny):decision>")
+@bp.post("/rooms/<room:public_id>/waiting/<id:entry_id>/<any(admit, deny):decision>")
 def decide_waiting(public_id: str, entry_id: int, decision: str) -> Response:
     room, session, me, rights = live_context(public_id)
     require_moderator(rights)
@@ -251,7 +251,7 @@ def decide_waiting(public_id: str, entry_id: int, decision: str) -> Response:
     return done(room)
 
 
-@bp.post("/rooms/<public_id>/waiting/admit-all")
+@bp.post("/rooms/<room:public_id>/waiting/admit-all")
 def admit_all(public_id: str) -> Response:
     room, session, me, rights = live_context(public_id)
     require_moderator(rights)

@@ -82,7 +82,7 @@ def state_for(
     return render_state(room, "removed", session=session)
 
 
-@bp.get("/rooms/<public_id>")
+@bp.get("/rooms/<room:public_id>")
 def room_page(public_id: str) -> str:
     room = load_room(public_id)
     require_join(room)
@@ -98,7 +98,7 @@ def room_page(public_id: str) -> str:
     )
 
 
-@bp.post("/rooms/<public_id>/start")
+@bp.post("/rooms/<room:public_id>/start")
 def start_meeting(public_id: str) -> Response | str:
     room = load_room(public_id)
     if not policy.may_start(signed_in_user(), room, get_settings()):
@@ -115,7 +115,7 @@ def start_meeting(public_id: str) -> Response | str:
     return entered(room, session, me, started)
 
 
-@bp.post("/rooms/<public_id>/join")
+@bp.post("/rooms/<room:public_id>/join")
 def join_meeting(public_id: str) -> Response | str:
     """Join Meeting; also how an open page re-reads its state after a "refresh" event.
 
@@ -159,7 +159,7 @@ def join_meeting(public_id: str) -> Response | str:
     return state_for(room, session, outcome, me, since, standing)
 
 
-@bp.post("/rooms/<public_id>/ask")
+@bp.post("/rooms/<room:public_id>/ask")
 def ask_to_enter(public_id: str) -> Response | str:
     """Ask again to be let in (after a "no", or after being removed)."""
     room = load_room(public_id)
@@ -188,7 +188,7 @@ def asked_too_soon(error: waiting.AskedTooSoon) -> Response:
     return Response(body, 429, {"Retry-After": str(error.retry_after)})
 
 
-@bp.post("/rooms/<public_id>/leave")
+@bp.post("/rooms/<room:public_id>/leave")
 def leave_meeting(public_id: str) -> Response | str:
     room = load_room(public_id)
     require_join(room)
@@ -214,7 +214,7 @@ def leave_meeting(public_id: str) -> Response | str:
     return redirect(back_to(room), 303)
 
 
-@bp.post("/rooms/<public_id>/end")
+@bp.post("/rooms/<room:public_id>/end")
 def end_meeting(public_id: str) -> Response | str:
     room = load_room(public_id)
     require_join(room)
@@ -234,7 +234,7 @@ def end_meeting(public_id: str) -> Response | str:
     return render_ended(room, session)
 
 
-@bp.get("/rooms/<public_id>/button")
+@bp.get("/rooms/<room:public_id>/button")
 def meeting_button(public_id: str) -> Response | str:
     """Start/Join button refresh: 204 while the room's state matches what the page shows
     (live or not, or switched off: ``off=1``)."""
