@@ -37,6 +37,13 @@ class User(UserMixin, db.Model):
     password_hash: so.Mapped[str] = so.mapped_column(sa.String(256))
     role: so.Mapped[AppRole] = so.mapped_column(_enum(AppRole), default=AppRole.VIEWER)
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    # Optional, for the school's records (CSV import); never shown to other users.
+    email: so.Mapped[str | None] = so.mapped_column(sa.String(254))
+    # Set by an admin's "Deactivate": no log-in, no session, out of every live room.
+    # Cleared by "Reactivate". Someone with history is never deleted.
+    deactivated_at: so.Mapped[datetime | None]
+    # A temporary password (reset or import): the next log-in must choose a new one.
+    must_change_password: so.Mapped[bool] = so.mapped_column(default=False)
 
     memberships: so.Mapped[list[Membership]] = so.relationship(
         back_populates="user", cascade="all, delete-orphan"
@@ -71,6 +78,8 @@ class Channel(db.Model):
     name: so.Mapped[str] = so.mapped_column(sa.String(100), unique=True)
     description: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    # An archived channel keeps its history and attendance but starts no meeting.
+    archived_at: so.Mapped[datetime | None]
 
     memberships: so.Mapped[list[Membership]] = so.relationship(
         back_populates="channel", cascade="all, delete-orphan"
@@ -116,6 +125,9 @@ class Room(db.Model):
     channel_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("channel.id"), unique=True)
     owner_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"), index=True)
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    # A private room with history is archived rather than deleted: its owner's My Rooms
+    # no longer lists it, its attendance stays.
+    archived_at: so.Mapped[datetime | None]
 
     channel: so.Mapped[Channel | None] = so.relationship(back_populates="room")
     owner: so.Mapped[User | None] = so.relationship()
