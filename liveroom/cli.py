@@ -6,7 +6,6 @@ Bad input prints one line on stderr and exits 1, with nothing changed.
 from __future__ import annotations
 
 import json
-import unicodedata
 from pathlib import Path
 
 import click
@@ -17,7 +16,7 @@ from alembic.migration import MigrationContext
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from liveroom import audit, backup, personal_data, retention
+from liveroom import accounts, audit, backup, personal_data, retention
 from liveroom.extensions import db
 from liveroom.models import AuditEntry, Channel, LoginSession, Membership, User, utcnow
 from liveroom.roles import AppRole, ChannelRole
@@ -52,21 +51,6 @@ def find_channel(name: str) -> Channel:
     if channel is None:
         fail(f"no channel named '{name}'")
     return channel
-
-
-def clean_username(raw: str) -> str:
-    username = unicodedata.normalize("NFC", raw.strip()).lower()
-    visible = all(unicodedata.category(c)[0] not in "CZ" for c in username)
-    if not username or len(username) > 64 or not visible:
-        fail("usernames are 1 to 64 characters without spaces or invisible characters")
-    return username
-
-
-def create_user(username: str, password: str, role: AppRole, display_name: str) -> User:
-    user = User(username=username, display_name=display_name, role=role)
-    user.set_password(password)
-    db.session.add(user)
-    return user
 
 
 def add_member(channel: Channel, user: User, role: ChannelRole) -> Membership:
@@ -136,25 +120,27 @@ def version_command() -> None:
 @users_cli.command("create")
 @click.argument("username")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
-@click.option("--role", "role_key", default=AppRole.VIEWER.value, show_default=True)
+@click.option(
+    "--role",
+    "role_key",
+    default=None,
+    help="An application role key; default: the defaultApplicationRole setting.",
+)
 @click.option("--display-name", default=None, help="Name shown to others.")
 def create_user_command(
-    username: str, password: str, role_key: str, display_name: str | None
+    username: str, password: str, role_key: str | None, display_name: str | None
 ) -> None:
     """Create a user account with an application role key."""
-    username = clean_username(username)
     try:
-        role = AppRole.from_key(role_key)
+        username = accounts.clean_username(username)
+        role = AppRole.from_key(role_key) if role_key else accounts.default_role()
+        accounts.check_password_rules(password, username)
+        name = accounts.clean_display_name(display_name or username)
     except ValueError as error:
         fail(str(error))
-    if len(password) < 8:
-        fail("passwords need at least 8 characters")
-    name = clean_line(display_name or username)
-    if not name or len(name) > 100:
-        fail("display names are 1 to 100 characters")
-    if db.session.scalar(sa.select(User.id).where(User.username == username)):
+    if accounts.username_taken(username):
         fail(f"a user named '{username}' already exists")
-    create_user(username, password, role, name)
+    accounts.create_user(username, password, role, name)
     audit.record(None, "user_created", f"{username}: {role.value} (CLI)")
     db.session.commit()
     click.echo(f"Created {username} ({role.label}).")
@@ -369,7 +355,7 @@ def demo_command() -> None:
     users = {}
     for username, name, role in people:
         user = db.session.scalar(sa.select(User).where(User.username == username))
-        users[username] = user or create_user(username, DEMO_PASSWORDS[username], role, name)
+        users[username] = user or accounts.create_user(username, DEMO_PASSWORDS[username], role, name)
     channels = {}
     for name, description in [
         ("Biology 101", "Cells, genetics and ecosystems. Live lessons on Tuesdays and Thursdays."),
