@@ -17,6 +17,7 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from liveroom import accounts, audit, backup, personal_data, retention
+from liveroom.channels import manage
 from liveroom.extensions import db
 from liveroom.models import AuditEntry, Channel, LoginSession, Membership, User, utcnow
 from liveroom.roles import AppRole, ChannelRole
@@ -24,7 +25,7 @@ from liveroom.rooms.meetings import channel_room
 from liveroom.rooms.moderation import follow_roles
 from liveroom.rooms.private import create_private_room, private_rooms_of
 from liveroom.settings import change_settings, set_setting, stored_values
-from liveroom.text import clean_line, clean_text
+from liveroom.text import clean_line
 
 BASELINE_REVISION = "0001_baseline"
 
@@ -184,11 +185,10 @@ def create_channel_command(name: str, description: str) -> None:
         fail("channel names are 1 to 100 characters")
     if db.session.scalar(sa.select(Channel.id).where(Channel.name == name)):
         fail(f"a channel named '{name}' already exists")
-    channel = Channel(name=name, description=clean_text(description, keep_newlines=True).strip())
-    db.session.add(channel)
-    channel_room(channel)
-    audit.record(None, "channel_created", f"{name} (CLI)")
-    db.session.commit()
+    try:
+        manage.create_channel(name, description, None)
+    except manage.ChannelError as error:
+        fail(str(error))
     click.echo(f"Created channel {name}.")
 
 
@@ -204,11 +204,12 @@ def add_member_command(channel_name: str, username: str, role_key: str) -> None:
         fail(str(error))
     channel = find_channel(channel_name)
     user = find_user(username)
-    add_member(channel, user, role)
-    audit.record(None, "channel_role_set", f"{user.username}: {role.value} of {channel.name} (CLI)")
-    db.session.commit()
-    # Someone in the channel's meeting right now takes the new role there at once.
-    follow_roles(user)
+    # The admin console's rules (the last Manager) and audit entry; someone in the
+    # channel's meeting right now takes the new role there at once.
+    try:
+        manage.set_member(channel, user, role, None)
+    except manage.ChannelError as error:
+        fail(str(error))
     click.echo(f"{user.username} is now {role.label} of {channel.name}.")
 
 
