@@ -181,3 +181,35 @@ def reactivate(user: User, actor: User | None) -> None:
     user.deactivated_at = None
     audit.record(actor.id if actor else None, "user_reactivated", f"{user.username}")
     db.session.commit()
+
+
+def rename(user: User, display_name: str, actor: User | None) -> bool:
+    """Change the name shown to others; their open stays' sort names follow, so the
+    people list stays in order. Returns whether it changed (the caller commits)."""
+    from liveroom.models import sort_name_of
+
+    name = clean_display_name(display_name)
+    if name == user.display_name:
+        return False
+    before, user.display_name = user.display_name, name
+    db.session.execute(
+        sa.update(Participation)
+        .where(Participation.user_id == user.id, Participation.left_at.is_(None))
+        .values(sort_name=sort_name_of(name))
+    )
+    audit.record(actor.id if actor else None, "user_renamed", f"{user.username}: {before} → {name}")
+    return True
+
+
+def set_role(user: User, role: AppRole, actor: User | None) -> bool:
+    """Change the application role (the caller asked the policy and commits, then calls
+    ``follow_roles`` so a meeting they are in follows at once)."""
+    if role is user.role:
+        return False
+    before, user.role = user.role, role
+    audit.record(
+        actor.id if actor else None,
+        "user_role_changed",
+        f"{user.username}: {before.value} → {role.value}",
+    )
+    return True

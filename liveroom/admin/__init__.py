@@ -26,6 +26,7 @@ def register(app: Flask) -> None:
         channels,
         live_now,
         routes,
+        users,
     )
 
     app.register_blueprint(bp)
