@@ -401,3 +401,6 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
     app.cli.add_command(people_cli)
+    from liveroom.import_cli import import_cli  # the CSV import, a group of its own
+
+    app.cli.add_command(import_cli)

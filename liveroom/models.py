@@ -424,3 +424,15 @@ class AuditEntry(db.Model):
     detail: so.Mapped[str] = so.mapped_column(sa.Text, default="")
 
     actor: so.Mapped[User | None] = so.relationship()
+
+
+class PasswordHandout(db.Model):
+    """The temporary passwords of one CSV import, as the CSV the admin downloads to hand
+    them out (``liveroom/handouts.py``). Plain text, so kept only until it is
+    downloaded or ten minutes have passed, whichever comes first."""
+
+    # sha256 hex of the download link's random token: the table alone opens nothing.
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
+    created_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"))
+    expires_at: so.Mapped[datetime] = so.mapped_column(index=True)
+    content: so.Mapped[str] = so.mapped_column(sa.Text)

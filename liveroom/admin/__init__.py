@@ -24,6 +24,7 @@ def register(app: Flask) -> None:
     from liveroom.admin import (  # noqa: F401  (their views attach to bp)
         audit_log,
         channels,
+        imports,
         live_now,
         routes,
         users,

@@ -1,0 +1,29 @@
+"""Forms of the CSV import (``imports.py``)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import HiddenField, RadioField, SelectChoice
+from wtforms.validators import AnyOf, DataRequired
+
+from liveroom.csv_import import MEMBERSHIPS, USERS
+
+KINDS = [
+    SelectChoice(USERS, "Users (username, display_name, role; optional password, email)"),
+    SelectChoice(MEMBERSHIPS, "Channel members (channel, username, channel_role)"),
+]
+
+
+class ImportForm(FlaskForm):
+    kind = RadioField("What the file holds", choices=KINDS, default=USERS)
+    file = FileField("CSV file", validators=[FileRequired("Choose a CSV file to import.")])
+
+
+class ApplyForm(FlaskForm):
+    """The previewed file, carried by the preview page so the apply step reads exactly
+    the same bytes, and the digest of the plan the admin saw."""
+
+    kind = HiddenField(validators=[AnyOf([USERS, MEMBERSHIPS])])
+    content = HiddenField(validators=[DataRequired()])
+    digest = HiddenField(validators=[DataRequired()])
