@@ -25,6 +25,16 @@ def may_see_my_rooms(user: User, settings: SiteSettings) -> bool:
     )
 
 
+def may_manage_private_room(user: User, room: Room, settings: SiteSettings) -> bool:
+    """Rename or delete a private room: its owner, while My Rooms is theirs."""
+    return (
+        room.is_private
+        and room.archived_at is None
+        and room.owner_id == user.id
+        and may_see_my_rooms(user, settings)
+    )
+
+
 def room_reachable(room: Room, settings: SiteSettings) -> bool:
     """Whether the room exists for anyone at all (otherwise its URLs answer 404)."""
     if not settings.live_room_enabled:

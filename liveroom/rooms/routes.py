@@ -90,7 +90,10 @@ def room_page(public_id: str) -> str:
     if policy.is_archived(room):
         # Its history stays (attendance, for those who may see it); no meeting starts.
         return render_template(
-            "rooms/room.html", archived=True, room=room, can_view_attendance=attendance_visible(room)
+            "rooms/room.html",
+            archived=True,
+            room=room,
+            can_view_attendance=attendance_visible(room),
         )
     state, context = meeting_state(room)
     if state == "meeting_button":
