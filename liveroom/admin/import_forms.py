@@ -10,8 +10,8 @@ from wtforms.validators import AnyOf, DataRequired
 from liveroom.csv_import import MEMBERSHIPS, USERS
 
 KINDS = [
-    SelectChoice(USERS, "Users (username, display_name, role; optional password, email)"),
-    SelectChoice(MEMBERSHIPS, "Channel members (channel, username, channel_role)"),
+    SelectChoice(USERS, "Users"),
+    SelectChoice(MEMBERSHIPS, "Channel members"),
 ]
 
 
