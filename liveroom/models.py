@@ -412,8 +412,8 @@ class AuditEntry(db.Model):
     # The audit log's filters (admin/audit_log.py), newest first, on 20,000+ entries:
     # by actor, by action, by date.
     __table_args__ = (
-        sa.Index("ix_audit_entry_actor_id_id", "actor_id", "id"),
-        sa.Index("ix_audit_entry_action_id", "action", "id"),
+        sa.Index("ix_audit_entry_actor_id_at", "actor_id", "at"),
+        sa.Index("ix_audit_entry_action_at", "action", "at"),
         sa.Index("ix_audit_entry_at", "at"),
     )
 

@@ -178,7 +178,8 @@ def audit_log() -> str | tuple[str, int]:
         )
         .outerjoin(User, User.id == AuditEntry.actor_id)
         .where(*where)
-        .order_by(AuditEntry.id.desc())
+        # Newest first, read along the filter's index (actor, action or date, then time).
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
         .limit(PER_PAGE)
         .offset((page - 1) * PER_PAGE)
     ).all()

@@ -36,16 +36,16 @@ def upgrade():
         batch_op.add_column(sa.Column('archived_at', sa.DateTime(), nullable=True))
     # The admin's audit log, filtered by actor, action or date, newest first.
     with op.batch_alter_table('audit_entry', schema=None) as batch_op:
-        batch_op.create_index('ix_audit_entry_actor_id_id', ['actor_id', 'id'], unique=False)
-        batch_op.create_index('ix_audit_entry_action_id', ['action', 'id'], unique=False)
+        batch_op.create_index('ix_audit_entry_actor_id_at', ['actor_id', 'at'], unique=False)
+        batch_op.create_index('ix_audit_entry_action_at', ['action', 'at'], unique=False)
         batch_op.create_index('ix_audit_entry_at', ['at'], unique=False)
 
 
 def downgrade():
     with op.batch_alter_table('audit_entry', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_entry_at')
-        batch_op.drop_index('ix_audit_entry_action_id')
-        batch_op.drop_index('ix_audit_entry_actor_id_id')
+        batch_op.drop_index('ix_audit_entry_action_at')
+        batch_op.drop_index('ix_audit_entry_actor_id_at')
     with op.batch_alter_table('room', schema=None) as batch_op:
         batch_op.drop_column('archived_at')
     with op.batch_alter_table('channel', schema=None) as batch_op:
