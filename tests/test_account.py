@@ -78,6 +78,14 @@ def test_common_and_short_passwords_are_refused(app, world):
     assert stored(app, "sam").check_password(PASSWORD)
 
 
+def signed_in_with_a_temporary_password(app, world):
+    sam_id = world.user("sam")
+    with app.app_context():
+        db.session.get(User, sam_id).must_change_password = True
+        db.session.commit()
+    return as_user(app, "sam")
+
+
 def test_the_common_password_list_is_shipped_and_large():
     assert len(accounts.common_passwords()) >= 10_000
     assert accounts.password_problem("qwertyuiop") is not None
@@ -85,11 +93,7 @@ def test_the_common_password_list_is_shipped_and_large():
 
 
 def test_a_temporary_password_leads_to_choose_a_new_password_everywhere(app, world):
-    sam_id = world.user("sam")
-    with app.app_context():
-        db.session.get(User, sam_id).must_change_password = True
-        db.session.commit()
-    client = as_user(app, "sam")
+    client = signed_in_with_a_temporary_password(app, world)
     for path in ("/channels/", "/account", "/my-rooms"):
         assert client.get(path).headers["Location"].endswith("/account/password")
     htmx = client.get("/channels/", headers={"HX-Request": "true"})
@@ -102,9 +106,5 @@ def test_a_temporary_password_leads_to_choose_a_new_password_everywhere(app, wor
 
 
 def test_someone_who_must_change_their_password_can_still_log_out(app, world):
-    sam_id = world.user("sam")
-    with app.app_context():
-        db.session.get(User, sam_id).must_change_password = True
-        db.session.commit()
-    client = as_user(app, "sam")
+    client = signed_in_with_a_temporary_password(app, world)
     assert client.post("/logout").headers["Location"].endswith("/login")

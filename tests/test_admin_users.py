@@ -9,9 +9,10 @@ import pytest
 import sqlalchemy as sa
 
 from liveroom.extensions import db
-from liveroom.models import AuditEntry, LoginSession, Participation, User
+from liveroom.live.hub import hub_of
+from liveroom.models import AuditEntry, Event, LiveSession, LoginSession, Participation, User
 from liveroom.roles import AppRole, ChannelRole
-from tests.conftest import PASSWORD, World, as_user, make_app
+from tests.conftest import PASSWORD, World, as_user, make_app, open_stream
 
 HTMX = {"HX-Request": "true"}
 
@@ -92,33 +93,16 @@ def test_an_admin_creates_a_user_with_a_temporary_password(app, world, admin):
     assert client.get("/channels/").headers["Location"].endswith("/account/password")
 
 
+def create(admin, password: str, username: str = "sam"):
+    data = {"username": username, "display_name": "Sam", "role": "viewerRole", "password": password}
+    return admin.post("/admin/users/new", data=data)
+
+
 def test_an_admin_set_password_follows_the_rules(app, world, admin):
-    response = admin.post(
-        "/admin/users/new",
-        data={
-            "username": "sam",
-            "display_name": "Sam",
-            "role": "viewerRole",
-            "password": "qwertyuiop",
-        },
-    )
-    assert response.status_code == 422
-    assert "too common" in response.get_data(as_text=True)
-    response = admin.post(
-        "/admin/users/new",
-        data={"username": "sam", "display_name": "Sam", "role": "viewerRole", "password": "short"},
-    )
-    assert "at least 10 characters" in response.get_data(as_text=True)
-    response = admin.post(
-        "/admin/users/new",
-        data={
-            "username": "sam",
-            "display_name": "Sam",
-            "role": "viewerRole",
-            "password": "quiet-river-lamp",
-        },
-    )
-    assert response.status_code == 303
+    common = create(admin, "qwertyuiop")
+    assert common.status_code == 422 and "too common" in common.get_data(as_text=True)
+    assert "at least 10 characters" in create(admin, "short").get_data(as_text=True)
+    assert create(admin, "quiet-river-lamp").status_code == 303
     assert not user_named(app, "sam").must_change_password
 
 
@@ -234,8 +218,6 @@ def test_deactivation_takes_them_out_of_a_live_meeting(app, world, admin):
     admin.post(f"/admin/users/{sam_id}/deactivate")
     with app.app_context():
         assert db.session.scalar(present) == 0
-        from liveroom.models import Event
-
         kinds = list(db.session.scalars(sa.select(Event.kind).order_by(Event.id)))
         assert kinds[-1] == "participant_left"
 
@@ -295,3 +277,32 @@ def test_the_default_role_is_a_site_setting_and_never_an_admin_role(app, world, 
         '<option value="adminRole"'
         not in page.split("default_application_role")[1].split("</select>")[0]
     )
+
+
+def test_a_deactivated_persons_open_room_page_signs_out_and_the_room_sees_them_go(
+    app, world, admin
+):
+    world.enable()
+    sam_id = world.user("sam", name="Sam Lee")
+    world.user("teacher")
+    channel = world.channel(teacher=ChannelRole.MANAGER, sam=ChannelRole.MEMBER)
+    room = world.room_of(channel)
+    teacher, sam = as_user(app, "teacher"), as_user(app, "sam")
+    teacher.post(f"/rooms/{room}/start", headers=HTMX)
+    sam.post(f"/rooms/{room}/join", headers=HTMX)
+    with app.app_context():
+        session_id = db.session.scalar(sa.select(LiveSession.id))
+        since = db.session.scalar(sa.select(sa.func.max(Event.id)))
+    sams_page = open_stream(sam, room, session_id, since)
+    teachers_page = open_stream(teacher, room, session_id, since)
+    admin.post(f"/admin/users/{sam_id}/deactivate")
+    hub_of(app).notify()
+    sams_page.wait_for(lambda message: message.event == "refresh")
+    teachers_page.wait_for_text("Sam Lee left.")
+    hub_of(app).keep_present()
+    assert sams_page.ended(timeout=10)
+    # The refreshed page finds itself signed out: the tab goes to the log-in page.
+    refreshed = sam.post(
+        f"/rooms/{room}/join", query_string={"session": session_id, "auto": 1}, headers=HTMX
+    )
+    assert refreshed.status_code == 401 and refreshed.headers["HX-Redirect"].startswith("/login")
