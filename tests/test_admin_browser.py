@@ -77,7 +77,7 @@ def test_admin_imports_a_class_a_pupil_joins_and_is_deactivated_out_of_the_meeti
     admin.screenshot(path=str(DOCS / "admin-import-result-desktop.png"))
     temporary = passwords.get_by_role("row").filter(has_text="pupil01").locator("code").inner_text()
     with admin.expect_download() as download:
-        admin.get_by_role("link", name="Download temporary passwords (CSV)").click()
+        admin.get_by_role("button", name="Download temporary passwords (CSV)").click()
     handout = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
     assert handout[0] == "username,display_name,temporary_password"
     assert f"pupil01,Pupil 01 Lindqvist,{temporary}" in handout

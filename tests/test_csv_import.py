@@ -16,7 +16,7 @@ from liveroom import handouts
 from liveroom.extensions import db
 from liveroom.models import AuditEntry, Membership, PasswordHandout, User
 from liveroom.roles import AppRole, ChannelRole
-from tests.conftest import as_user, text_of
+from tests.conftest import PASSWORD, World, as_user, text_of
 
 CLASS = "username,display_name,role\nava,Ava López,Viewer\nben,Ben Okafor,\ncid,Cid Park,privateonlyrole\n"
 
@@ -188,6 +188,22 @@ def too_many_lines() -> str:
     return "username,display_name,role\n" + "".join(f"u{n},U {n},\n" for n in range(10_001))
 
 
+def test_ten_thousand_lines_are_the_most_a_file_may_hold(app):
+    from liveroom import csv_import
+
+    text = "username,display_name,role\n" + "".join(f"u{n},U {n},\n" for n in range(10_000))
+    with app.app_context():
+        plan = csv_import.preview("users", text.encode())
+    assert plan.ok and plan.count("create") == 10_000
+
+
+def test_temporary_passwords_are_hashed_quickly_and_still_salted(app, admin):
+    apply(admin, preview(admin, CLASS))
+    hashes = [user.password_hash for user in users(app).values() if user.must_change_password]
+    assert len(set(hashes)) == 3
+    assert all(h.startswith("pbkdf2:sha256:1000$") for h in hashes)
+
+
 @pytest.mark.parametrize(
     "data, message",
     [
@@ -237,6 +253,21 @@ def test_duplicate_usernames_within_the_file(admin):
 def test_an_admin_cannot_change_their_own_role_by_import(admin):
     page = text_of(preview(admin, "username,display_name,role\nadmin,Alex Admin,Viewer\n"))
     assert "you cannot change your own role by import" in page
+
+
+def test_the_forms_check_their_csrf_token(tmp_path):
+    from tests.conftest import make_app
+
+    app = make_app(tmp_path / "csrf", WTF_CSRF_ENABLED=True)
+    World(app).user("admin", AppRole.ADMIN)
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)[1]
+    client.post("/login", data={"username": "admin", "password": PASSWORD, "csrf_token": token})
+    assert preview(client, CLASS).status_code == 400
+    forged = {"apply-kind": "users", "apply-content": CLASS, "apply-digest": "0" * 64}
+    assert client.post("/admin/import/apply", data=forged).status_code == 400
+    assert set(users(app)) == {"admin"}
 
 
 def test_each_import_is_in_the_audit_log(app, admin):
@@ -311,29 +342,34 @@ def test_the_last_manager_cannot_be_demoted_by_import(app, admin, biology):
 # --- Temporary passwords: once, within ten minutes ----------------------------------
 
 
-def download_link(result) -> str:
-    return re.search(r'href="(/admin/import/passwords/[^"]+)"', result.get_data(as_text=True))[1]
+class Handout:
+    """The result page's download button: posts the handout's token."""
+
+    def __init__(self, result) -> None:
+        self.token = hidden(result, "token")
+
+    def download(self, client):
+        return client.post("/admin/import/passwords", data={"token": self.token})
 
 
 def test_temporary_passwords_download_once(app, admin):
-    result = apply(admin, preview(admin, CLASS))
-    link = download_link(result)
-    first = admin.get(link)
+    handout = Handout(apply(admin, preview(admin, CLASS)))
+    first = handout.download(admin)
     assert first.status_code == 200
     assert first.headers["Cache-Control"] == "no-store"
     rows = first.get_data(as_text=True).splitlines()
     assert rows[0] == "username,display_name,temporary_password"
     assert [row.split(",")[0] for row in rows[1:]] == ["ava", "ben", "cid"]
-    assert admin.get(link).status_code == 410, "the plain text is gone once downloaded"
+    assert handout.download(admin).status_code == 410, "the plain text is gone once downloaded"
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(PasswordHandout)) == 0
 
 
 def test_temporary_passwords_are_gone_after_ten_minutes(app, admin, monkeypatch):
-    link = download_link(apply(admin, preview(admin, CLASS)))
+    handout = Handout(apply(admin, preview(admin, CLASS)))
     now = handouts.clock()
     monkeypatch.setattr(handouts, "clock", lambda: now + timedelta(minutes=10, seconds=1))
-    assert admin.get(link).status_code == 410
+    assert handout.download(admin).status_code == 410
 
 
 def test_expired_handouts_are_deleted_by_the_next_request(app, admin, monkeypatch):
@@ -350,10 +386,10 @@ def test_expired_handouts_are_deleted_by_the_next_request(app, admin, monkeypatc
 
 
 def test_another_admin_cannot_download_the_passwords(app, world, admin):
-    link = download_link(apply(admin, preview(admin, CLASS)))
+    handout = Handout(apply(admin, preview(admin, CLASS)))
     world.user("admin2", AppRole.ADMIN)
-    assert as_user(app, "admin2").get(link).status_code == 410
-    assert admin.get(link).status_code == 200
+    assert handout.download(as_user(app, "admin2")).status_code == 410
+    assert handout.download(admin).status_code == 200
 
 
 # --- The command line ---------------------------------------------------------------

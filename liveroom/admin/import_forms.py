@@ -27,3 +27,9 @@ class ApplyForm(FlaskForm):
     kind = HiddenField(validators=[AnyOf([USERS, MEMBERSHIPS])])
     content = HiddenField(validators=[DataRequired()])
     digest = HiddenField(validators=[DataRequired()])
+
+
+class HandoutForm(FlaskForm):
+    """Downloads an import's temporary passwords (``handouts.take``)."""
+
+    token = HiddenField(validators=[DataRequired()])

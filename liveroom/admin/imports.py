@@ -13,7 +13,7 @@ from flask import (
 
 from liveroom import csv_export, csv_import, handouts
 from liveroom.admin import bp
-from liveroom.admin.import_forms import ApplyForm, ImportForm
+from liveroom.admin.import_forms import ApplyForm, HandoutForm, ImportForm
 from liveroom.auth.sessions import signed_in_user
 from liveroom.wsgi_guard import accepts_upload
 
@@ -80,15 +80,19 @@ def import_apply() -> Response:
         result = csv_import.apply(form.kind.data, data, form.digest.data, signed_in_user())
     except (csv_import.FileRefused, csv_import.PreviewOutdated) as refused:
         return import_page(409, refused=str(refused))
-    return no_store(
-        Response(render_template("admin/import_result.html", result=result, kept=handouts.KEPT_FOR))
+    handout = HandoutForm(formdata=None, token=result.handout_token)
+    page = render_template(
+        "admin/import_result.html", result=result, kept=handouts.KEPT_FOR, handout=handout
     )
+    return no_store(Response(page))
 
 
-@bp.get("/import/passwords/<token>")
-def import_passwords(token: str) -> Response:
-    """The temporary passwords as CSV: once, within ten minutes of the import."""
-    content = handouts.take(token, signed_in_user().id)
+@bp.post("/import/passwords")
+def import_passwords() -> Response:
+    """The temporary passwords as CSV: once, within ten minutes of the import. A POST,
+    so the token travels in the body, never in an address a log or history keeps."""
+    form = HandoutForm()
+    content = handouts.take(form.token.data, signed_in_user().id) if form.validate() else None
     if content is None:
         abort(
             410,
