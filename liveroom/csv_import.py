@@ -354,14 +354,17 @@ def _plan_memberships(rows: list[tuple[int, dict]]) -> Plan:
         for channel in db.session.scalars(sa.select(Channel).where(Channel.name.in_(chunk))):
             channels[channel.name] = channel
     current: dict[tuple[int, int], ChannelRole] = {}
+    admins: set[int] = {user.id for user in users.values() if user.role.is_admin}
     for chunk in _in_chunks([str(c.id) for c in channels.values()]):
         ids = [int(i) for i in chunk]
         for m in db.session.execute(
-            sa.select(Membership.channel_id, Membership.user_id, Membership.role).where(
-                Membership.channel_id.in_(ids)
-            )
+            sa.select(Membership.channel_id, Membership.user_id, Membership.role, User.role)
+            .join(User, Membership.user_id == User.id)
+            .where(Membership.channel_id.in_(ids))
         ):
-            current[(m.channel_id, m.user_id)] = m.role
+            current[(m.channel_id, m.user_id)] = m[2]
+            if m[3].is_admin:
+                admins.add(m.user_id)
     first_seen: dict[tuple[int, int], int] = {}
     for number, row in rows:
         username = normal_username(row.get("username") or "")
@@ -403,22 +406,25 @@ def _plan_memberships(rows: list[tuple[int, dict]]) -> Plan:
             line.action = "change"
             line.changes.append(f"{before.label} → {role.label}")
         plan.work[number] = {"channel": channel, "user": user, "role": role, "before": before}
-    _refuse_last_manager_demotions(plan, current)
+    _refuse_last_manager_demotions(plan, current, admins)
     return plan
 
 
-def _refuse_last_manager_demotions(plan: Plan, current: dict[tuple[int, int], ChannelRole]) -> None:
+def _refuse_last_manager_demotions(
+    plan: Plan, current: dict[tuple[int, int], ChannelRole], admins: set[int]
+) -> None:
     """A channel's last Manager cannot be demoted: the lines that would leave a channel
-    that has Managers without any are errors."""
+    that has Managers without any are errors. As in ``channels.manage``, a Manager who
+    is a site admin does not count: the channel needs someone of its own to run it."""
     demotions: dict[int, list[int]] = {}
     after: dict[int, set[int]] = {}
     for (channel_id, user_id), role in current.items():
-        if role is ChannelRole.MANAGER:
+        if role is ChannelRole.MANAGER and user_id not in admins:
             after.setdefault(channel_id, set()).add(user_id)
     had = {channel_id for channel_id, managers in after.items() if managers}
     for number, work in plan.work.items():
         channel_id, user_id = work["channel"].id, work["user"].id
-        if work["role"] is ChannelRole.MANAGER:
+        if work["role"] is ChannelRole.MANAGER and user_id not in admins:
             after.setdefault(channel_id, set()).add(user_id)
         elif work["before"] is ChannelRole.MANAGER:
             after.setdefault(channel_id, set()).discard(user_id)
@@ -445,6 +451,15 @@ def apply(kind: str, data: bytes, digest: str | None, actor: User | None) -> Res
     must still be this plan's (None from the command line, whose preview and apply
     are one command). FileRefused or PreviewOutdated, with nothing changed, else."""
     plan = preview(kind, data, actor)
+    if kind == MEMBERSHIPS and plan.ok:
+        # Hold the channels' members still, then read them again under the locks: two
+        # imports (or an import and a demotion on a page) cannot both take away the
+        # last Manager.
+        from liveroom.channels import manage
+
+        for channel_id in sorted({work["channel"].id for work in plan.work.values()}):
+            manage._lock_channel(channel_id)
+        plan = preview(kind, data, actor)
     if not plan.ok:
         raise PreviewOutdated("The file has errors: nothing was imported. Preview it again.")
     if digest is not None and digest != plan.digest:

@@ -339,6 +339,13 @@ def test_the_last_manager_cannot_be_demoted_by_import(app, admin, biology):
     assert roles_in(app, biology)["ben"] is ChannelRole.MANAGER
 
 
+def test_an_admin_who_is_manager_does_not_count_as_the_channels_manager(app, admin, biology):
+    World(app).add_member(biology, "admin", ChannelRole.MANAGER)
+    demote = "channel,username,channel_role\nBiology 101,maria,member\n"
+    page = text_of(preview(admin, demote, "memberships"))
+    assert "this would leave the channel without a Manager" in page
+
+
 # --- Temporary passwords: once, within ten minutes ----------------------------------
 
 
