@@ -63,7 +63,9 @@ def members_context(channel: Channel, **extra: object) -> dict:
     return {
         "channel": channel,
         "managed": managed_members(channel.id),
-        "add_form": extra.pop("add_form", None) or AddMemberForm(formdata=None),
+        # What the Add form shows again after a refusal (no form object is built to
+        # draw the list: it would sign a CSRF token of its own).
+        "add_form": extra.pop("add_form", None),
         "role_choices": list(ChannelRole),
         "back": request.values.get("back", ""),
         **extra,
