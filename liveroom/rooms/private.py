@@ -33,12 +33,17 @@ def create_private_room(owner: User, raw_name: str) -> Room:
     name = clean_room_name(raw_name)
     room = Room(name=name, name_key=name_key(name), owner_id=owner.id)
     db.session.add(room)
+    _commit_name(name)
+    return room
+
+
+def _commit_name(name: str) -> None:
+    """Commit a room's new name: the owner's unique index decides a race."""
     try:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         raise RoomNameError(f"You already have a room called “{name}”.") from None
-    return room
 
 
 def private_rooms_of(owner: User) -> list[Room]:
@@ -63,11 +68,7 @@ def rename_private_room(room: Room, raw_name: str, actor: User) -> bool:
     room.name = name
     room.name_key = name_key(name)
     audit.record(actor.id, "private_room_renamed", f"{before} → {name}")
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise RoomNameError(f"You already have a room called “{name}”.") from None
+    _commit_name(name)
     return True
 
 
