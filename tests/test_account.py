@@ -69,6 +69,16 @@ def test_the_current_password_is_required(app, world):
     assert stored(app, "sam").check_password(PASSWORD)
 
 
+def test_guessing_the_current_password_is_throttled_like_log_ins(app, world):
+    world.user("sam")
+    client = as_user(app, "sam")
+    for _ in range(app.config["LIVEROOM_LOGIN_FAILURES_PER_ACCOUNT"]):
+        change(client, current="a wrong guess")
+    response = change(client)
+    assert "Too many wrong passwords" in response.get_data(as_text=True)
+    assert stored(app, "sam").check_password(PASSWORD)
+
+
 def test_common_and_short_passwords_are_refused(app, world):
     world.user("sam")
     client = as_user(app, "sam")

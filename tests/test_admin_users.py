@@ -143,13 +143,15 @@ def test_the_last_admin_keeps_the_admin_role(app, world, admin):
     assert user_named(app, "root").role is AppRole.VIEWER
 
 
-def test_an_admin_cannot_deactivate_themselves(app, world, admin):
+def test_an_admin_cannot_deactivate_themselves_or_reset_their_own_password(app, world, admin):
     root = user_named(app, "root")
     page = admin.get(f"/admin/users/{root.id}").get_data(as_text=True)
     assert "You cannot deactivate your own account" in page
-    response = admin.post(f"/admin/users/{root.id}/deactivate")
-    assert response.status_code == 409
+    assert "Change your own password on your Account page." in page
+    assert admin.post(f"/admin/users/{root.id}/deactivate").status_code == 409
+    assert admin.post(f"/admin/users/{root.id}/password").status_code == 409
     assert user_named(app, "root").deactivated_at is None
+    assert not user_named(app, "root").must_change_password
 
 
 def test_the_last_active_admin_cannot_be_deactivated_by_another(app, world, admin):

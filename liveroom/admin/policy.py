@@ -16,6 +16,8 @@ def may_manage_users(actor: User) -> bool:
 def why_not_reset_password(actor: User, target: User) -> str | None:
     if not may_manage_users(actor):
         return "Only administrators can reset passwords."
+    if target.id == actor.id:
+        return "Change your own password on your Account page."
     if accounts.uses_single_sign_on(target):
         return f"{target.username} signs in through single sign-on: there is no password here."
     return None

@@ -8,7 +8,7 @@ from flask import Response, flash, redirect, render_template, request, session, 
 from flask_login import current_user, login_required
 
 from liveroom import accounts
-from liveroom.auth import bp, passwords
+from liveroom.auth import bp, passwords, throttle
 from liveroom.auth.forms import ChangePasswordForm, DisplayNameForm
 from liveroom.auth.sessions import begin_session
 from liveroom.extensions import db
@@ -36,10 +36,19 @@ def send_to_choose_a_password() -> Response | None:
     return redirect(target)
 
 
-def _current_password_matches(password: str) -> bool:
+def _current_password_matches(password: str) -> bool | None:
+    """Whether ``password`` is the signed-in person's; None while the log-in throttle
+    makes them wait: a stolen session must not guess the password here faster than at
+    the log-in page (the failures count for both)."""
+    address, username = throttle.client_address(), current_user.username
+    if throttle.seconds_to_wait(address, username):
+        return None
     stored = current_user.password_hash
     with passwords.turn():
-        return passwords.password_matches(stored, password)
+        matched = passwords.password_matches(stored, password)
+        if not matched:
+            throttle.record_failure(address, username)
+    return matched
 
 
 def _render_account(name_form: DisplayNameForm, password_form: ChangePasswordForm, status: int):
@@ -77,7 +86,12 @@ def change_password() -> Response | tuple[str, int]:
     form = ChangePasswordForm()
     if form.validate_on_submit():
         new = form.new_password.data
-        if not _current_password_matches(form.current_password.data):
+        matched = _current_password_matches(form.current_password.data)
+        if matched is None:
+            form.current_password.errors.append(
+                "Too many wrong passwords. For your account's safety, wait a few minutes."
+            )
+        elif not matched:
             form.current_password.errors.append("That is not your current password.")
         elif new != form.confirm_password.data:
             form.confirm_password.errors.append("The two new passwords differ. Type them again.")
