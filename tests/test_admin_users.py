@@ -58,6 +58,15 @@ def test_htmx_gets_the_table_and_the_count_for_the_live_region(app, world, admin
     assert "<html" not in html and "Maria Rivera" in html
     assert 'hx-swap-oob="innerHTML:#users-status">1 user found<' in html
     assert "HX-Request" in response.headers["Vary"]
+    by_header = admin.get("/admin/users?sort=created&dir=desc", headers=HTMX).get_data(as_text=True)
+    assert '<select id="users-sort" name="sort" hx-swap-oob="true">' in by_header
+    assert '<option value="desc" selected>' in by_header
+    by_form = {"HX-Trigger": "users-search", **HTMX}
+    assert "users-sort" not in admin.get("/admin/users?sort=created", headers=by_form).get_data(
+        as_text=True
+    )
+    history = admin.get("/admin/users", headers={"HX-History-Restore-Request": "true", **HTMX})
+    assert "<html" in history.get_data(as_text=True)
 
 
 def test_a_search_with_like_wildcards_finds_them_literally(app, world, admin):

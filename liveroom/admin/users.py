@@ -117,9 +117,16 @@ def users() -> Response:
     page = request.args.get("page", "1")
     page = int(page) if page.isdigit() and len(page) < 7 else 1
     listing = user_list(query, sort, descending, page)
-    if request.headers.get("HX-Request") and not request.headers.get("HX-Boosted"):
+    # A history restore (the Back button after a search) wants the whole page.
+    if request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request"):
         html = render_template(
-            "admin/_users_table.html", listing=listing, labels=SORT_LABELS, oob=True
+            "admin/_users_table.html",
+            listing=listing,
+            labels=SORT_LABELS,
+            oob=True,
+            # A header or pager link changed the order: the form's controls follow
+            # (not when the form itself asked: a select in use keeps its focus).
+            sync_controls=request.headers.get("HX-Trigger") != "users-search",
         )
     else:
         html = render_template(
