@@ -158,8 +158,9 @@ def change_own_password(user: User, new_password: str) -> None:
 def deactivate(user: User, actor: User | None) -> int:
     """No more log-in: every session ends (every worker notices: ``freshness``) and
     every live meeting they are in loses them at once, as when their access goes
-    (their page hears its session ended and reloads to the log-in page). Returns how
-    many meetings they left. Commits."""
+    (their page hears its session ended and reloads to the log-in page), and their
+    requests to enter a locked one are withdrawn. Returns how many meetings they
+    left. Commits."""
     from liveroom.rooms.meetings import close_stay
 
     user.deactivated_at = utcnow()
@@ -172,9 +173,31 @@ def deactivate(user: User, actor: User | None) -> int:
         )
     )
     left = sum(close_stay(stay, "no_access") for stay in stays)
+    _stop_waiting_everywhere(user)
     audit.record(actor.id if actor else None, "user_deactivated", f"{user.username}")
     db.session.commit()
     return left
+
+
+def _stop_waiting_everywhere(user: User) -> None:
+    """Their requests to enter locked meetings are withdrawn, so no instructor admits
+    an account that can no longer sign in (the waiting lists update at once)."""
+    from liveroom import events
+    from liveroom.events import Kind
+    from liveroom.models import LiveSession, WaitingEntry
+
+    waiting = db.session.execute(
+        sa.select(WaitingEntry.id, WaitingEntry.session_id, LiveSession.room_id)
+        .join(LiveSession, LiveSession.id == WaitingEntry.session_id)
+        .where(WaitingEntry.user_id == user.id, WaitingEntry.decision.is_(None))
+    ).all()
+    for entry_id, session_id, room_id in waiting:
+        db.session.execute(
+            sa.update(WaitingEntry)
+            .where(WaitingEntry.id == entry_id)
+            .values(decision="withdrawn", decided_at=utcnow())
+        )
+        events.append(room_id, Kind.WAITING_CHANGED, session_id, user_id=user.id)
 
 
 def reactivate(user: User, actor: User | None) -> None:

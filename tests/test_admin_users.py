@@ -10,7 +10,15 @@ import sqlalchemy as sa
 
 from liveroom.extensions import db
 from liveroom.live.hub import hub_of
-from liveroom.models import AuditEntry, Event, LiveSession, LoginSession, Participation, User
+from liveroom.models import (
+    AuditEntry,
+    Event,
+    LiveSession,
+    LoginSession,
+    Participation,
+    User,
+    WaitingEntry,
+)
 from liveroom.roles import AppRole, ChannelRole
 from tests.conftest import PASSWORD, World, as_user, make_app, open_stream
 
@@ -317,3 +325,23 @@ def test_a_deactivated_persons_open_room_page_signs_out_and_the_room_sees_them_g
         f"/rooms/{room}/join", query_string={"session": session_id, "auto": 1}, headers=HTMX
     )
     assert refreshed.status_code == 401 and refreshed.headers["HX-Redirect"].startswith("/login")
+
+
+def test_deactivation_withdraws_their_request_to_enter_a_locked_meeting(app, world, admin):
+    world.enable()
+    sam_id = world.user("sam")
+    world.user("teacher")
+    room = world.room_of(world.channel(teacher=ChannelRole.MANAGER, sam=ChannelRole.MEMBER))
+    teacher, sam = as_user(app, "teacher"), as_user(app, "sam")
+    teacher.post(f"/rooms/{room}/start", headers=HTMX)
+    teacher.post(f"/rooms/{room}/lock", data={"locked": "1"}, headers=HTMX)
+    sam.post(f"/rooms/{room}/join", headers=HTMX)
+    waiting = sa.select(WaitingEntry.decision).where(WaitingEntry.user_id == sam_id)
+    with app.app_context():
+        assert db.session.scalar(waiting) is None
+    admin.post(f"/admin/users/{sam_id}/deactivate")
+    with app.app_context():
+        assert db.session.scalar(waiting) == "withdrawn"
+        assert (
+            db.session.scalar(sa.select(Event.kind).order_by(Event.id.desc())) == "waiting_changed"
+        )
