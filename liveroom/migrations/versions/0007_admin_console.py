@@ -30,6 +30,11 @@ def upgrade():
         )
     with op.batch_alter_table('user', schema=None) as batch_op:
         batch_op.alter_column('must_change_password', server_default=None)
+    # The admin's Users list, sorted by name, role or creation, a page at a time.
+    with op.batch_alter_table('user', schema=None) as batch_op:
+        batch_op.create_index('ix_user_display_name_id', ['display_name', 'id'], unique=False)
+        batch_op.create_index('ix_user_role_username', ['role', 'username'], unique=False)
+        batch_op.create_index('ix_user_created_at_id', ['created_at', 'id'], unique=False)
     with op.batch_alter_table('channel', schema=None) as batch_op:
         batch_op.add_column(sa.Column('archived_at', sa.DateTime(), nullable=True))
     with op.batch_alter_table('room', schema=None) as batch_op:
@@ -50,6 +55,10 @@ def downgrade():
         batch_op.drop_column('archived_at')
     with op.batch_alter_table('channel', schema=None) as batch_op:
         batch_op.drop_column('archived_at')
+    with op.batch_alter_table('user', schema=None) as batch_op:
+        batch_op.drop_index('ix_user_created_at_id')
+        batch_op.drop_index('ix_user_role_username')
+        batch_op.drop_index('ix_user_display_name_id')
     with op.batch_alter_table('user', schema=None) as batch_op:
         batch_op.drop_column('must_change_password')
         batch_op.drop_column('deactivated_at')
