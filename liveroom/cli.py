@@ -6,7 +6,6 @@ Bad input prints one line on stderr and exits 1, with nothing changed.
 from __future__ import annotations
 
 import json
-import unicodedata
 from pathlib import Path
 
 import click
@@ -17,7 +16,8 @@ from alembic.migration import MigrationContext
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from liveroom import audit, backup, personal_data, retention
+from liveroom import accounts, audit, backup, personal_data, retention
+from liveroom.channels import manage
 from liveroom.extensions import db
 from liveroom.models import AuditEntry, Channel, LoginSession, Membership, User, utcnow
 from liveroom.roles import AppRole, ChannelRole
@@ -25,7 +25,7 @@ from liveroom.rooms.meetings import channel_room
 from liveroom.rooms.moderation import follow_roles
 from liveroom.rooms.private import create_private_room, private_rooms_of
 from liveroom.settings import change_settings, set_setting, stored_values
-from liveroom.text import clean_line, clean_text
+from liveroom.text import clean_line
 
 BASELINE_REVISION = "0001_baseline"
 
@@ -52,21 +52,6 @@ def find_channel(name: str) -> Channel:
     if channel is None:
         fail(f"no channel named '{name}'")
     return channel
-
-
-def clean_username(raw: str) -> str:
-    username = unicodedata.normalize("NFC", raw.strip()).lower()
-    visible = all(unicodedata.category(c)[0] not in "CZ" for c in username)
-    if not username or len(username) > 64 or not visible:
-        fail("usernames are 1 to 64 characters without spaces or invisible characters")
-    return username
-
-
-def create_user(username: str, password: str, role: AppRole, display_name: str) -> User:
-    user = User(username=username, display_name=display_name, role=role)
-    user.set_password(password)
-    db.session.add(user)
-    return user
 
 
 def add_member(channel: Channel, user: User, role: ChannelRole) -> Membership:
@@ -136,25 +121,27 @@ def version_command() -> None:
 @users_cli.command("create")
 @click.argument("username")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
-@click.option("--role", "role_key", default=AppRole.VIEWER.value, show_default=True)
+@click.option(
+    "--role",
+    "role_key",
+    default=None,
+    help="An application role key; default: the defaultApplicationRole setting.",
+)
 @click.option("--display-name", default=None, help="Name shown to others.")
 def create_user_command(
-    username: str, password: str, role_key: str, display_name: str | None
+    username: str, password: str, role_key: str | None, display_name: str | None
 ) -> None:
     """Create a user account with an application role key."""
-    username = clean_username(username)
     try:
-        role = AppRole.from_key(role_key)
+        username = accounts.clean_username(username)
+        role = AppRole.from_key(role_key) if role_key else accounts.default_role()
+        accounts.check_password_rules(password, username)
+        name = accounts.clean_display_name(display_name or username)
     except ValueError as error:
         fail(str(error))
-    if len(password) < 8:
-        fail("passwords need at least 8 characters")
-    name = clean_line(display_name or username)
-    if not name or len(name) > 100:
-        fail("display names are 1 to 100 characters")
-    if db.session.scalar(sa.select(User.id).where(User.username == username)):
+    if accounts.username_taken(username):
         fail(f"a user named '{username}' already exists")
-    create_user(username, password, role, name)
+    accounts.create_user(username, password, role, name)
     audit.record(None, "user_created", f"{username}: {role.value} (CLI)")
     db.session.commit()
     click.echo(f"Created {username} ({role.label}).")
@@ -198,11 +185,10 @@ def create_channel_command(name: str, description: str) -> None:
         fail("channel names are 1 to 100 characters")
     if db.session.scalar(sa.select(Channel.id).where(Channel.name == name)):
         fail(f"a channel named '{name}' already exists")
-    channel = Channel(name=name, description=clean_text(description, keep_newlines=True).strip())
-    db.session.add(channel)
-    channel_room(channel)
-    audit.record(None, "channel_created", f"{name} (CLI)")
-    db.session.commit()
+    try:
+        manage.create_channel(name, description, None)
+    except manage.ChannelError as error:
+        fail(str(error))
     click.echo(f"Created channel {name}.")
 
 
@@ -218,11 +204,12 @@ def add_member_command(channel_name: str, username: str, role_key: str) -> None:
         fail(str(error))
     channel = find_channel(channel_name)
     user = find_user(username)
-    add_member(channel, user, role)
-    audit.record(None, "channel_role_set", f"{user.username}: {role.value} of {channel.name} (CLI)")
-    db.session.commit()
-    # Someone in the channel's meeting right now takes the new role there at once.
-    follow_roles(user)
+    # The admin console's rules (the last Manager) and audit entry; someone in the
+    # channel's meeting right now takes the new role there at once.
+    try:
+        manage.set_member(channel, user, role, None)
+    except manage.ChannelError as error:
+        fail(str(error))
     click.echo(f"{user.username} is now {role.label} of {channel.name}.")
 
 
@@ -369,7 +356,7 @@ def demo_command() -> None:
     users = {}
     for username, name, role in people:
         user = db.session.scalar(sa.select(User).where(User.username == username))
-        users[username] = user or create_user(username, DEMO_PASSWORDS[username], role, name)
+        users[username] = user or accounts.create_user(username, DEMO_PASSWORDS[username], role, name)
     channels = {}
     for name, description in [
         ("Biology 101", "Cells, genetics and ecosystems. Live lessons on Tuesdays and Thursdays."),
@@ -414,3 +401,6 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
     app.cli.add_command(people_cli)
+    from liveroom.import_cli import import_cli  # the CSV import, a group of its own
+
+    app.cli.add_command(import_cli)

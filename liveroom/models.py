@@ -31,12 +31,28 @@ def _enum(enum_cls: type) -> sa.Enum:
 
 
 class User(UserMixin, db.Model):
+    # The admin's Users list sorts by each (liveroom/admin/users.py): a page of 50 out
+    # of 10,000 is read from an index instead of sorting everyone (the username's
+    # unique index serves that sort).
+    __table_args__ = (
+        sa.Index("ix_user_display_name_id", "display_name", "id"),
+        sa.Index("ix_user_role_username", "role", "username"),
+        sa.Index("ix_user_created_at_id", "created_at", "id"),
+    )
+
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     username: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
     display_name: so.Mapped[str] = so.mapped_column(sa.String(100))
     password_hash: so.Mapped[str] = so.mapped_column(sa.String(256))
     role: so.Mapped[AppRole] = so.mapped_column(_enum(AppRole), default=AppRole.VIEWER)
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    # Optional, for the school's records (CSV import); never shown to other users.
+    email: so.Mapped[str | None] = so.mapped_column(sa.String(254))
+    # Set by an admin's "Deactivate": no log-in, no session, out of every live room.
+    # Cleared by "Reactivate". Someone with history is never deleted.
+    deactivated_at: so.Mapped[datetime | None]
+    # A temporary password (reset or import): the next log-in must choose a new one.
+    must_change_password: so.Mapped[bool] = so.mapped_column(default=False)
 
     memberships: so.Mapped[list[Membership]] = so.relationship(
         back_populates="user", cascade="all, delete-orphan"
@@ -71,6 +87,8 @@ class Channel(db.Model):
     name: so.Mapped[str] = so.mapped_column(sa.String(100), unique=True)
     description: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    # An archived channel keeps its history and attendance but starts no meeting.
+    archived_at: so.Mapped[datetime | None]
 
     memberships: so.Mapped[list[Membership]] = so.relationship(
         back_populates="channel", cascade="all, delete-orphan"
@@ -116,6 +134,9 @@ class Room(db.Model):
     channel_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("channel.id"), unique=True)
     owner_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"), index=True)
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    # A private room with history is archived rather than deleted: its owner's My Rooms
+    # no longer lists it, its attendance stays.
+    archived_at: so.Mapped[datetime | None]
 
     channel: so.Mapped[Channel | None] = so.relationship(back_populates="room")
     owner: so.Mapped[User | None] = so.relationship()
@@ -397,6 +418,14 @@ class Setting(db.Model):
 class AuditEntry(db.Model):
     """Who changed what, for the admin's record."""
 
+    # The audit log's filters (admin/audit_log.py), newest first, on 20,000+ entries:
+    # by actor, by action, by date.
+    __table_args__ = (
+        sa.Index("ix_audit_entry_actor_id_at", "actor_id", "at"),
+        sa.Index("ix_audit_entry_action_at", "action", "at"),
+        sa.Index("ix_audit_entry_at", "at"),
+    )
+
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
     actor_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"))
@@ -404,3 +433,15 @@ class AuditEntry(db.Model):
     detail: so.Mapped[str] = so.mapped_column(sa.Text, default="")
 
     actor: so.Mapped[User | None] = so.relationship()
+
+
+class PasswordHandout(db.Model):
+    """The temporary passwords of one CSV import, as the CSV the admin downloads to hand
+    them out (``liveroom/handouts.py``). Plain text, so kept only until it is
+    downloaded or ten minutes have passed, whichever comes first."""
+
+    # sha256 hex of the download link's random token: the table alone opens nothing.
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
+    created_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"))
+    expires_at: so.Mapped[datetime] = so.mapped_column(index=True)
+    content: so.Mapped[str] = so.mapped_column(sa.Text)

@@ -20,17 +20,22 @@ BOOLEAN_KEYS = ("liveRoomEnabled", "enableUserPrivateLiveRoom", "openInNewTab")
 ROLE_KEYS = ("privateRoomMinimumRole",)
 # Who may use audio and video when a meeting starts (staff change it in the meeting).
 STAGE_MODE_KEYS = ("defaultStageMode",)
+# The role of an account created without one (admin area, CLI, later single sign-on
+# and CSV import). Never an admin role: a slip here would make every newcomer admin.
+DEFAULT_ROLE_KEYS = ("defaultApplicationRole",)
 DEFAULTS = {
     "liveRoomEnabled": "false",
     "enableUserPrivateLiveRoom": "false",
     "privateRoomMinimumRole": AppRole.PRIVATE_ONLY.value,
     "openInNewTab": "false",
     "defaultStageMode": StageMode.EVERYONE.value,
+    "defaultApplicationRole": AppRole.VIEWER.value,
 }
 # Anonymous accounts never own rooms, whatever the setting says.
 # Settings that change what a room's Start/Join box shows: open pages redraw it.
-SWITCHES = frozenset(DEFAULTS) - set(STAGE_MODE_KEYS)
+SWITCHES = frozenset(DEFAULTS) - set(STAGE_MODE_KEYS) - set(DEFAULT_ROLE_KEYS)
 MINIMUM_ROLE_CHOICES = [role for role in AppRole if role.at_least(AppRole.VIEWER)]
+DEFAULT_ROLE_CHOICES = [role for role in AppRole if not role.is_admin]
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,11 @@ def normalize(key: str, value: str) -> str:
         return role.value
     if key in STAGE_MODE_KEYS:
         return StageMode.from_key(value.strip()).value
+    if key in DEFAULT_ROLE_KEYS:
+        role = AppRole.from_key(value.strip())
+        if role not in DEFAULT_ROLE_CHOICES:
+            raise ValueError(f"{key} cannot be an admin role")
+        return role.value
     raise ValueError(f"unknown setting '{key}' (expected one of: {', '.join(DEFAULTS)})")
 
 

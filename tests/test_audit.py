@@ -148,5 +148,5 @@ def test_the_command_lines_accounts_and_channels_are_recorded(app, runner):
     assert [(actor, action, detail) for actor, action, detail in entries(app)] == [
         (None, "user_created", "maria: privateOnlyRole (CLI)"),
         (None, "channel_created", "Chemistry (CLI)"),
-        (None, "channel_role_set", "maria: manager of Chemistry (CLI)"),
+        (None, "membership_added", "maria: manager of Chemistry (CLI)"),
     ]

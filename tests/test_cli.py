@@ -52,7 +52,8 @@ def test_create_user_with_role(app, runner):
     "args, message",
     [
         (["--role", "teacherRole"], "Error: unknown role 'teacherRole'"),
-        (["--password", "short"], "Error: passwords need at least 8 characters"),
+        (["--password", "shortpass"], "Error: Passwords need at least 10 characters."),
+        (["--password", "qwertyuiop"], "Error: That password is too common"),
     ],
 )
 def test_create_user_rejects_bad_input(app, runner, args, message):
@@ -63,6 +64,14 @@ def test_create_user_rejects_bad_input(app, runner, args, message):
     assert len(result.output.strip().splitlines()) == 1
     assert result.output.startswith(message)
     assert count(app, User) == 0
+
+
+def test_a_user_created_without_a_role_gets_the_default_application_role(app, runner):
+    run(runner, "settings", "set", "defaultApplicationRole", "privateOnlyRole")
+    result = run(runner, "users", "create", "sam", "--password", "longenough")
+    assert "Created sam (Private Only)." in result.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(User.role)) is AppRole.PRIVATE_ONLY
 
 
 def test_duplicate_user_is_refused_and_the_first_is_kept(app, runner):
@@ -162,7 +171,7 @@ def test_usernames_with_invisible_characters_are_refused(app, runner, username):
     result = run(runner, "users", "create", username, "--password", "longenough")
     assert result.exit_code == 1
     assert result.output.strip() == (
-        "Error: usernames are 1 to 64 characters without spaces or invisible characters"
+        "Error: Usernames are 1 to 64 characters without spaces or invisible characters."
     )
     assert count(app, User) == 0
 

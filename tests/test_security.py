@@ -186,7 +186,8 @@ def test_with_a_time_limit_forms_carry_a_token_signed_within_the_last_minute(tmp
     def tokens_on_page() -> set[str]:
         html = client.get(f"/channels/{channel}").get_data(as_text=True)
         forms = re.findall(r'name="csrf_token" value="([^"]+)"', html)
-        assert len(forms) == 3, "Start Meeting, Log out and Log out everywhere"
+        # Start Meeting, Log out and Log out everywhere, and the Manager's member forms.
+        assert len(forms) >= 3
         return {csrf_token_of(html), *forms}
 
     first = tokens_on_page()

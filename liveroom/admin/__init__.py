@@ -21,6 +21,13 @@ def register(app: Flask) -> None:
     """Attach the views to the blueprint and the blueprint to the app (the route
     modules are imported when the app is built, as in every area: see
     ``liveroom/rooms/__init__.py``)."""
-    from liveroom.admin import routes  # noqa: F401  (their views attach to bp)
+    from liveroom.admin import (  # noqa: F401  (their views attach to bp)
+        audit_log,
+        channels,
+        imports,
+        live_now,
+        routes,
+        users,
+    )
 
     app.register_blueprint(bp)

@@ -2,7 +2,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectChoice, SelectField
 
 from liveroom.media.rules import StageMode
-from liveroom.settings import MINIMUM_ROLE_CHOICES
+from liveroom.settings import DEFAULT_ROLE_CHOICES, MINIMUM_ROLE_CHOICES
 
 
 class SettingsForm(FlaskForm):
@@ -16,4 +16,8 @@ class SettingsForm(FlaskForm):
     default_stage_mode = SelectField(
         "Who may use audio and video when a meeting starts (defaultStageMode)",
         choices=[SelectChoice(mode.value, mode.label) for mode in StageMode],
+    )
+    default_application_role = SelectField(
+        "Role of new accounts (defaultApplicationRole)",
+        choices=[SelectChoice(role.value, role.label) for role in DEFAULT_ROLE_CHOICES],
     )

@@ -21,9 +21,10 @@ FIELDS = {
     "private_room_minimum_role": "privateRoomMinimumRole",
     "open_in_new_tab": "openInNewTab",
     "default_stage_mode": "defaultStageMode",
+    "default_application_role": "defaultApplicationRole",
 }
 # Fields whose setting is a choice rather than true or false.
-CHOICES = {"privateRoomMinimumRole", "defaultStageMode"}
+CHOICES = {"privateRoomMinimumRole", "defaultStageMode", "defaultApplicationRole"}
 
 
 def saved_message(changes: dict[str, tuple[str, str]]) -> str:

@@ -17,3 +17,29 @@ class LoginForm(FlaskForm):
     password = PasswordField(
         "Password", validators=[DataRequired("Enter your password."), Length(max=256)]
     )
+
+
+class DisplayNameForm(FlaskForm):
+    display_name = StringField(
+        "Display name",
+        validators=[DataRequired("Enter the name others see."), Length(max=100)],
+        render_kw={"maxlength": 100, "autocomplete": "name"},
+    )
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password",
+        validators=[DataRequired("Enter your current password."), Length(max=256)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    new_password = PasswordField(
+        "New password",
+        validators=[DataRequired("Choose a new password."), Length(max=256)],
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm_password = PasswordField(
+        "New password again",
+        validators=[DataRequired("Type the new password again."), Length(max=256)],
+        render_kw={"autocomplete": "new-password"},
+    )

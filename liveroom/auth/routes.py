@@ -27,6 +27,7 @@ login.login_message = "Please log in to continue."
 login.login_message_category = "info"
 
 WRONG_LOGIN = "That username and password don't match. Check them and try again."
+DEACTIVATED = "This account is deactivated. Ask your school's administrator."
 
 
 @login.user_loader
@@ -135,6 +136,9 @@ def login_page() -> Response | tuple[str, int]:
             form.username.data = ""  # not echoed back into the page
             return render_template("auth/login.html", form=form, error=WRONG_LOGIN), 401
         attempt = _check_login(throttle.client_address(), username, form.password.data)
+        if attempt.user is not None and attempt.user.deactivated_at is not None:
+            # Said only after the right password: nobody learns which accounts exist.
+            return render_template("auth/login.html", form=form, error=DEACTIVATED), 403
         if attempt.user is not None:
             begin_session(attempt.user)
             db.session.commit()

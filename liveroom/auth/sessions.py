@@ -85,6 +85,8 @@ _USER_OF_OPEN_SESSION = (
     .join(LoginSession, LoginSession.user_id == User.id)
     .where(
         User.id == sa.bindparam("user_id"),
+        # Deactivation ends the sessions too; this holds even if a row was missed.
+        User.deactivated_at.is_(None),
         LoginSession.token_hash == sa.bindparam("token_hash"),
         LoginSession.ended_at.is_(None),
         LoginSession.created_at >= sa.bindparam("oldest_open"),

@@ -25,6 +25,6 @@ def register(app: Flask) -> None:
     file: ``rooms.policy`` imports ``channels.policy``, and the channel page imports
     from rooms, so an import here would run in a circle.
     """
-    from liveroom.channels import routes  # noqa: F401  (their views attach to bp)
+    from liveroom.channels import members, routes  # noqa: F401  (their views attach to bp)
 
     app.register_blueprint(bp)

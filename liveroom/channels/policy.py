@@ -92,3 +92,26 @@ def may_view_channel(user: User, channel: Channel) -> bool:
 def lists_all_channels(user: User) -> bool:
     """Admins see every channel in the list; others see the channels they belong to."""
     return user.role.is_admin
+
+
+# --- Running channels (the admin console, a channel page's members) ----------------
+
+
+def may_manage_channels(user: User) -> bool:
+    """Create, rename, describe and archive channels: the site's admins."""
+    return takes_part(user) and user.role.is_admin
+
+
+def may_manage_members(user: User, channel: Channel) -> bool:
+    """Add and remove a channel's members and change their roles: the site's admins
+    on every channel, a channel's own Managers on theirs."""
+    if not takes_part(user):
+        return False
+    if user.role.is_admin:
+        return True
+    return _membership_role(user, channel.id) is ChannelRole.MANAGER
+
+
+def may_start_in(channel: Channel) -> bool:
+    """An archived channel keeps its history but starts no meeting."""
+    return channel.archived_at is None

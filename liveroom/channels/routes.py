@@ -35,6 +35,7 @@ class ChannelCard(NamedTuple):
     description: str
     role: ChannelRole | None
     live: bool
+    archived: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,9 +98,11 @@ def _list_statements(every_channel: bool) -> tuple[sa.Select, sa.Select]:
         sa.type_coerce(Membership.role, sa.String).label("role"),
         live,
         shown.scalar_subquery().label("total"),
+        Channel.archived_at.is_not(None).label("archived"),
     ).join(Membership, mine, isouter=every_channel)
+    # Archived channels come last, marked: a teacher looks for this term's first.
     cards = (
-        cards.order_by(Channel.name, Channel.id)
+        cards.order_by(Channel.archived_at.is_not(None), Channel.name, Channel.id)
         .limit(sa.bindparam("per_page"))
         .offset(sa.bindparam("offset"))
     )
@@ -144,15 +147,15 @@ def cards_of(
     rows: tuple[tuple, ...], role_for: tuple[tuple[str | None, ChannelRole | None], ...]
 ) -> tuple[ChannelCard, ...]:
     """The cards of the list's ``rows`` (id, name, description, stored role, live,
-    total), with my role for each stored one as ``role_for`` says.
+    total, archived), with my role for each stored one as ``role_for`` says.
 
     Kept for the exact rows read and roles: a page of the list that did not change
     is not built again, and the same tuple each time makes its drawing's key compare
     at once. A renamed channel or a meeting going live is other rows, other cards."""
     roles = dict(role_for)
     return tuple(
-        ChannelCard(channel_id, name, description, roles[role], live)
-        for channel_id, name, description, role, live, _ in rows
+        ChannelCard(channel_id, name, description, roles[role], live, bool(archived))
+        for channel_id, name, description, role, live, _, archived in rows
     )
 
 
@@ -225,8 +228,16 @@ def show(channel_id: int) -> str:
     policy.note_membership_role(me, channel.id, membership_role)
     if not policy.may_view_channel(me, channel):
         abort(403, "Your account cannot open channels. Ask your administrator.")
-    members = channel_members(channel.id)
     room = channel.room
+    if policy.may_manage_members(me, channel):
+        # Managers and admins get the members they can change, with their forms.
+        from liveroom.channels.members import members_context
+
+        managing = members_context(channel)
+        members = ()
+    else:
+        managing = None
+        members = channel_members(channel.id)
     if room is None:  # every channel gets its room when it is created
         abort(404)
     # A reload (or a second tab) finds the person where they were: in the meeting, in
@@ -239,6 +250,7 @@ def show(channel_id: int) -> str:
         "channels/channel.html",
         channel=channel,
         members=members,
+        managing=managing,
         my_role=policy.channel_role(me, channel),
         state=state,
         button_box=drawn_button_box(state, meeting),

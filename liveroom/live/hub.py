@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from flask import Flask
 
-from liveroom import events, leases, metrics, ratelimit, retention
+from liveroom import events, handouts, leases, metrics, ratelimit, retention
 from liveroom.auth import sessions as login_sessions
 from liveroom.events import Kind
 from liveroom.extensions import db
@@ -625,6 +625,7 @@ class Hub:
                     login_sessions.forget_old()
                     slots.forget_old()
                     signals.forget_old()
+                    handouts.forget_expired()  # an import's temporary passwords, after 10 min
                     db.session.commit()
                 if time.monotonic() >= self.next_prune:
                     self.next_prune = time.monotonic() + PRUNE_EVERY

@@ -6,3 +6,11 @@ class NewRoomForm(FlaskForm):
     # Length and emptiness are checked by ``private.clean_room_name``, which trims
     # first, so the rule is the same for the form, the CLI and tests.
     name = StringField("Room name")
+
+
+class RenameRoomForm(FlaskForm):
+    name = StringField("New name")
+
+
+class DeleteRoomForm(FlaskForm):
+    """Delete (or archive) a room: the CSRF token only."""

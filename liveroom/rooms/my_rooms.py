@@ -6,15 +6,21 @@ from functools import lru_cache
 from typing import NamedTuple
 
 import sqlalchemy as sa
-from flask import Response, redirect, render_template, url_for
+from flask import Response, abort, redirect, render_template, url_for
 from flask_login import current_user
 
+from liveroom.auth.sessions import signed_in_user
 from liveroom.extensions import db
 from liveroom.models import LiveSession, Room, User
-from liveroom.rooms import bp
-from liveroom.rooms.forms import NewRoomForm
+from liveroom.rooms import bp, policy
+from liveroom.rooms.forms import DeleteRoomForm, NewRoomForm, RenameRoomForm
 from liveroom.rooms.pages import require_my_rooms
-from liveroom.rooms.private import RoomNameError, create_private_room
+from liveroom.rooms.private import (
+    RoomNameError,
+    create_private_room,
+    delete_private_room,
+    rename_private_room,
+)
 from liveroom.settings import get_settings
 from liveroom.templating import page_or_fragment, wants_fragment
 from liveroom.text import clean_line
@@ -42,7 +48,7 @@ _MY_ROOMS = (
         .where(LiveSession.room_id == Room.id, LiveSession.ended_at.is_(None))
         .label("live"),
     )
-    .where(Room.owner_id == sa.bindparam("owner_id"))
+    .where(Room.owner_id == sa.bindparam("owner_id"), Room.archived_at.is_(None))
     .order_by(Room.name, Room.id)  # as private.private_rooms_of lists them
 )
 
@@ -106,3 +112,53 @@ def create_room() -> Response | tuple[str, int]:
     return page_or_fragment(
         "rooms/my_rooms.html", "rooms/_room_list.html", **room_list_context(form)
     ), 422
+
+
+def my_room(public_id: str) -> Room:
+    """One of my rooms, for renaming or deleting it (404 if it is not, or is archived)."""
+    require_my_rooms()
+    room = db.session.scalar(sa.select(Room).where(Room.public_id == public_id))
+    if room is None or not policy.may_manage_private_room(signed_in_user(), room, get_settings()):
+        abort(404)
+    return room
+
+
+@bp.post("/my-rooms/<room:public_id>/rename")
+def rename_room(public_id: str) -> Response | tuple[str, int] | str:
+    room = my_room(public_id)
+    form = RenameRoomForm()
+    if form.validate_on_submit():
+        try:
+            changed = rename_private_room(room, form.name.data or "", current_user)
+        except RoomNameError as error:
+            message, status = str(error), 422
+        else:
+            message = f"Renamed to “{room.name}”." if changed else "The name did not change."
+            status = 200
+    else:
+        message, status = "The form expired: reload the page and try again.", 400
+    if wants_fragment():
+        return render_template(
+            "rooms/_room_list.html", **room_list_context(notice=message, notice_error=status != 200)
+        ), status
+    if status == 200:
+        return redirect(url_for("rooms.my_rooms"), 303)
+    return render_template(
+        "rooms/my_rooms.html", **room_list_context(notice=message, notice_error=True)
+    ), status
+
+
+@bp.post("/my-rooms/<room:public_id>/delete")
+def delete_room(public_id: str) -> Response | str:
+    room = my_room(public_id)
+    if not DeleteRoomForm().validate_on_submit():
+        abort(400, "The form expired: reload the page and try again.")
+    name = room.name
+    outcome = delete_private_room(room, current_user)
+    if outcome == "archived":
+        message = f"“{name}” is archived: it had meetings, so its attendance is kept. Its link now says it is archived."
+    else:
+        message = f"“{name}” is deleted."
+    if wants_fragment():
+        return render_template("rooms/_room_list.html", **room_list_context(notice=message))
+    return redirect(url_for("rooms.my_rooms"), 303)

@@ -25,6 +25,16 @@ def may_see_my_rooms(user: User, settings: SiteSettings) -> bool:
     )
 
 
+def may_manage_private_room(user: User, room: Room, settings: SiteSettings) -> bool:
+    """Rename or delete a private room: its owner, while My Rooms is theirs."""
+    return (
+        room.is_private
+        and room.archived_at is None
+        and room.owner_id == user.id
+        and may_see_my_rooms(user, settings)
+    )
+
+
 def room_reachable(room: Room, settings: SiteSettings) -> bool:
     """Whether the room exists for anyone at all (otherwise its URLs answer 404)."""
     if not settings.live_room_enabled:
@@ -33,13 +43,21 @@ def room_reachable(room: Room, settings: SiteSettings) -> bool:
 
 
 def may_start(user: User, room: Room, settings: SiteSettings) -> bool:
-    """Start Meeting: a channel's Managers and Moderators, a private room's owner."""
-    if not room_reachable(room, settings) or not takes_part(user):
+    """Start Meeting: a channel's Managers and Moderators, a private room's owner;
+    never in an archived channel or room (``is_archived``)."""
+    if not room_reachable(room, settings) or not takes_part(user) or is_archived(room):
         return False
     if room.is_private:
         return room.owner_id == user.id and may_see_my_rooms(user, settings)
     role = channel_role(user, room.channel)
     return role is not None and role.runs_meetings
+
+
+def is_archived(room: Room) -> bool:
+    """The room (or its channel) was archived: its history stays, no meeting starts."""
+    if room.archived_at is not None:
+        return True
+    return room.channel is not None and room.channel.archived_at is not None
 
 
 def may_join(user: User, room: Room, settings: SiteSettings) -> bool:
@@ -110,8 +128,17 @@ def may_end(
 
 
 def may_view_attendance(user: User, room: Room, settings: SiteSettings) -> bool:
-    """A channel's Managers and Moderators (and admins); a private room's owner."""
-    return may_start(user, room, settings)
+    """A channel's Managers and Moderators (and admins); a private room's owner.
+    Archiving keeps it: the rule is Start Meeting's as if the room were not archived."""
+    if not room_reachable(room, settings) or not takes_part(user):
+        return False
+    if room.is_private:
+        # An archived room's owner no longer lists it; the school's admins keep its record.
+        if room.archived_at is not None and user.role.is_admin:
+            return True
+        return room.owner_id == user.id and may_see_my_rooms(user, settings)
+    role = channel_role(user, room.channel)
+    return role is not None and role.runs_meetings
 
 
 # --- Inside a live session -------------------------------------------------------

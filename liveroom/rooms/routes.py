@@ -19,6 +19,7 @@ from liveroom.rooms import bp, meetings, policy, waiting
 from liveroom.rooms.meetings import Entry
 from liveroom.rooms.pages import (
     Standing,
+    attendance_visible,
     button_context,
     drawn_button_box,
     find_room,
@@ -86,6 +87,14 @@ def state_for(
 def room_page(public_id: str) -> str:
     room = load_room(public_id)
     require_join(room)
+    if policy.is_archived(room):
+        # Its history stays (attendance, for those who may see it); no meeting starts.
+        return render_template(
+            "rooms/room.html",
+            archived=True,
+            room=room,
+            can_view_attendance=attendance_visible(room),
+        )
     state, context = meeting_state(room)
     if state == "meeting_button":
         # Opening a room's link joins it (once the page has loaded: joining is a POST),
@@ -102,6 +111,9 @@ def room_page(public_id: str) -> str:
 def start_meeting(public_id: str) -> Response | str:
     room = load_room(public_id)
     if not policy.may_start(signed_in_user(), room, get_settings()):
+        if policy.is_archived(room):
+            what = "room" if room.is_private else "channel"
+            abort(403, f"This {what} is archived: its history is kept, but no meeting can start.")
         if room.is_private:
             abort(403, "Only the room's owner can start this room.")
         abort(403, "Only the channel's Managers and Moderators can start its meeting.")

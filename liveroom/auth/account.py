@@ -1,0 +1,112 @@
+"""Everyone's own account: the name others see, and their password. Someone given a
+temporary password (by an admin's reset, or a new account) is sent to "Choose a new
+password" from every page until they have."""
+
+from __future__ import annotations
+
+from flask import Response, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required
+
+from liveroom import accounts
+from liveroom.auth import bp, passwords, throttle
+from liveroom.auth.forms import ChangePasswordForm, DisplayNameForm
+from liveroom.auth.sessions import begin_session
+from liveroom.extensions import db
+
+# What someone who must change their password may still reach.
+OPEN_WHILE_CHANGING = frozenset(
+    {"auth.change_password", "auth.logout", "auth.logout_everywhere", "auth.login_page", "static"}
+)
+
+
+@bp.before_app_request
+def send_to_choose_a_password() -> Response | None:
+    """Every page waits until a temporary password has been replaced."""
+    if "_user_id" not in session or request.endpoint in OPEN_WHILE_CHANGING:
+        return None  # nobody signed in (no look-up at all), or a page they may see
+    if request.endpoint and request.endpoint.endswith(".static"):
+        return None
+    if not (current_user.is_authenticated and current_user.must_change_password):
+        return None
+    target = url_for("auth.change_password")
+    if request.headers.get("HX-Request"):
+        response = Response(status=204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+def _current_password_matches(password: str) -> bool | None:
+    """Whether ``password`` is the signed-in person's; None while the log-in throttle
+    makes them wait: a stolen session must not guess the password here faster than at
+    the log-in page (the failures count for both)."""
+    address, username = throttle.client_address(), current_user.username
+    if throttle.seconds_to_wait(address, username):
+        return None
+    stored = current_user.password_hash
+    with passwords.turn():
+        matched = passwords.password_matches(stored, password)
+        if not matched:
+            throttle.record_failure(address, username)
+    return matched
+
+
+def _render_account(name_form: DisplayNameForm, password_form: ChangePasswordForm, status: int):
+    return render_template(
+        "auth/account.html",
+        name_form=name_form,
+        password_form=password_form,
+        has_password=not accounts.uses_single_sign_on(current_user),
+    ), status
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account() -> Response | tuple[str, int]:
+    name_form = DisplayNameForm(data={"display_name": current_user.display_name})
+    if name_form.validate_on_submit():
+        try:
+            changed = accounts.rename(current_user, name_form.display_name.data, current_user)
+        except accounts.AccountError as error:
+            name_form.display_name.errors.append(str(error))
+        else:
+            db.session.commit()
+            flash("Display name saved." if changed else "Nothing changed.", "success")
+            return redirect(url_for("auth.account"), 303)
+    status = 422 if name_form.is_submitted() else 200
+    return _render_account(name_form, ChangePasswordForm(formdata=None), status)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password() -> Response | tuple[str, int]:
+    if accounts.uses_single_sign_on(current_user):
+        flash("You sign in through your school's single sign-on: change your password there.")
+        return redirect(url_for("auth.account"), 303)
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        new = form.new_password.data
+        matched = _current_password_matches(form.current_password.data)
+        if matched is None:
+            form.current_password.errors.append(
+                "Too many wrong passwords. For your account's safety, wait a few minutes."
+            )
+        elif not matched:
+            form.current_password.errors.append("That is not your current password.")
+        elif new != form.confirm_password.data:
+            form.confirm_password.errors.append("The two new passwords differ. Type them again.")
+        elif new == form.current_password.data:
+            form.new_password.errors.append("Choose a password different from the current one.")
+        elif problem := accounts.password_problem(new, current_user.username):
+            form.new_password.errors.append(problem)
+        else:
+            user = current_user._get_current_object()
+            accounts.change_own_password(user, new)
+            begin_session(user)  # this browser stays signed in, the others are not
+            db.session.commit()
+            flash("Password changed. Your other browsers and devices are signed out.", "success")
+            return redirect(url_for("channels.index"), 303)
+    status = 422 if form.is_submitted() else 200
+    return render_template(
+        "auth/password.html", form=form, forced=current_user.must_change_password
+    ), status
