@@ -5,6 +5,7 @@ and log-in help."""
 from __future__ import annotations
 
 import html as html_lib
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,7 +47,13 @@ def make_app(tmp_path: Path, **config: object) -> Flask:
     if not databases.ON_POSTGRES:  # a PostgreSQL database is copied with its tables
         with app.app_context():
             db.create_all()
+    _apps_made.append((str(tmp_path), app))
     return app
+
+
+# Every app make_app built, with its folder: their hubs stop when the test that made
+# them ends (a hub left running keeps calling on a database that is gone).
+_apps_made: list[tuple[str, Flask]] = []
 
 
 @pytest.fixture
@@ -200,8 +207,14 @@ def participants_of(response) -> str:
 
 @pytest.fixture(autouse=True)
 def _drop_databases(tmp_path: Path) -> Iterator[None]:
-    """On PostgreSQL, each test's databases are dropped when it ends."""
+    """Each test's apps stop their live hubs when it ends, then, on PostgreSQL, its
+    databases are dropped (a module's shared ones when the run ends)."""
     yield
+    inside = str(tmp_path)
+    for folder, made in list(_apps_made):
+        if folder == inside or folder.startswith(inside + os.sep):
+            hub_of(made).stop()
+            _apps_made.remove((folder, made))
     databases.drop_made_in(tmp_path)
 
 
