@@ -3,15 +3,20 @@
 
 Every table, column by column (liveroom/models.py):
 
-- ``user``: username, display name, role, created: exported; on erasure the row stays
+- ``user``: username, display name, role, created, email, deactivated, must change
+  password: exported; on erasure the row stays
   as an anonymous placeholder ("erased-<id>", "Former member", no password, role
   Anonymous: takes part in nothing, cannot log in), so the rows below that point at it
-  keep their meaning (a meeting's attendance still counts one person) and name nobody.
+  keep their meaning (a meeting's attendance still counts one person) and name nobody;
+  its email is emptied.
+- ``password_handout`` (an import's temporary passwords, kept ten minutes at most):
+  those they made are exported by time only; on erasure those they made, and any that
+  lists them, are deleted.
 - ``login_session``: times only (the token's digest is a secret): ended (their open
   pages are logged out), deleted by the upkeep a day later.
 - ``membership``, private ``room``: exported; memberships deleted; a private room with
-  meetings behind it is kept, renamed "Archived room <id>" (its attendance stays for the
-  school), one without any is deleted.
+  meetings behind it is kept, archived and renamed "Archived room <id>" (its attendance
+  stays for the school), one without any is deleted.
 - ``live_session`` started or ended by them: exported; kept (the placeholder).
 - ``participation`` (attendance: room role, joined, left, hand, sort name): exported;
   kept as the placeholder's (anonymous counts), its sort name emptied of the name.
@@ -50,6 +55,7 @@ from liveroom.models import (
     MediaPass,
     Membership,
     Participation,
+    PasswordHandout,
     RateHit,
     Removal,
     Room,
@@ -57,6 +63,7 @@ from liveroom.models import (
     User,
     WaitingEntry,
     sort_name_of,
+    utcnow,
 )
 from liveroom.roles import AppRole
 from liveroom.text import name_key
@@ -123,7 +130,18 @@ def export(user: User) -> dict:
             "display_name": user.display_name,
             "role": user.role.value,
             "created_at": _time(user.created_at),
+            "email": user.email,
+            "deactivated_at": _time(user.deactivated_at),
+            "must_change_password": user.must_change_password,
         },
+        "password_handouts_made": [
+            {"expires_at": _time(h.expires_at)}
+            for h in db.session.scalars(
+                sa.select(PasswordHandout)
+                .where(PasswordHandout.created_by_id == user.id)
+                .order_by(PasswordHandout.expires_at)
+            )
+        ],
         "login_sessions": [
             {"created_at": _time(s.created_at), "ended_at": _time(s.ended_at)}
             for s in rows(LoginSession, LoginSession.user_id == user.id)
@@ -342,6 +360,15 @@ def erase(user: User) -> str:
     gone(sa.delete(RoomStream).where(RoomStream.user_id == user.id))
     gone(sa.delete(RateHit).where(_rate_hits_of(user)))
     gone(
+        sa.delete(PasswordHandout).where(
+            sa.or_(
+                PasswordHandout.created_by_id == user.id,
+                # Its CSV lines start with the username: "sam,Sam Lee,…".
+                PasswordHandout.content.contains(f"\n{username},"),
+            )
+        )
+    )
+    gone(
         sa.update(Participation)
         .where(Participation.user_id == user.id)
         .values(sort_name=sort_name_of(FORMER_MEMBER))
@@ -355,6 +382,7 @@ def erase(user: User) -> str:
         else:
             room.name = f"Archived room {room.id}"
             room.name_key = name_key(room.name)
+            room.archived_at = room.archived_at or utcnow()
     pattern = re.compile(
         "|".join(rf"(?<!\w){re.escape(name)}(?!\w)" for name in (username, display_name))
     )
@@ -364,6 +392,8 @@ def erase(user: User) -> str:
     user.display_name = FORMER_MEMBER
     user.password_hash = NO_PASSWORD
     user.role = AppRole.ANONYMOUS
+    user.email = None
+    user.must_change_password = False
     db.session.add(AuditEntry(action="person_erased", detail=f"{placeholder}: erased (CLI)"))
     db.session.commit()
     return placeholder

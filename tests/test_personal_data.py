@@ -12,7 +12,7 @@ from liveroom.models import ChatMessage, LiveSession, Participation, User
 from liveroom.roles import AppRole, ChannelRole
 from tests.conftest import HTMX, PASSWORD, as_user, open_stream
 
-SECRETS = ("samuel_lee", "Samuel Leeworth", "Biscuitron")
+SECRETS = ("samuel_lee", "Samuel Leeworth", "Biscuitron", "biscuit.keeper@home.example")
 
 
 def run(runner, *args, **kwargs):
@@ -22,7 +22,9 @@ def run(runner, *args, **kwargs):
 class Term:
     """Biology 101 met once: Samuel wrote in public and privately, raised his hand and
     left; Priya wrote too. Samuel also held a meeting in his own room, and has a room
-    he never used, a failed log-in and a role change in the audit log."""
+    he never used, a failed log-in, a role change in the audit log, an email address
+    and a place on an import's temporary password handout still waiting to be
+    downloaded."""
 
     def __init__(self, app, world, runner):
         self.app = app
@@ -48,6 +50,14 @@ class Term:
             self.samuel_id = db.session.scalar(
                 sa.select(User.id).where(User.username == "samuel_lee")
             )
+        with app.app_context():
+            from liveroom import handouts
+
+            db.session.get(User, self.samuel_id).email = "biscuit.keeper@home.example"
+            admin_id = db.session.scalar(sa.select(User.id).where(User.username == "admin"))
+            rows = [("priya", "Priya Patel", "tmp-one"), ("samuel_lee", "Samuel Leeworth", "x")]
+            handouts.keep(rows, admin_id)
+            db.session.commit()
         self.post(teacher, "chat", body="Hope Biscuitron gets better", to=str(self.samuel_id))
         self.post(self.samuel, "leave")
         self.post(teacher, "end")
@@ -97,6 +107,8 @@ def test_export_holds_the_persons_data_and_nobody_elses(term, runner):
 
     assert data["account"]["username"] == "samuel_lee"
     assert data["account"]["display_name"] == "Samuel Leeworth"
+    assert data["account"]["email"] == "biscuit.keeper@home.example"
+    assert data["account"]["must_change_password"] is False
     assert [m["role"] for m in data["memberships"]] == ["member"]
     assert {r["name"] for r in data["private_rooms"]} == {
         "Samuel Leeworth's study group",
