@@ -6,12 +6,14 @@ import sqlite3
 import threading
 import time
 
+import flask_migrate
 import pytest
 import sqlalchemy as sa
 
-from liveroom import backup, events
+from liveroom import backup, create_app, events
 from liveroom.events import Kind
 from liveroom.extensions import db
+from liveroom.live.hub import hub_of
 from liveroom.models import Channel, ChatMessage, LoginSession, User
 from liveroom.roles import ChannelRole
 from tests.conftest import HTMX, as_user
@@ -183,19 +185,35 @@ def test_restore_refuses_what_is_not_a_liveroom_backup(app, world, runner, tmp_p
 
 @pytest.mark.sqlite_only
 def test_an_older_backup_is_upgraded_when_restored(app, world, runner, tmp_path):
-    world.user("teacher")
-    run(runner, "backup", tmp_path / "old.sqlite")
-    with sqlite3.connect(tmp_path / "old.sqlite") as old:
-        old.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)")
-        old.execute("INSERT INTO alembic_version VALUES ('0005_people_order')")
-        old.execute("DROP TABLE media_pass")
-        old.execute("DROP TABLE media_room")
+    world.user("someone")
+    # A backup an older Liveroom made: its schema as the migrations built it up to
+    # 0005 (no media rooms, no admin console), with one teacher in it.
+    older = create_app(
+        {
+            "TESTING": True,
+            "INSTANCE_PATH": str(tmp_path / "older"),
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'old.sqlite'}",
+            "SECRET_KEY": "test",
+        }
+    )
+    with older.app_context():
+        flask_migrate.upgrade(revision="0005_people_order")
+        db.session.execute(
+            sa.text(
+                'INSERT INTO "user" (username, display_name, password_hash, role, created_at) '
+                "VALUES ('teacher', 'Maria Rivera', 'x', 'privateOnlyRole', '2026-01-05')"
+            )
+        )
+        db.session.commit()
+        db.engine.dispose()
+    hub_of(older).stop()
     result = run(runner, "restore", tmp_path / "old.sqlite", "--yes")
     assert result.exit_code == 0, result.output
     head, _ = _head(app)
     assert f"Upgraded the restored database to this Liveroom's schema ({head})" in result.output
     with app.app_context():
         assert sa.inspect(db.engine).has_table("media_pass")
+        assert "email" in {c["name"] for c in sa.inspect(db.engine).get_columns("user")}
         assert db.session.scalars(sa.select(User.username)).all() == ["teacher"]
 
 
