@@ -5,7 +5,6 @@ and log-in help."""
 from __future__ import annotations
 
 import html as html_lib
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from werkzeug.security import generate_password_hash
 
 from liveroom import create_app
 from liveroom.extensions import db
+from liveroom.live import hub as hub_module
 from liveroom.live.hub import hub_of
 from liveroom.models import Channel, Room, User
 from liveroom.roles import AppRole, ChannelRole
@@ -47,13 +47,26 @@ def make_app(tmp_path: Path, **config: object) -> Flask:
     if not databases.ON_POSTGRES:  # a PostgreSQL database is copied with its tables
         with app.app_context():
             db.create_all()
-    _apps_made.append((str(tmp_path), app))
     return app
 
 
-# Every app make_app built, with its folder: their hubs stop when the test that made
-# them ends (a hub left running keeps calling on a database that is gone).
-_apps_made: list[tuple[str, Flask]] = []
+# Every app built while the tests run, however it was built (make_app, the browser
+# tests' demo_app, create_app itself): a test's own apps stop their live hubs when it
+# ends. A hub left running would keep calling on a database dropped meanwhile and log
+# each failure with its traceback, from its own thread; on CPython 3.11.7 formatting a
+# traceback parses source with ast, which at the same moment as another thread's
+# ast.parse (werkzeug's, building an app's URL rules) raises "AST constructor
+# recursion depth mismatch" (CPython gh-106905).
+_apps_built: list[Flask] = []
+_build_hub = hub_module.init_app
+
+
+def _built(app: Flask) -> None:
+    _build_hub(app)
+    _apps_built.append(app)
+
+
+hub_module.init_app = _built
 
 
 @pytest.fixture
@@ -207,14 +220,14 @@ def participants_of(response) -> str:
 
 @pytest.fixture(autouse=True)
 def _drop_databases(tmp_path: Path) -> Iterator[None]:
-    """Each test's apps stop their live hubs when it ends, then, on PostgreSQL, its
+    """The apps built during a test stop their live hubs when it ends (a module's or
+    the run's shared apps were built before it began), then, on PostgreSQL, its
     databases are dropped (a module's shared ones when the run ends)."""
+    before = len(_apps_built)
     yield
-    inside = str(tmp_path)
-    for folder, made in list(_apps_made):
-        if folder == inside or folder.startswith(inside + os.sep):
-            hub_of(made).stop()
-            _apps_made.remove((folder, made))
+    for made in _apps_built[before:]:
+        hub_of(made).stop()
+    del _apps_built[before:]
     databases.drop_made_in(tmp_path)
 
 

@@ -142,7 +142,12 @@ class Sfu:
         self, session: LiveSession, person: Participation
     ) -> tuple[MediaRoom, MediaPass] | None:
         """The stay's pass to the meeting's room (made now if it has none: a Janus
-        token on the room's list), with the room; None when Janus does not answer."""
+        token on the room's list), with the room; None when Janus does not answer.
+
+        A new pass is committed at once, with whatever the request has pending (a
+        Start or a Join about to commit anyway): its token is on Janus's list already,
+        and a request that then ended without committing (a page's panel, rendered
+        after its action's commit) lost the row, leaving a token nothing withdraws."""
         room = self.open_room(session)
         if room is None:
             return None
@@ -165,6 +170,13 @@ class Sfu:
         except IntegrityError:  # another tab of theirs made one at the same moment
             client.remove_token(token)
             return room, db.session.get(MediaPass, person.id)
+        # Committed without expiring what the request loaded: its answer is drawn next.
+        session_ = db.session()
+        session_.expire_on_commit = False
+        try:
+            session_.commit()
+        finally:
+            session_.expire_on_commit = True
         return room, entry
 
     def withdraw(self, person: Participation) -> None:
