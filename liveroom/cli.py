@@ -356,7 +356,9 @@ def demo_command() -> None:
     users = {}
     for username, name, role in people:
         user = db.session.scalar(sa.select(User).where(User.username == username))
-        users[username] = user or accounts.create_user(username, DEMO_PASSWORDS[username], role, name)
+        users[username] = user or accounts.create_user(
+            username, DEMO_PASSWORDS[username], role, name
+        )
     channels = {}
     for name, description in [
         ("Biology 101", "Cells, genetics and ecosystems. Live lessons on Tuesdays and Thursdays."),

@@ -124,3 +124,15 @@ def _postgres_keeps_prepared(dialect, connection_record, cargs, cparams):  # noq
         cparams.setdefault("cursor_factory", connection_class.cursor_factory_class)
         return connection_class.connect(*cargs, **cparams)
     return None
+
+
+def commit_keeping_loaded() -> None:
+    """Commit without expiring what the request has loaded (the room, the person and
+    their roles, the new session and stay): it is what the request just read or
+    wrote, and the answer rendered next would otherwise load each of them again."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True

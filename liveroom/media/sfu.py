@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 
 from liveroom import events
 from liveroom.events import Kind
-from liveroom.extensions import db
+from liveroom.extensions import commit_keeping_loaded, db
 from liveroom.media.janus import (
     NO_SUCH_ROOM,
     JanusClient,
@@ -170,13 +170,7 @@ class Sfu:
         except IntegrityError:  # another tab of theirs made one at the same moment
             client.remove_token(token)
             return room, db.session.get(MediaPass, person.id)
-        # Committed without expiring what the request loaded: its answer is drawn next.
-        session_ = db.session()
-        session_.expire_on_commit = False
-        try:
-            session_.commit()
-        finally:
-            session_.expire_on_commit = True
+        commit_keeping_loaded()  # the request's answer is drawn next
         return room, entry
 
     def withdraw(self, person: Participation) -> None:

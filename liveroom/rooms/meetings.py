@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from liveroom import audit, events
 from liveroom.events import Kind
-from liveroom.extensions import db
+from liveroom.extensions import commit_keeping_loaded, db
 from liveroom.media.backend import backend_for
 from liveroom.models import (
     Channel,
@@ -258,18 +258,6 @@ def open_session(room: Room, user: User) -> tuple[LiveSession, Participation, in
         commit_keeping_loaded()
         return session, stay, newest
     raise RuntimeError("the room's meeting kept starting and ending")
-
-
-def commit_keeping_loaded() -> None:
-    """Commit without expiring what the request has loaded (the room, the person and
-    their roles, the new session and stay): it is what the request just read or
-    wrote, and the answer rendered next would otherwise load each of them again."""
-    session = db.session()
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = True
 
 
 def join_session(
