@@ -6,7 +6,12 @@ FLASK := $(BIN)/flask --app liveroom
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-sqlite test-postgresql test-servers setup db lint format clean
+.PHONY: run test test-sqlite test-postgresql test-servers setup db lint format clean messages
+
+# The translations: one catalogue per language, compiled for the app to read.
+LOCALES := liveroom/translations
+PO_FILES := $(wildcard $(LOCALES)/*/LC_MESSAGES/messages.po)
+MO_FILES := $(PO_FILES:.po=.mo)
 
 $(BIN)/.installed: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +23,18 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-setup: $(BIN)/.installed node_modules/.installed
+$(LOCALES)/%/LC_MESSAGES/messages.mo: $(LOCALES)/%/LC_MESSAGES/messages.po $(BIN)/.installed
+	$(BIN)/pybabel compile --statistics -d $(LOCALES) -l $*
+
+setup: $(BIN)/.installed node_modules/.installed $(MO_FILES)
+
+# Extract every marked string (babel.cfg) and merge it into each language's catalogue.
+messages: $(BIN)/.installed
+	$(BIN)/pybabel extract --mapping-file babel.cfg --keywords _l --keywords lazy_gettext \
+		--sort-by-file --no-wrap --project Liveroom --copyright-holder "Liveroom" \
+		--output-file $(LOCALES)/messages.pot .
+	$(BIN)/pybabel update --input-file $(LOCALES)/messages.pot --output-dir $(LOCALES) \
+		--no-wrap --ignore-obsolete
 
 db: setup
 	$(FLASK) init-db

@@ -24,6 +24,18 @@ ASSETS = runpy.run_path(str(ROOT / "liveroom" / "assets.py"))
 VENDOR_FILES: dict[str, str] = ASSETS["VENDOR_FILES"]
 
 
+def compile_catalogues(folder: Path) -> None:
+    """Each language's messages.po beside it as the messages.mo the app reads."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po in sorted(folder.glob("*/LC_MESSAGES/messages.po")):
+        with po.open("rb") as source:
+            catalogue = read_po(source, locale=po.parent.parent.name)
+        with po.with_suffix(".mo").open("wb") as target:
+            write_mo(target, catalogue)
+
+
 class BuildWithAssets(build_py):
     """build_py, then the templates, static files and vendor files into the package."""
 
@@ -37,6 +49,7 @@ class BuildWithAssets(build_py):
             raise SystemExit(
                 f"node_modules lacks {', '.join(missing)}: run `npm ci` before building Liveroom"
             )
+        compile_catalogues(Path(self.build_lib) / "liveroom" / "translations")
         bundle = Path(self.build_lib) / "liveroom" / ASSETS["BUNDLE_DIR"]
         shutil.rmtree(bundle, ignore_errors=True)
         for folder in ("templates", "static"):

@@ -12,6 +12,7 @@ from flask.globals import _cv_app
 from liveroom import events, freshness
 from liveroom.events import Kind
 from liveroom.extensions import db
+from liveroom.i18n import LANGUAGES
 from liveroom.media.rules import StageMode
 from liveroom.models import AuditEntry, LiveSession, Room, Setting, User
 from liveroom.roles import AppRole
@@ -23,6 +24,10 @@ STAGE_MODE_KEYS = ("defaultStageMode",)
 # The role of an account created without one (admin area, CLI, later single sign-on
 # and CSV import). Never an admin role: a slip here would make every newcomer admin.
 DEFAULT_ROLE_KEYS = ("defaultApplicationRole",)
+# The languages people may choose (comma-separated codes, liveroom/i18n.py), and the
+# one a browser gets when its Accept-Language names none of them.
+LANGUAGE_LIST_KEYS = ("offeredLanguages",)
+LANGUAGE_KEYS = ("defaultLanguage",)
 DEFAULTS = {
     "liveRoomEnabled": "false",
     "enableUserPrivateLiveRoom": "false",
@@ -30,10 +35,18 @@ DEFAULTS = {
     "openInNewTab": "false",
     "defaultStageMode": StageMode.EVERYONE.value,
     "defaultApplicationRole": AppRole.VIEWER.value,
+    "offeredLanguages": "en,es,ar",
+    "defaultLanguage": "en",
 }
 # Anonymous accounts never own rooms, whatever the setting says.
 # Settings that change what a room's Start/Join box shows: open pages redraw it.
-SWITCHES = frozenset(DEFAULTS) - set(STAGE_MODE_KEYS) - set(DEFAULT_ROLE_KEYS)
+SWITCHES = (
+    frozenset(DEFAULTS)
+    - set(STAGE_MODE_KEYS)
+    - set(DEFAULT_ROLE_KEYS)
+    - set(LANGUAGE_LIST_KEYS)
+    - set(LANGUAGE_KEYS)
+)
 MINIMUM_ROLE_CHOICES = [role for role in AppRole if role.at_least(AppRole.VIEWER)]
 DEFAULT_ROLE_CHOICES = [role for role in AppRole if not role.is_admin]
 
@@ -45,6 +58,8 @@ class SiteSettings:
     private_room_minimum_role: AppRole
     open_in_new_tab: bool
     default_stage_mode: StageMode = StageMode.EVERYONE
+    offered_languages: tuple[str, ...] = ("en", "es", "ar")
+    default_language: str = "en"
 
 
 def normalize(key: str, value: str) -> str:
@@ -68,6 +83,21 @@ def normalize(key: str, value: str) -> str:
         if role not in DEFAULT_ROLE_CHOICES:
             raise ValueError(f"{key} cannot be an admin role")
         return role.value
+    if key in LANGUAGE_LIST_KEYS:
+        codes = [code.strip() for code in value.split(",") if code.strip()]
+        unknown = [code for code in codes if code not in LANGUAGES]
+        if unknown:
+            raise ValueError(
+                f"{key}: unknown language '{unknown[0]}' (expected some of: {', '.join(LANGUAGES)})"
+            )
+        if not codes:
+            raise ValueError(f"{key} needs at least one language")
+        return ",".join(dict.fromkeys(codes))
+    if key in LANGUAGE_KEYS:
+        code = value.strip()
+        if code not in LANGUAGES:
+            raise ValueError(f"{key} takes one of {', '.join(LANGUAGES)}, not '{value}'")
+        return code
     raise ValueError(f"unknown setting '{key}' (expected one of: {', '.join(DEFAULTS)})")
 
 
@@ -93,6 +123,8 @@ def _from_values(values: tuple[tuple[str, str], ...]) -> SiteSettings:
         private_room_minimum_role=AppRole.from_key(stored["privateRoomMinimumRole"]),
         open_in_new_tab=stored["openInNewTab"] == "true",
         default_stage_mode=StageMode(stored["defaultStageMode"]),
+        offered_languages=tuple(stored["offeredLanguages"].split(",")),
+        default_language=stored["defaultLanguage"],
     )
 
 
@@ -116,6 +148,19 @@ def get_settings() -> SiteSettings:
     if ctx is not None:
         ctx.g.site_settings = settings
     return settings
+
+
+def offered_languages() -> list[str]:
+    """The languages people may choose; the default one is always among them."""
+    settings = get_settings()
+    codes = list(settings.offered_languages)
+    if settings.default_language not in codes:
+        codes.insert(0, settings.default_language)
+    return codes
+
+
+def default_language() -> str:
+    return get_settings().default_language
 
 
 def set_setting(key: str, value: str) -> str:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from flask import Flask, has_request_context, render_template, request
 from flask.globals import _cv_request
+from flask_babel import get_locale
 from flask_login import current_user
 from markupsafe import Markup, escape
 
@@ -132,12 +133,14 @@ class Drawings:
         self.lists: dict[tuple, str] = {}
         self.list_chars = 0
 
-    def root(self) -> str:
-        """The links' root: the request's, or (the live hub drawing for a whole
-        audience, with no request) the root its URL adapter was bound to."""
+    def root(self) -> tuple[str, str]:
+        """The links' root and the language the words are in: the request's, or (the
+        live hub drawing for a whole audience, with no request) the root its URL
+        adapter was bound to and the language it forced (liveroom/i18n.py)."""
+        locale = str(get_locale())
         if has_request_context():
-            return request.script_root
-        return self.app.config["APPLICATION_ROOT"]
+            return request.script_root, locale
+        return self.app.config["APPLICATION_ROOT"], locale
 
     def get(self, key: tuple, draw: Callable[[], str]) -> str:
         if self.app.jinja_env.auto_reload:

@@ -1,0 +1,89 @@
+"""Languages: Flask-Babel's gettext catalogues and which language a request speaks.
+
+The catalogues live in ``liveroom/translations/<code>/LC_MESSAGES/messages.po``;
+``make messages`` extracts the marked strings (``babel.cfg``) and updates them, and
+``make setup`` compiles them to the ``.mo`` files the app reads. English is the
+source language: its words are the seed's (Start Meeting, Join Meeting, My Rooms).
+
+A request's language: the signed-in person's own choice, then the browser's
+``Accept-Language``, then the site's default, always among the languages the site
+offers (the admin's setting).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, g, has_request_context, request
+from flask_babel import Babel, get_locale
+from flask_login import current_user
+
+TRANSLATIONS = "translations"
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str
+    # The language's name in itself: what a person looks for in the list.
+    name: str
+    rtl: bool = False
+
+
+LANGUAGES = {
+    language.code: language
+    for language in (
+        Language("en", "English"),
+        Language("es", "Español"),
+        Language("ar", "العربية", rtl=True),
+    )
+}
+SOURCE = "en"
+
+
+def offered() -> list[str]:
+    """The codes the site offers, in the admin's order (English when unset)."""
+    from liveroom.settings import offered_languages
+
+    return offered_languages()
+
+
+def site_default() -> str:
+    from liveroom.settings import default_language
+
+    return default_language()
+
+
+def choose_locale() -> str:
+    """The request's language (Flask-Babel's locale selector)."""
+    chosen = getattr(g, "liveroom_locale", None)
+    if chosen:
+        return chosen
+    codes = offered()
+    if has_request_context():
+        user = current_user._get_current_object() if current_user else None
+        own = getattr(user, "locale", None) if user is not None else None
+        if own in codes:
+            return own
+        best = request.accept_languages.best_match(codes)
+        if best:
+            return best
+    default = site_default()
+    return default if default in codes else codes[0]
+
+
+def current_language() -> Language:
+    return LANGUAGES.get(str(get_locale() or SOURCE), LANGUAGES[SOURCE])
+
+
+def init_app(app: Flask) -> None:
+    Babel(
+        app,
+        locale_selector=choose_locale,
+        default_translation_directories=TRANSLATIONS,
+        default_domain="messages",
+    )
+
+    @app.context_processor
+    def language() -> dict:
+        here = current_language()
+        return {"page_lang": here.code, "page_dir": "rtl" if here.rtl else "ltr"}
