@@ -53,6 +53,15 @@ class User(UserMixin, db.Model):
     deactivated_at: so.Mapped[datetime | None]
     # A temporary password (reset or import): the next log-in must choose a new one.
     must_change_password: so.Mapped[bool] = so.mapped_column(default=False)
+    # The language they chose on their Account page (liveroom/i18n.py); None: their
+    # browser's, then the site's.
+    locale: so.Mapped[str | None] = so.mapped_column(sa.String(16))
+    # The kinds of live announcements they turned off (comma-separated, the room's
+    # screen-reader announcements), and whether their keyboard shortcuts are on.
+    announcements_off: so.Mapped[str] = so.mapped_column(
+        sa.String(200), default="", server_default=""
+    )
+    shortcuts_on: so.Mapped[bool] = so.mapped_column(default=True, server_default=sa.true())
 
     memberships: so.Mapped[list[Membership]] = so.relationship(
         back_populates="user", cascade="all, delete-orphan"
