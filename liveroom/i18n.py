@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from flask import Flask, g, has_request_context, request
 from flask_babel import Babel, get_locale
 from flask_login import current_user
+from sqlalchemy.orm.exc import DetachedInstanceError
 
 TRANSLATIONS = "translations"
+WORDLESS_ENDPOINTS = frozenset({"static", "vendor", "favicon", "health.healthz", None})
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,7 @@ def choose_locale() -> str:
         return chosen
     codes = offered()
     if has_request_context():
-        user = current_user._get_current_object() if current_user else None
-        own = getattr(user, "locale", None) if user is not None else None
+        own = _own_choice()
         if own in codes:
             return own
         best = request.accept_languages.best_match(codes)
@@ -69,6 +70,19 @@ def choose_locale() -> str:
             return best
     default = site_default()
     return default if default in codes else codes[0]
+
+
+def _own_choice() -> str | None:
+    """The signed-in person's chosen language, if any. The request resolves its
+    language as it starts (``init_app``); a fragment drawn later for a whole audience
+    (the live hub, outside this person's session) forces its own."""
+    user = current_user._get_current_object()
+    if not getattr(user, "is_authenticated", False):
+        return None
+    try:
+        return user.locale
+    except DetachedInstanceError:
+        return None
 
 
 def current_language() -> Language:
@@ -82,6 +96,13 @@ def init_app(app: Flask) -> None:
         default_translation_directories=TRANSLATIONS,
         default_domain="messages",
     )
+
+    @app.before_request
+    def resolve_language() -> None:
+        # Once, while the signed-in person is fresh (Flask-Babel keeps it for the
+        # request); files and the health check speak no language.
+        if request.endpoint not in WORDLESS_ENDPOINTS:
+            get_locale()
 
     @app.context_processor
     def language() -> dict:

@@ -192,6 +192,8 @@ class LiveSession(db.Model):
     # "Mute all" in the strong way: participants who arrive later come in muted too,
     # until an instructor allows everyone to unmute.
     strong_mute: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
+    # The person an instructor named to type live captions (WCAG 2.2 1.2.4), if any.
+    captioner_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"))
 
     room: so.Mapped[Room] = so.relationship()
     started_by: so.Mapped[User] = so.relationship(foreign_keys=[started_by_id])
@@ -297,6 +299,21 @@ class ChatMessage(db.Model):
     @property
     def is_private(self) -> bool:
         return self.thread_user_id is not None
+
+
+class Caption(db.Model):
+    """A line of live captions typed by the meeting's captioner, shown under the stage
+    for everyone and kept with the chat for the retention period."""
+
+    __table_args__ = (sa.Index("ix_caption_session_id_id", "session_id", "id"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    session_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("live_session.id"))
+    author_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id"))
+    body: so.Mapped[str] = so.mapped_column(sa.Text)
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow, index=True)
+
+    author: so.Mapped[User] = so.relationship()
 
 
 class WaitingEntry(db.Model):
