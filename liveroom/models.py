@@ -77,6 +77,25 @@ class User(UserMixin, db.Model):
         return f"<User {self.username} {self.role.value}>"
 
 
+class SignInIdentity(db.Model):
+    """An account at a school's identity provider (``kind`` "oidc") or LMS ("lti")
+    that signs a person in. Matched by issuer and subject, never by email."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("issuer", "subject", name="uq_sign_in_identity_issuer_subject"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id"), index=True)
+    kind: so.Mapped[str] = so.mapped_column(sa.String(8))
+    issuer: so.Mapped[str] = so.mapped_column(sa.String(255))
+    subject: so.Mapped[str] = so.mapped_column(sa.String(255))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    last_used_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+    user: so.Mapped[User] = so.relationship()
+
+
 class LoginSession(db.Model):
     """One signed-in browser. Its cookie holds a random token, and only the token's
     digest is stored here: ending the row logs out every copy of that cookie, and a
