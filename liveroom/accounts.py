@@ -118,10 +118,20 @@ def create_user(username: str, password: str, role: AppRole, display_name: str) 
 
 
 def uses_single_sign_on(user: User) -> bool:
-    """Accounts that sign in only through the school's single sign-on have no
-    password here to reset or change. None exist yet (a later issue adds them): this
-    one check is where they will be told apart."""
-    return False
+    """Accounts that sign in only through the school's single sign-on (an identity
+    at its provider or LMS, and no usable password here: ``auth/identities.py`` makes
+    them so) have no password here to reset or change."""
+    from liveroom.auth.identities import has_usable_password
+    from liveroom.models import SignInIdentity
+
+    if has_usable_password(user):
+        return False
+    return (
+        db.session.scalar(
+            sa.select(SignInIdentity.id).where(SignInIdentity.user_id == user.id).limit(1)
+        )
+        is not None
+    )
 
 
 def admins_other_than(user: User) -> int:

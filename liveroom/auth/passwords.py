@@ -84,6 +84,11 @@ def _off_the_loop(fn: Callable[..., bool], *args: object) -> bool:
 
 def password_matches(password_hash: str | None, password: str) -> bool:
     """Check ``password`` against a stored hash (``None``: unknown user, always False
-    after the same work). Call it inside ``turn()``."""
-    matched = _off_the_loop(check_password_hash, password_hash or _dummy_hash(), password)
-    return matched and password_hash is not None
+    after the same work; so is an unusable one). Call it inside ``turn()``."""
+    # An account without a password (single sign-on: an unusable "!" hash) takes as
+    # long as a wrong password too, so the log-in form does not tell them apart.
+    usable = password_hash is not None and not password_hash.startswith("!")
+    matched = _off_the_loop(
+        check_password_hash, password_hash if usable else _dummy_hash(), password
+    )
+    return matched and usable
