@@ -111,12 +111,25 @@ class LoginSession(db.Model):
 
 
 class Channel(db.Model):
+    # A course of a learning platform has one channel (liveroom/lti/courses.py).
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "lti_platform", "lti_context_id", name="uq_channel_lti_platform_context"
+        ),
+    )
+
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     name: so.Mapped[str] = so.mapped_column(sa.String(100), unique=True)
     description: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
     # An archived channel keeps its history and attendance but starts no meeting.
     archived_at: so.Mapped[datetime | None]
+    # The course it was made for by an LTI launch: the platform's key ("issuer
+    # client_id", as ``LtiPlatform.key``) and the course's context id, title and label.
+    lti_platform: so.Mapped[str | None] = so.mapped_column(sa.String(255))
+    lti_context_id: so.Mapped[str | None] = so.mapped_column(sa.String(255))
+    lti_context_title: so.Mapped[str | None] = so.mapped_column(sa.String(255))
+    lti_context_label: so.Mapped[str | None] = so.mapped_column(sa.String(255))
 
     memberships: so.Mapped[list[Membership]] = so.relationship(
         back_populates="channel", cascade="all, delete-orphan"
@@ -490,3 +503,58 @@ class PasswordHandout(db.Model):
     created_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("user.id"))
     expires_at: so.Mapped[datetime] = so.mapped_column(index=True)
     content: so.Mapped[str] = so.mapped_column(sa.Text)
+
+
+class LtiPlatform(db.Model):
+    """A learning platform (Moodle, Canvas) registered by an admin: LTI 1.3 launches
+    from it are trusted when signed with a key of its key set."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("issuer", "client_id", name="uq_lti_platform_issuer_client_id"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(100))
+    issuer: so.Mapped[str] = so.mapped_column(sa.String(200))
+    client_id: so.Mapped[str] = so.mapped_column(sa.String(54))
+    auth_login_url: so.Mapped[str] = so.mapped_column(sa.String(500))
+    auth_token_url: so.Mapped[str] = so.mapped_column(sa.String(500))
+    key_set_url: so.Mapped[str] = so.mapped_column(sa.String(500))
+    # One deployment id a line.
+    deployment_ids: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+    @property
+    def key(self) -> str:
+        """What names this registration in sign-in identities and channels: Canvas
+        uses one issuer for every school, told apart by the client id."""
+        return f"{self.issuer} {self.client_id}"
+
+    @property
+    def deployments(self) -> list[str]:
+        return [line.strip() for line in self.deployment_ids.splitlines() if line.strip()]
+
+
+class LtiNonce(db.Model):
+    """A nonce handed out at login initiation, taken (deleted) by the one launch that
+    brings it back: a replayed launch finds none, on any worker."""
+
+    value: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
+    expires_at: so.Mapped[datetime] = so.mapped_column(index=True)
+
+
+class LtiRoleMapping(db.Model):
+    """The channel role an LTI role gives (``*``: any other role). Admin-editable."""
+
+    lti_role: so.Mapped[str] = so.mapped_column(sa.String(100), primary_key=True)
+    channel_role: so.Mapped[ChannelRole] = so.mapped_column(_enum(ChannelRole))
+
+
+class LtiToolKey(db.Model):
+    """The tool's RSA key (one row, made on first use); its public half is the tool's
+    JWKS. A secret like the site's secret key: never exported."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    kid: so.Mapped[str] = so.mapped_column(sa.String(64))
+    private_pem: so.Mapped[str] = so.mapped_column(sa.Text)
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
