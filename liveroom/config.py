@@ -187,6 +187,14 @@ def _janus() -> dict:
     return {"LIVEROOM_JANUS_SERVERS": servers, "LIVEROOM_JANUS_TIMEOUT": timeout}
 
 
+def _oidc() -> tuple:
+    """The school's OpenID Connect providers (LIVEROOM_OIDC_PROVIDERS and each one's
+    LIVEROOM_OIDC_<NAME>_* variables: liveroom/auth/oidc.py, docs/sso.md)."""
+    from liveroom.auth.oidc import providers_from_env
+
+    return providers_from_env(os.environ)
+
+
 def _as_list(value: object) -> list:
     return value if isinstance(value, list) else [value]
 
@@ -283,6 +291,8 @@ def load_config(instance_path: str) -> dict:
         **_turn(_ice_urls("LIVEROOM_TURN_URLS", ("turn", "turns"))),
         # Janus media servers (see _janus); meetings do not use them yet (issue 9).
         **_janus(),
+        # Sign-in with the school's OpenID Connect providers (none: passwords only).
+        "LIVEROOM_OIDC_PROVIDERS": _oidc(),
         # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are believed
         # (ProxyFix); the client address is what the outermost trusted one saw.
         "LIVEROOM_TRUSTED_PROXIES": _hops("LIVEROOM_TRUSTED_PROXIES"),

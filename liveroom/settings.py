@@ -17,7 +17,7 @@ from liveroom.media.rules import StageMode
 from liveroom.models import AuditEntry, LiveSession, Room, Setting, User
 from liveroom.roles import AppRole
 
-BOOLEAN_KEYS = ("liveRoomEnabled", "enableUserPrivateLiveRoom", "openInNewTab")
+BOOLEAN_KEYS = ("liveRoomEnabled", "enableUserPrivateLiveRoom", "openInNewTab", "hideLocalLogin")
 ROLE_KEYS = ("privateRoomMinimumRole",)
 # Who may use audio and video when a meeting starts (staff change it in the meeting).
 STAGE_MODE_KEYS = ("defaultStageMode",)
@@ -28,6 +28,9 @@ DEFAULT_ROLE_KEYS = ("defaultApplicationRole",)
 # one a browser gets when its Accept-Language names none of them.
 LANGUAGE_LIST_KEYS = ("offeredLanguages",)
 LANGUAGE_KEYS = ("defaultLanguage",)
+# The log-in page shows only the single sign-on buttons (when a provider is
+# configured); /login?local=1 always shows the password form.
+LOGIN_KEYS = ("hideLocalLogin",)
 DEFAULTS = {
     "liveRoomEnabled": "false",
     "enableUserPrivateLiveRoom": "false",
@@ -37,6 +40,7 @@ DEFAULTS = {
     "defaultApplicationRole": AppRole.VIEWER.value,
     "offeredLanguages": "en,es,ar",
     "defaultLanguage": "en",
+    "hideLocalLogin": "false",
 }
 # Anonymous accounts never own rooms, whatever the setting says.
 # Settings that change what a room's Start/Join box shows: open pages redraw it.
@@ -46,6 +50,7 @@ SWITCHES = (
     - set(DEFAULT_ROLE_KEYS)
     - set(LANGUAGE_LIST_KEYS)
     - set(LANGUAGE_KEYS)
+    - set(LOGIN_KEYS)
 )
 MINIMUM_ROLE_CHOICES = [role for role in AppRole if role.at_least(AppRole.VIEWER)]
 DEFAULT_ROLE_CHOICES = [role for role in AppRole if not role.is_admin]
@@ -60,6 +65,7 @@ class SiteSettings:
     default_stage_mode: StageMode = StageMode.EVERYONE
     offered_languages: tuple[str, ...] = ("en", "es", "ar")
     default_language: str = "en"
+    hide_local_login: bool = False
 
 
 def normalize(key: str, value: str) -> str:
@@ -125,6 +131,7 @@ def _from_values(values: tuple[tuple[str, str], ...]) -> SiteSettings:
         default_stage_mode=StageMode(stored["defaultStageMode"]),
         offered_languages=tuple(stored["offeredLanguages"].split(",")),
         default_language=stored["defaultLanguage"],
+        hide_local_login=stored["hideLocalLogin"] == "true",
     )
 
 

@@ -1,3 +1,4 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectChoice, SelectField
 
@@ -20,4 +21,7 @@ class SettingsForm(FlaskForm):
     default_application_role = SelectField(
         "Role of new accounts (defaultApplicationRole)",
         choices=[SelectChoice(role.value, role.label) for role in DEFAULT_ROLE_CHOICES],
+    )
+    hide_local_login = BooleanField(
+        _l("Show only single sign-on on the log-in page (hideLocalLogin)")
     )

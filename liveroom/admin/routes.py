@@ -22,6 +22,7 @@ FIELDS = {
     "open_in_new_tab": "openInNewTab",
     "default_stage_mode": "defaultStageMode",
     "default_application_role": "defaultApplicationRole",
+    "hide_local_login": "hideLocalLogin",
 }
 # Fields whose setting is a choice rather than true or false.
 CHOICES = {"privateRoomMinimumRole", "defaultStageMode", "defaultApplicationRole"}
@@ -66,7 +67,11 @@ def settings() -> Response | tuple[str, int] | str:
         )
     )
     status = 422 if form.is_submitted() else 200
-    return render_template("admin/settings.html", form=form, history=history), status
+    from liveroom.auth.oidc import configured_providers
+
+    return render_template(
+        "admin/settings.html", form=form, history=history, sso_providers=configured_providers()
+    ), status
 
 
 @bp.get("/deleted-messages")

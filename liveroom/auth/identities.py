@@ -28,6 +28,7 @@ import secrets
 import unicodedata
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from liveroom import accounts, audit
@@ -130,7 +131,7 @@ def _find(issuer: str, subject: str) -> tuple[SignInIdentity, User] | None:
 def _returning(identity: SignInIdentity, user: User, email: str | None) -> User:
     if user.deactivated_at is not None:
         db.session.rollback()
-        raise IdentityRefused("This account is deactivated. Ask your school's administrator.")
+        raise IdentityRefused(_("This account is deactivated. Ask your school's administrator."))
     identity.last_used_at = utcnow()
     if email and email != user.email:
         user.email = email
@@ -161,8 +162,10 @@ def sign_in_identity(
         raise ValueError(f"unknown kind of sign-in identity: {kind!r}")
     if not issuer or len(issuer) > ISSUER_MAX or not subject or len(subject) > SUBJECT_MAX:
         raise IdentityRefused(
-            "The sign-in service sent an account this site cannot use. "
-            "Ask your school's administrator."
+            _(
+                "The sign-in service sent an account this site cannot use. "
+                "Ask your school's administrator."
+            )
         )
     email = _clean_email(email)
     base = _username_base(username_hint, (email or "").split("@")[0], subject)
@@ -192,4 +195,4 @@ def sign_in_identity(
             db.session.rollback()
             continue
         return user
-    raise IdentityRefused("Too many people are signing in at once. Wait a moment and try again.")
+    raise IdentityRefused(_("Too many people are signing in at once. Wait a moment and try again."))

@@ -72,6 +72,28 @@ def _after_login() -> Response:
     return redirect(safe_next(request.args.get("next")) or url_for("channels.index"))
 
 
+def _sign_in_options() -> dict:
+    """The log-in page's single sign-on buttons, and whether it shows the password
+    form: always without a provider, on ``?local=1`` (the way in for admins when the
+    provider fails) and when that form was just sent; else unless the admin hid it
+    (``hideLocalLogin``)."""
+    from liveroom.auth.oidc import configured_providers
+    from liveroom.settings import get_settings
+
+    providers = configured_providers()
+    show_local = (
+        not providers
+        or request.method == "POST"
+        or request.args.get("local") == "1"
+        or not get_settings().hide_local_login
+    )
+    return {
+        "providers": providers,
+        "show_local": show_local,
+        "next": safe_next(request.args.get("next")),
+    }
+
+
 def _minutes(seconds: int) -> str:
     minutes = max(1, (seconds + 59) // 60)
     return "1 minute" if minutes == 1 else f"{minutes} minutes"
@@ -83,7 +105,9 @@ def _too_many_attempts(form: LoginForm, wait: int) -> Response:
         "Too many failed log-ins from here. For your account's safety, wait "
         f"{_minutes(wait)} before trying again."
     )
-    response = Response(render_template("auth/login.html", form=form, error=error), 429)
+    response = Response(
+        render_template("auth/login.html", **_sign_in_options(), form=form, error=error), 429
+    )
     response.headers["Retry-After"] = str(wait)
     return response
 
@@ -134,20 +158,26 @@ def login_page() -> Response | tuple[str, int]:
         username = form.username.data.strip().lower()
         if not could_be_a_username(username):
             form.username.data = ""  # not echoed back into the page
-            return render_template("auth/login.html", form=form, error=WRONG_LOGIN), 401
+            return render_template(
+                "auth/login.html", **_sign_in_options(), form=form, error=WRONG_LOGIN
+            ), 401
         attempt = _check_login(throttle.client_address(), username, form.password.data)
         if attempt.user is not None and attempt.user.deactivated_at is not None:
             # Said only after the right password: nobody learns which accounts exist.
-            return render_template("auth/login.html", form=form, error=DEACTIVATED), 403
+            return render_template(
+                "auth/login.html", **_sign_in_options(), form=form, error=DEACTIVATED
+            ), 403
         if attempt.user is not None:
             begin_session(attempt.user)
             db.session.commit()
             return _after_login()
         if attempt.wait:
             return _too_many_attempts(form, attempt.wait)
-        return render_template("auth/login.html", form=form, error=WRONG_LOGIN), 401
+        return render_template(
+            "auth/login.html", **_sign_in_options(), form=form, error=WRONG_LOGIN
+        ), 401
     status = 422 if form.is_submitted() else 200
-    return render_template("auth/login.html", form=form, error=None), status
+    return render_template("auth/login.html", **_sign_in_options(), form=form, error=None), status
 
 
 @bp.post("/logout")
