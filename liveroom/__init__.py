@@ -82,8 +82,15 @@ STRICT_TRANSPORT_SECURITY = "max-age=31536000"
 def apply_security_headers(response: Response) -> Response:
     """The headers every answer carries, error pages included (liveroom/errors.py
     calls this directly when even the error template fails)."""
-    policy = current_app.config.get("LIVEROOM_CSP") if current_app else None
-    response.headers.setdefault("Content-Security-Policy", policy or CONTENT_SECURITY_POLICY)
+    policy = (current_app.config.get("LIVEROOM_CSP") if current_app else None) or (
+        CONTENT_SECURITY_POLICY
+    )
+    if current_app and request:
+        # Framable by the registered learning platforms (liveroom/lti/frames.py).
+        from liveroom.lti.frames import with_frame_ancestors
+
+        policy = with_frame_ancestors(policy, response)
+    response.headers.setdefault("Content-Security-Policy", policy)
     response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -138,14 +145,25 @@ def create_app(test_config: dict | None = None) -> Flask:
     # Flask-Babel: the request's language (liveroom/i18n.py) and Jinja's {% trans %}.
     i18n.init_app(app)
 
-    from liveroom import admin, auth, channels, errors, live, media, rooms, templating, wsgi_guard
+    from liveroom import (
+        admin,
+        auth,
+        channels,
+        errors,
+        live,
+        lti,
+        media,
+        rooms,
+        templating,
+        wsgi_guard,
+    )
     from liveroom.auth import throttle
     from liveroom.cli import register_cli
     from liveroom.health import bp as health_bp
     from liveroom.live import hub
 
     # Each area's blueprint, defined in its package, with the views of its route modules.
-    for area in (auth, channels, rooms, media, admin, live):
+    for area in (auth, channels, rooms, media, admin, live, lti):
         area.register(app)
     hub.init_app(app)
     # Who is signed in, and the switches, remembered per worker until anything changes.

@@ -522,6 +522,10 @@ class LtiPlatform(db.Model):
     key_set_url: so.Mapped[str] = so.mapped_column(sa.String(500))
     # One deployment id a line.
     deployment_ids: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    # The addresses people open the platform at, one a line, when they differ from
+    # the issuer's (Canvas: the school's own instructure.com site): the pages may be
+    # framed by these (liveroom/lti/frames.py).
+    frame_origins: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
 
     @property

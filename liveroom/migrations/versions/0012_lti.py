@@ -41,6 +41,7 @@ def upgrade():
         sa.Column("auth_token_url", sa.String(length=500), nullable=False),
         sa.Column("key_set_url", sa.String(length=500), nullable=False),
         sa.Column("deployment_ids", sa.Text(), nullable=False),
+        sa.Column("frame_origins", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_lti_platform")),
         sa.UniqueConstraint("issuer", "client_id", name="uq_lti_platform_issuer_client_id"),
