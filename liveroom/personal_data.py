@@ -14,6 +14,9 @@ Every table, column by column (liveroom/models.py):
   lists them, are deleted.
 - ``login_session``: times only (the token's digest is a secret): ended (their open
   pages are logged out), deleted by the upkeep a day later.
+- ``sign_in_identity`` (their accounts at the school's identity provider or LMS: kind,
+  issuer, subject, created, last used): exported; deleted (a later sign-in there makes
+  a new account).
 - ``membership``, private ``room``: exported; memberships deleted; a private room with
   meetings behind it is kept, archived and renamed "Archived room <id>" (its attendance
   stays for the school), one without any is deleted.
@@ -60,6 +63,7 @@ from liveroom.models import (
     Removal,
     Room,
     RoomStream,
+    SignInIdentity,
     User,
     WaitingEntry,
     sort_name_of,
@@ -145,6 +149,16 @@ def export(user: User) -> dict:
         "login_sessions": [
             {"created_at": _time(s.created_at), "ended_at": _time(s.ended_at)}
             for s in rows(LoginSession, LoginSession.user_id == user.id)
+        ],
+        "sign_in_identities": [
+            {
+                "kind": i.kind,
+                "issuer": i.issuer,
+                "subject": i.subject,
+                "created_at": _time(i.created_at),
+                "last_used_at": _time(i.last_used_at),
+            }
+            for i in rows(SignInIdentity, SignInIdentity.user_id == user.id)
         ],
         "memberships": [
             {"channel": m.channel.name, "role": m.role.value}
@@ -350,6 +364,7 @@ def erase(user: User) -> str:
     # and the upkeep deletes ended rows a day later (auth/sessions.py).
     end_every_session(user)
     gone(sa.delete(Membership).where(Membership.user_id == user.id))
+    gone(sa.delete(SignInIdentity).where(SignInIdentity.user_id == user.id))
     gone(
         sa.delete(MediaPass).where(
             MediaPass.participation_id.in_(

@@ -107,3 +107,316 @@ def test_the_first_sign_in_makes_an_account_with_the_default_role(app, client, w
             app.config["LIVEROOM_OIDC_PROVIDERS"][0].issuer,
             "pupil-1",
         )
+
+
+def test_a_returning_person_is_found_by_issuer_and_subject_even_with_a_new_email(app, client):
+    sign_in(client)
+    client.post("/logout")
+    response = sign_in(client, email="ada.lovelace@school.example", name="A. King")
+    assert response.status_code == 302
+    assert count(app, User) == 1
+    assert count(app, SignInIdentity) == 1
+    with app.app_context():
+        user = db.session.scalar(sa.select(User))
+        # The school's directory is the record of the address; the name is the person's.
+        assert user.email == "ada.lovelace@school.example"
+        assert user.display_name == "Ada Lovelace"
+        identity = db.session.scalar(sa.select(SignInIdentity))
+        assert identity.last_used_at >= identity.created_at
+
+
+def test_someone_else_with_the_same_email_is_never_matched(app, client, world):
+    world.user("ada", AppRole.ADMIN, name="Ada the Admin")
+    with app.app_context():
+        db.session.execute(
+            sa.update(User).where(User.username == "ada").values(email="ada@school.example")
+        )
+        db.session.commit()
+    sign_in(client, sub="stranger-7", preferred_username="ada")
+    assert "Ada the Admin" not in text_of(client.get("/account"))
+    with app.app_context():
+        newcomer = db.session.scalar(
+            sa.select(User).join(SignInIdentity, SignInIdentity.user_id == User.id)
+        )
+        assert newcomer.username == "ada-2"
+        assert newcomer.role is AppRole.VIEWER
+    assert client.get("/admin/settings").status_code == 403
+
+
+def test_a_role_claim_maps_to_the_new_accounts_role(tmp_path, idp):
+    app = oidc_app(
+        tmp_path,
+        idp,
+        ROLE_CLAIM="role",
+        ROLE_MAP="teacher=privateOnlyRole,head=adminRole",
+    )
+    sign_in(app.test_client(), sub="t1", email="t1@school.example", role="teacher")
+    sign_in(app.test_client(), sub="h1", email="h1@school.example", role="head")
+    sign_in(app.test_client(), sub="p1", email="p1@school.example", role="pupil")
+    with app.app_context():
+        roles = dict(
+            db.session.execute(
+                sa.select(SignInIdentity.subject, User.role).join(
+                    User, User.id == SignInIdentity.user_id
+                )
+            ).all()
+        )
+    assert roles == {"t1": AppRole.PRIVATE_ONLY, "h1": AppRole.ADMIN, "p1": AppRole.VIEWER}
+
+
+@pytest.mark.parametrize(
+    ("person", "said"),
+    [
+        ({"email": "ada@gmail.example"}, "You signed in as ada@gmail.example"),
+        ({"email": ""}, "did not give a confirmed email address"),
+        ({"email_verified": "false"}, "did not give a confirmed email address"),
+    ],
+)
+def test_only_the_allowed_email_domains_get_an_account(tmp_path, idp, person, said):
+    app = oidc_app(tmp_path, idp, ALLOWED_DOMAINS="school.example, staff.school.example")
+    client = app.test_client()
+    response = sign_in(client, **person)
+    assert response.status_code == 403
+    page = text_of(response)
+    assert "Accounts here are for addresses at school.example, staff.school.example" in page
+    assert said in page
+    assert count(app, User) == 0 and count(app, SignInIdentity) == 0
+    assert client.get("/account").status_code == 302  # not signed in
+    assert sign_in(client, sub="staff-1", email="bo@Staff.School.example").status_code == 302
+    assert count(app, User) == 1
+
+
+def test_denied_consent_shows_a_clear_page_and_creates_nothing(app, client):
+    response = client.get(consent(start(client), decision="deny"))
+    assert response.status_code == 403
+    assert "You did not allow Liveroom to know who you are at Test School" in text_of(response)
+    assert "Sign in with Test School again" in text_of(response)
+    assert count(app, User) == 0
+    assert client.get("/account").status_code == 302
+
+
+def test_a_state_that_is_not_this_browsers_is_refused(app, client):
+    back = consent(start(client))
+    forged = back.replace("state=", "state=x")
+    response = client.get(forged)
+    assert response.status_code == 400
+    assert "started in another browser or tab, or too long ago" in text_of(response)
+    # Another browser that never started a sign-in cannot finish this one.
+    other = app.test_client()
+    assert other.get(back).status_code == 400
+    assert count(app, User) == 0
+    # The browser that started it still can (the forged state did not spend it).
+    assert client.get(back).status_code == 302
+    assert count(app, User) == 1
+
+
+def _with_code(back: str, code: str) -> str:
+    path, _, query = back.partition("?")
+    params = parse_qs(query)
+    params["code"] = [code]
+    return f"{path}?{urlencode({k: v[0] for k, v in params.items()})}"
+
+
+def test_a_wrong_or_expired_code_is_refused(app, client, idp):
+    response = client.get(_with_code(consent(start(client)), "not-a-code"))
+    assert response.status_code == 400
+    assert "Test School did not accept this sign-in" in text_of(response)
+    idp.misbehave("codes_expire")
+    response = client.get(consent(start(client)))
+    assert response.status_code == 400
+    assert "did not accept this sign-in" in text_of(response)
+    assert count(app, User) == 0
+
+
+def test_a_code_is_used_once(app, idp):
+    """A copy of the browser (its cookie and the callback address) replayed after the
+    sign-in: the provider refuses the spent code."""
+    client = app.test_client()
+    back = consent(start(client))
+    cookie = client.get_cookie("session").value
+    assert client.get(back).status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("session", cookie)
+    response = replay.get(back)
+    assert response.status_code == 400
+    assert "did not accept this sign-in" in text_of(response)
+    assert count(app, User) == 1
+    with app.app_context():
+        assert (
+            db.session.scalar(sa.select(sa.func.count()).select_from(sa.text("login_session"))) == 1
+        )
+
+
+@pytest.mark.parametrize(
+    "mode", ["wrong_aud", "wrong_iss", "expired", "bad_signature", "wrong_nonce", "no_id_token"]
+)
+def test_an_id_token_that_fails_a_check_is_refused(app, client, idp, mode):
+    idp.misbehave(mode)
+    response = sign_in(client)
+    assert response.status_code == 400
+    assert "The answer from Test School could not be verified" in text_of(response)
+    assert count(app, User) == 0 and count(app, SignInIdentity) == 0
+    assert client.get("/account").status_code == 302
+    idp.misbehave("")
+    assert sign_in(client).status_code == 302  # and a good one is taken
+
+
+def test_a_deactivated_account_is_refused(app, client):
+    sign_in(client)
+    client.post("/logout")
+    with app.app_context():
+        from liveroom import accounts
+
+        accounts.deactivate(db.session.scalar(sa.select(User)), None)
+    response = sign_in(client)
+    assert response.status_code == 403
+    assert "This account is deactivated" in text_of(response)
+    assert client.get("/account").status_code == 302
+
+
+def test_the_login_page_offers_the_provider_and_the_admin_can_hide_the_password_form(
+    app, client, world
+):
+    page = text_of(client.get("/login?next=/account"))
+    assert "Sign in with Test School" in page and "Password" in page
+    assert 'href="/login/oidc/school?next=/account"' in client.get("/login?next=/account").get_data(
+        as_text=True
+    )
+    world.settings(hideLocalLogin="true")
+    page = text_of(client.get("/login"))
+    assert "Sign in with Test School" in page and "Password" not in page
+    # The way in when the provider fails.
+    assert "Password" in text_of(client.get("/login?local=1"))
+    world.user("admin", AppRole.ADMIN)
+    response = client.post(
+        "/login?local=1", data={"username": "admin", "password": "correct horse battery"}
+    )
+    assert response.status_code == 302
+    # A wrong password still shows the form, with its error.
+    other = app.test_client()
+    response = other.post("/login", data={"username": "admin", "password": "wrong"})
+    assert response.status_code == 401 and "Password" in text_of(response)
+
+
+def test_without_a_provider_the_password_form_always_shows(tmp_path, world):
+    plain = make_app(tmp_path / "plain")
+    from tests.conftest import World
+
+    World(plain).settings(hideLocalLogin="true")
+    page = text_of(plain.test_client().get("/login"))
+    assert "Password" in page and "Sign in with" not in page
+    assert plain.test_client().get("/login/oidc/school").status_code == 404
+
+
+def test_a_provider_that_does_not_answer_gets_a_clear_page(tmp_path, idp):
+    env = idp.env()
+    env["LIVEROOM_OIDC_SCHOOL_ISSUER"] = f"http://127.0.0.1:{_closed_port()}"
+    app = make_app(tmp_path, LIVEROOM_OIDC_PROVIDERS=providers_from_env(env))
+    response = app.test_client().get("/login/oidc/school")
+    assert response.status_code == 502
+    assert "Test School is not answering" in text_of(response)
+
+
+def test_a_discovery_document_for_another_issuer_is_refused(tmp_path, idp):
+    env = idp.env()
+    env["LIVEROOM_OIDC_SCHOOL_ISSUER"] = idp.issuer.replace("127.0.0.1", "localhost")
+    app = make_app(tmp_path, LIVEROOM_OIDC_PROVIDERS=providers_from_env(env))
+    response = app.test_client().get("/login/oidc/school")
+    assert response.status_code == 502
+
+
+def _closed_port() -> int:
+    from tests.oidc_provider import _free_port
+
+    return _free_port()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"LIVEROOM_OIDC_SCHOOL_CLIENT_ID": ""}, "LIVEROOM_OIDC_SCHOOL_CLIENT_ID must be set"),
+        ({"LIVEROOM_OIDC_SCHOOL_ISSUER": ""}, "LIVEROOM_OIDC_SCHOOL_ISSUER must be set"),
+        (
+            {"LIVEROOM_OIDC_SCHOOL_ISSUER": "http://idp.school.example"},
+            "LIVEROOM_OIDC_SCHOOL_ISSUER must be the provider's https:// issuer address",
+        ),
+        ({"LIVEROOM_OIDC_PROVIDERS": "School!"}, "LIVEROOM_OIDC_PROVIDERS must list short names"),
+        ({"LIVEROOM_OIDC_SCHOOL_SCOPES": "email"}, "must include openid"),
+        (
+            {"LIVEROOM_OIDC_SCHOOL_ROLE_MAP": "teacher=viewerRole"},
+            "LIVEROOM_OIDC_SCHOOL_ROLE_CLAIM must be set",
+        ),
+        (
+            {"LIVEROOM_OIDC_SCHOOL_ROLE_CLAIM": "role", "LIVEROOM_OIDC_SCHOOL_ROLE_MAP": "x=boss"},
+            "LIVEROOM_OIDC_SCHOOL_ROLE_MAP: unknown role 'boss'",
+        ),
+        ({"LIVEROOM_OIDC_SCHOOL_ALLOWED_DOMAINS": "school"}, "must list domains"),
+    ],
+)
+def test_incomplete_configuration_stops_the_app_with_the_variable_named(
+    tmp_path, monkeypatch, idp, change, message
+):
+    for name, value in {**idp.env(), **change}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(RuntimeError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        make_app(tmp_path)
+
+
+def test_role_maps_may_be_json_for_values_with_commas(idp):
+    env = idp.env(ROLE_CLAIM="groups", ROLE_MAP='{"cn=staff,ou=people": "adminRole"}')
+    (school,) = providers_from_env(env)
+    assert school.role_map == (("cn=staff,ou=people", AppRole.ADMIN),)
+
+
+def test_export_and_erase_cover_the_sign_in_identities(app, client):
+    import json
+
+    sign_in(client, preferred_username="ada")
+    runner = app.test_cli_runner()
+    exported = json.loads(runner.invoke(args=["people", "export", "ada"]).output)
+    (identity,) = exported["sign_in_identities"]
+    assert identity["kind"] == "oidc" and identity["subject"] == "pupil-1"
+    assert identity["issuer"].startswith("http://127.0.0.1:")
+    assert identity["created_at"] and identity["last_used_at"]
+    result = runner.invoke(args=["people", "erase", "ada", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert count(app, SignInIdentity) == 0
+    # Signing in there again makes a new account: nothing links it to the erased one.
+    assert client.get("/account").status_code == 302
+    sign_in(app.test_client(), preferred_username="ada")
+    assert count(app, User) == 2
+
+
+def test_the_admin_sees_a_persons_sign_in_identities_and_no_password_to_reset(app, client, world):
+    sign_in(client, preferred_username="ada")
+    world.user("admin", AppRole.ADMIN)
+    from tests.conftest import as_user
+
+    admin = as_user(app, "admin")
+    with app.app_context():
+        ada = db.session.scalar(sa.select(User).where(User.username == "ada")).id
+    page = text_of(admin.get(f"/admin/users/{ada}"))
+    assert "Single sign-on OpenID Connect http://127.0.0.1:" in page
+    assert "Subject pupil-1" in page
+    assert "ada signs in through single sign-on: there is no password here." in page
+    assert admin.post(f"/admin/users/{ada}/password").status_code == 409
+    admin_id = db_id(app, "admin")
+    assert "None: this account signs in with its username and password only." in text_of(
+        admin.get(f"/admin/users/{admin_id}")
+    )
+    # Their own Account page has no password to change either.
+    account = text_of(client.get("/account"))
+    assert "Change password" not in account
+    assert "You sign in through your school's single sign-on" in account
+
+
+def db_id(app, username: str) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(User.id).where(User.username == username))
+
+
+def test_the_creation_is_in_the_audit_log(app, client):
+    sign_in(client, preferred_username="ada")
+    with app.app_context():
+        details = list(db.session.scalars(sa.select(AuditEntry.detail)))
+    assert "ada: viewerRole (oidc sign-in)" in details

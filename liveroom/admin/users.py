@@ -15,6 +15,7 @@ from flask_login import current_user
 from liveroom import accounts, audit
 from liveroom.admin import bp, policy
 from liveroom.admin.user_forms import ActionForm, EditUserForm, NewUserForm
+from liveroom.auth.identities import identities_of
 from liveroom.extensions import db
 from liveroom.models import User
 from liveroom.roles import AppRole
@@ -212,6 +213,7 @@ def user(user_id: int) -> Response | tuple[str, int] | str:
         error=error,
         reset_refusal=policy.why_not_reset_password(current_user, target),
         deactivate_refusal=policy.why_not_deactivate(current_user, target),
+        identities=identities_of(target.id),
     ), status
 
 
@@ -224,6 +226,7 @@ def _refuse(target: User, message: str) -> tuple[str, int]:
         error=message,
         reset_refusal=policy.why_not_reset_password(current_user, target),
         deactivate_refusal=policy.why_not_deactivate(current_user, target),
+        identities=identities_of(target.id),
     ), 409
 
 
