@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from liveroom.extensions import db
 from liveroom.models import Channel, LtiPlatform, Membership, SignInIdentity, User
 from liveroom.roles import AppRole, ChannelRole
+from tests.conftest import as_user
 from tests.lti_platform import INSTRUCTOR, LEARNER, TEACHING_ASSISTANT, Platform
 
 BIOLOGY = {"id": "c1", "label": "BIO1", "title": "Biology"}
@@ -264,3 +265,72 @@ def test_the_session_cookie_works_in_a_frame_over_https(tmp_path, platform):
     answer, _ = platform.launch(client, "teacher", [INSTRUCTOR], BIOLOGY)
     cookie = next(c for c in answer.headers.getlist("Set-Cookie") if c.startswith("session="))
     assert "SameSite=None" in cookie and "Secure" in cookie and "Partitioned" in cookie
+
+
+# --- The admin's page ------------------------------------------------------------------
+
+
+def test_admin_registers_a_platform_and_sees_what_to_paste(app, world):
+    world.user("admin", AppRole.ADMIN)
+    admin = as_user(app, "admin")
+    page = admin.get("/admin/lti").get_data(as_text=True)
+    assert "http://localhost/lti/login" in page
+    assert "http://localhost/lti/launch" in page
+    assert "http://localhost/lti/jwks.json" in page
+    assert "BEGIN PUBLIC KEY" in page and "PRIVATE" not in page
+    form = {
+        "name": "School Moodle",
+        "issuer": "https://moodle.school.example",
+        "client_id": "abc123",
+        "deployment_ids": "1\n2\n",
+        "auth_login_url": "http://moodle.school.example/mod/lti/auth.php",
+        "auth_token_url": "https://moodle.school.example/mod/lti/token.php",
+        "key_set_url": "https://moodle.school.example/mod/lti/certs.php",
+    }
+    answer = admin.post("/admin/lti/platforms", data=form)
+    assert answer.status_code == 422
+    assert "must start with https://" in answer.get_data(as_text=True)
+    form["auth_login_url"] = "https://moodle.school.example/mod/lti/auth.php"
+    answer = admin.post("/admin/lti/platforms", data=form, follow_redirects=True)
+    assert "School Moodle is registered." in answer.get_data(as_text=True)
+    with app.app_context():
+        platform = db.session.scalar(sa.select(LtiPlatform))
+        assert platform.deployments == ["1", "2"]
+    answer = admin.post("/admin/lti/platforms", data=form)
+    assert "School Moodle already has this issuer and client id." in answer.get_data(as_text=True)
+
+
+def test_only_admins_reach_the_lti_page(app, world):
+    world.user("teacher")
+    assert as_user(app, "teacher").get("/admin/lti").status_code == 403
+
+
+def test_admin_edits_the_role_mapping(app, world):
+    from liveroom.lti import roles
+
+    world.user("admin", AppRole.ADMIN)
+    admin = as_user(app, "admin")
+    form = {f"role-{name}": role.value for name, role in roles.DEFAULT_MAPPING.items()}
+    form.update({"role-Learner": "remove", "new_role": "Mentor", "new_channel_role": "moderator"})
+    answer = admin.post("/admin/lti/roles", data=form, follow_redirects=True)
+    assert "The role mapping is saved." in answer.get_data(as_text=True)
+    with app.app_context():
+        mapping = roles.current_mapping()
+    assert "Learner" not in mapping and mapping["Mentor"] is ChannelRole.MODERATOR
+    form = {"role-*": "member", "new_role": "Not a role!", "new_channel_role": "member"}
+    form.update({f"role-{name}": role.value for name, role in mapping.items()})
+    answer = admin.post("/admin/lti/roles", data=form)
+    assert answer.status_code == 422
+    assert "is not an LTI role name" in answer.get_data(as_text=True)
+
+
+def test_export_and_erasure_cover_the_lti_identity(app, lms):
+    from liveroom import personal_data
+
+    lms("teacher", [INSTRUCTOR])
+    with app.app_context():
+        user = db.session.scalar(sa.select(User).where(User.username == "teacher"))
+        exported = personal_data.export(user)
+        assert exported["sign_in_identities"][0]["kind"] == "lti"
+        personal_data.erase(user)
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(SignInIdentity)) == 0

@@ -26,6 +26,7 @@ def register(app: Flask) -> None:
         channels,
         imports,
         live_now,
+        lti,
         routes,
         users,
     )
