@@ -8,6 +8,7 @@ the app's redirect to the provider, the provider's consent form, the redirect ba
 
 from __future__ import annotations
 
+import threading
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -20,6 +21,7 @@ from liveroom.models import AuditEntry, SignInIdentity, User
 from liveroom.roles import AppRole
 from tests.conftest import make_app, text_of
 from tests.oidc_provider import OidcProvider
+from tests.workers import Gunicorn
 
 
 @pytest.fixture(scope="module")
@@ -420,3 +422,100 @@ def test_the_creation_is_in_the_audit_log(app, client):
     with app.app_context():
         details = list(db.session.scalars(sa.select(AuditEntry.detail)))
     assert "ada: viewerRole (oidc sign-in)" in details
+
+
+AT_ONCE = 8
+
+
+def _callbacks_at_once(server, browsers: list[requests.Session], backs: list[str]) -> list:
+    """Each browser follows its provider's redirect back, all at the same moment."""
+    barrier = threading.Barrier(len(browsers))
+    answers: list = [None] * len(browsers)
+
+    def finish(i: int) -> None:
+        barrier.wait(timeout=60)
+        answers[i] = browsers[i].get(f"{server.base}{backs[i]}", allow_redirects=False, timeout=60)
+
+    threads = [threading.Thread(target=finish, args=(i,)) for i in range(len(browsers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return answers
+
+
+def _started(server, **person: str) -> tuple[requests.Session, str]:
+    browser = requests.Session()
+    response = browser.get(f"{server.base}/login/oidc/school", allow_redirects=False, timeout=30)
+    assert response.status_code == 302, response.text
+    return browser, consent(response.headers["Location"], **person)
+
+
+def test_first_sign_ins_at_once_on_real_workers_make_one_account(tmp_path, idp):
+    """Two tabs, a double click, a class all arriving at once: across two gunicorn
+    workers, one person's first sign-ins make one account, and people who share a
+    username hint each get their own."""
+    server = Gunicorn(tmp_path, **idp.env())
+    try:
+        started = [_started(server, sub="twin", preferred_username="sam") for _ in range(AT_ONCE)]
+        answers = _callbacks_at_once(server, *map(list, zip(*started, strict=True)))
+        assert [a.status_code for a in answers] == [302] * AT_ONCE, [a.text for a in answers]
+        assert server.scalar("SELECT count(*) FROM sign_in_identity WHERE subject = 'twin'") == 1
+        assert server.scalar("SELECT count(*) FROM \"user\" WHERE username LIKE 'sam%'") == 1
+        for browser, _ in started:
+            page = browser.get(f"{server.base}/account", timeout=30)
+            assert page.ok and "Ada Lovelace" in page.text
+        started = [
+            _started(server, sub=f"pupil-{i}", preferred_username="kim") for i in range(AT_ONCE)
+        ]
+        answers = _callbacks_at_once(server, *map(list, zip(*started, strict=True)))
+        assert [a.status_code for a in answers] == [302] * AT_ONCE, [a.text for a in answers]
+        assert server.scalar("SELECT count(*) FROM sign_in_identity") == AT_ONCE + 1
+        assert (
+            server.scalar(
+                "SELECT count(DISTINCT username) FROM \"user\" WHERE username LIKE 'kim%'"
+            )
+            == AT_ONCE
+        )
+        assert "Traceback" not in server.log()
+    finally:
+        server.stop()
+
+
+@pytest.mark.browser
+def test_a_pupil_signs_in_with_the_schools_provider_in_a_real_browser(tmp_path, idp):
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, serve
+
+    app = demo_app(tmp_path, LIVEROOM_OIDC_PROVIDERS=providers_from_env(idp.env()))
+    with serve(app) as base_url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(base_url=base_url).new_page()
+            problems: list[str] = []
+            # The app's pages break no CSP and miss nothing (the provider's are its own).
+            page.on(
+                "console",
+                lambda m: (
+                    problems.append(m.text)
+                    if m.type == "error" and m.location.get("url", "").startswith(base_url)
+                    else None
+                ),
+            )
+            page.goto("/login")
+            page.get_by_role("link", name="Sign in with Test School").click()
+            expect(page.get_by_role("heading", name="Test School sign-in")).to_be_visible()
+            page.get_by_label("Subject").fill("grace-1")
+            page.get_by_label("Name", exact=True).fill("Grace Hopper")
+            page.get_by_label("Email").fill("grace@school.example")
+            page.get_by_role("button", name="Allow").click()
+            expect(page.get_by_role("heading", name="My channels")).to_be_visible()
+            expect(page.get_by_text("Grace Hopper").first).to_be_visible()
+            assert page.url.startswith(base_url)
+            assert problems == []
+        finally:
+            browser.close()
+    with app.app_context():
+        user = db.session.scalar(sa.select(User).where(User.display_name == "Grace Hopper"))
+        assert user.username == "grace" and user.role is AppRole.VIEWER

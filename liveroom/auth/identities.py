@@ -24,6 +24,7 @@ then reads the winner's row.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import unicodedata
 
@@ -35,6 +36,8 @@ from liveroom import accounts, audit
 from liveroom.extensions import db
 from liveroom.models import SignInIdentity, User, utcnow
 from liveroom.roles import AppRole
+
+log = logging.getLogger(__name__)
 
 # A stored password hash that no password matches (werkzeug's hashes are
 # "method$salt$hash"; this has no "$").
@@ -193,6 +196,7 @@ def sign_in_identity(
             # Someone else took the username, or this very person signed in at the
             # same moment in another tab: read again.
             db.session.rollback()
+            log.info("a first sign-in met another at once (username %s): reading again", username)
             continue
         return user
     raise IdentityRefused(_("Too many people are signing in at once. Wait a moment and try again."))
