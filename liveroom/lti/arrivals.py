@@ -38,6 +38,14 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _username_hint(launch: Launch) -> str | None:
+    """The platform's username: OpenID's ``preferred_username``, or Moodle's own
+    (the ``ext`` claim's ``user_username``)."""
+    ext = launch.claim("ext")
+    moodle = ext.get("user_username") if isinstance(ext, dict) else None
+    return _text(launch.claims.get("preferred_username")) or _text(moodle)
+
+
 def person(launch: Launch, platform_key: str) -> User:
     """The launching person's account, made with the site's default role on their
     first launch. Their identity's issuer is the registration's key (issuer and
@@ -50,12 +58,7 @@ def person(launch: Launch, platform_key: str) -> User:
             str(claims.get("sub") or ""),
             display_name=_name(claims),
             email=_text(claims.get("email")),
-            username_hint=_text(claims.get("preferred_username"))
-            or _text(
-                launch.claim("ext", {}).get("user_username")
-                if isinstance(launch.claim("ext"), dict)
-                else None
-            ),
+            username_hint=_username_hint(launch),
         )
     except IdentityRefused as error:
         raise LaunchRefused(_("You cannot sign in"), str(error), 403) from None
