@@ -66,6 +66,8 @@ def test_usernames_come_from_the_hint_then_email_then_subject(app):
         assert sign_in("s2", email="Carol@school.example").username == "carol"
         assert sign_in("s3", email=None, display_name=None).username == "s3"
         assert sign_in("s4", email=None, display_name=None).display_name == "s4"
+        # Entra ID's preferred_username is an address: its domain is left out.
+        assert sign_in("s5", username_hint="Grace.H@school.example").username == "grace.h"
 
 
 def test_a_deactivated_account_is_refused(app, world):

@@ -9,6 +9,7 @@ the app's redirect to the provider, the provider's consent form, the redirect ba
 from __future__ import annotations
 
 import threading
+import time
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -212,6 +213,17 @@ def test_a_state_that_is_not_this_browsers_is_refused(app, client):
     assert count(app, User) == 1
 
 
+def test_a_sign_in_begun_over_an_hour_ago_is_over(app, client):
+    back = consent(start(client))
+    with client.session_transaction() as session:
+        for key in [k for k in session if k.startswith("_state_oidc_school_")]:
+            session[key] = {**session[key], "exp": time.time() - 1}
+    response = client.get(back)
+    assert response.status_code == 400
+    assert "or too long ago" in text_of(response)
+    assert count(app, User) == 0
+
+
 def _with_code(back: str, code: str) -> str:
     path, _, query = back.partition("?")
     params = parse_qs(query)
@@ -398,7 +410,7 @@ def test_the_admin_sees_a_persons_sign_in_identities_and_no_password_to_reset(ap
     with app.app_context():
         ada = db.session.scalar(sa.select(User).where(User.username == "ada")).id
     page = text_of(admin.get(f"/admin/users/{ada}"))
-    assert "Single sign-on OpenID Connect http://127.0.0.1:" in page
+    assert "Single sign-on OpenID Connect Issuer http://127.0.0.1:" in page
     assert "Subject pupil-1" in page
     assert "ada signs in through single sign-on: there is no password here." in page
     assert admin.post(f"/admin/users/{ada}/password").status_code == 409

@@ -74,11 +74,12 @@ def identities_of(user_id: int) -> list[SignInIdentity]:
 
 def _username_base(*hints: str | None) -> str:
     """The first hint that makes a username: NFC, lower case, without spaces or
-    invisible characters, short enough to take a number after it."""
+    invisible characters or an email's domain (Entra ID's preferred_username is an
+    address), short enough to take a number after it."""
     for hint in hints:
         if not hint:
             continue
-        text = unicodedata.normalize("NFC", hint).lower()
+        text = unicodedata.normalize("NFC", hint.partition("@")[0]).lower()
         text = "".join(c for c in text if unicodedata.category(c)[0] not in "CZ")
         text = text[: accounts.USERNAME_MAX - 4]
         try:
@@ -190,7 +191,8 @@ def sign_in_identity(
             db.session.add(
                 SignInIdentity(user_id=user.id, kind=kind, issuer=issuer, subject=subject)
             )
-            audit.record(None, "user_created", f"{username}: {user.role.value} ({kind} sign-in)")
+            # Their own doing: the first sign-in made it.
+            audit.record(user.id, "user_created", f"{username}: {user.role.value} ({kind} sign-in)")
             db.session.commit()
         except IntegrityError:
             # Someone else took the username, or this very person signed in at the

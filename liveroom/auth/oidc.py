@@ -403,6 +403,7 @@ def oidc_callback(provider_key: str) -> Response | tuple[str, int]:
                 error=error[:100],
             ),
         )
+    _forget_if_stale(provider, request.args.get("state"))
     try:
         client = _client(provider)
         token = client.authorize_access_token(leeway=LEEWAY)
@@ -454,6 +455,15 @@ def oidc_callback(provider_key: str) -> Response | tuple[str, int]:
     begin_session(user)
     db.session.commit()
     return redirect(target or url_for("channels.index"))
+
+
+def _forget_if_stale(provider: OidcProvider, state: str | None) -> None:
+    """A sign-in begun over an hour ago (Authlib's lifetime for its state, which it
+    only enforces when another one ends) is over: its state no longer counts."""
+    key = f"_state_oidc_{provider.key}_{state}"
+    entry = session.get(key) if state else None
+    if isinstance(entry, dict) and entry.get("exp", 0) < time.time():
+        session.pop(key, None)
 
 
 def _str(value: object) -> str | None:
