@@ -8,6 +8,7 @@ the app's redirect to the provider, the provider's consent form, the redirect ba
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -204,6 +205,8 @@ def test_a_state_that_is_not_this_browsers_is_refused(app, client):
     response = client.get(forged)
     assert response.status_code == 400
     assert "started in another browser or tab, or too long ago" in text_of(response)
+    without = re.sub(r"&?state=[^&]*", "", back)
+    assert client.get(without).status_code == 400
     # Another browser that never started a sign-in cannot finish this one.
     other = app.test_client()
     assert other.get(back).status_code == 400
@@ -310,6 +313,27 @@ def test_the_login_page_offers_the_provider_and_the_admin_can_hide_the_password_
     other = app.test_client()
     response = other.post("/login", data={"username": "admin", "password": "wrong"})
     assert response.status_code == 401 and "Password" in text_of(response)
+
+
+def test_the_admin_hides_the_password_form_on_the_settings_page(app, world):
+    from tests.conftest import as_user
+
+    world.user("admin", AppRole.ADMIN)
+    admin = as_user(app, "admin")
+    page = text_of(admin.get("/admin/settings"))
+    assert "Show only single sign-on on the log-in page (hideLocalLogin)" in page
+    assert "only the buttons of Test School" in page and "/login?local=1" in page
+    form = {
+        "live_room_enabled": "y",
+        "private_room_minimum_role": "privateOnlyRole",
+        "default_stage_mode": "everyone",
+        "default_application_role": "viewerRole",
+        "hide_local_login": "y",
+    }
+    assert admin.post("/admin/settings", data=form).status_code == 303
+    page = text_of(app.test_client().get("/login"))
+    assert "Sign in with Test School" in page and "Password" not in page
+    assert "hideLocalLogin: false → true" in text_of(admin.get("/admin/settings"))
 
 
 def test_without_a_provider_the_password_form_always_shows(tmp_path, world):
