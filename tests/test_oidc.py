@@ -361,6 +361,7 @@ def test_a_discovery_document_for_another_issuer_is_refused(tmp_path, idp):
     app = make_app(tmp_path, LIVEROOM_OIDC_PROVIDERS=providers_from_env(env))
     response = app.test_client().get("/login/oidc/school")
     assert response.status_code == 502
+    assert "Liveroom's settings for Test School do not match what it answers" in text_of(response)
 
 
 def _closed_port() -> int:

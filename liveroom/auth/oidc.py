@@ -211,7 +211,12 @@ def provider_named(key: str) -> OidcProvider | None:
 
 class ProviderUnusable(Exception):
     """The provider cannot be used now: unreachable, or its discovery document is
-    wrong. The message is for the log; people get a page of their own."""
+    wrong (``misconfigured``). The message is for the log; people get a page of their
+    own."""
+
+    def __init__(self, message: str, misconfigured: bool = False) -> None:
+        super().__init__(message)
+        self.misconfigured = misconfigured
 
 
 def init_app(app: Flask) -> None:
@@ -254,7 +259,7 @@ def _client(provider: OidcProvider):
             problem = f"its discovery document has no {endpoint}"
     if problem:
         client.server_metadata = {}
-        raise ProviderUnusable(problem)
+        raise ProviderUnusable(problem, misconfigured=True)
     offered = metadata.get("id_token_signing_alg_values_supported") or ["RS256"]
     metadata["id_token_signing_alg_values_supported"] = [
         alg for alg in offered if alg in ASYMMETRIC_ALGORITHMS
@@ -279,6 +284,17 @@ def _failed(
 
 def _unreachable(provider: OidcProvider, error: Exception) -> tuple[str, int]:
     log.warning("OpenID provider %s (%s) cannot be used: %s", provider.key, provider.issuer, error)
+    if getattr(error, "misconfigured", False):
+        return _failed(
+            provider,
+            502,
+            _(
+                "Liveroom's settings for %(name)s do not match what it answers, so you "
+                "cannot sign in with it. Tell your school's administrator.",
+                name=provider.name,
+            ),
+            again=False,
+        )
     return _failed(
         provider,
         502,
