@@ -220,7 +220,7 @@ def normal_username(raw: str) -> str:
 def app_role(name: str) -> AppRole | None:
     wanted = name.strip().casefold()
     for role in AppRole:
-        if wanted in (role.value.casefold(), role.label.casefold()):
+        if wanted in (role.value.casefold(), role.english.casefold()):
             return role
     return None
 
@@ -228,7 +228,7 @@ def app_role(name: str) -> AppRole | None:
 def channel_role(name: str) -> ChannelRole | None:
     wanted = name.strip().casefold()
     for role in ChannelRole:
-        if wanted in (role.value, role.label.casefold()):
+        if wanted in (role.value, role.english.casefold()):
             return role
     return None
 
@@ -301,7 +301,7 @@ def _plan_users(rows: list[tuple[int, dict]], actor: User | None) -> Plan:
         if row["role"]:
             role = app_role(row["role"])
             if role is None:
-                labels = ", ".join(r.label for r in AppRole)
+                labels = ", ".join(r.english for r in AppRole)
                 line.errors.append(f"unknown role '{row['role']}' (expected one of: {labels})")
         else:
             fallback_role = fallback_role or accounts.default_role()
@@ -383,7 +383,7 @@ def _plan_memberships(rows: list[tuple[int, dict]]) -> Plan:
         if user is None:
             line.errors.append(f"no user named '{username}'")
         if role is None:
-            labels = ", ".join(r.label for r in ChannelRole)
+            labels = ", ".join(r.english for r in ChannelRole)
             line.errors.append(
                 f"unknown channel role '{row['channel_role']}' (expected one of: {labels})"
             )
