@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import Flask, current_app, url_for
+from flask_babel import force_locale, get_locale, ngettext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from markupsafe import escape
 
 from liveroom.events import Kind
@@ -78,6 +81,9 @@ class Listener:
     # The people-list parts this page holds (name -> html), as the hub last sent
     # them: a flush sends each listener only the parts that differ (live/people.py).
     people: dict[str, str] | None = field(default=None, repr=False)
+    # The language its page speaks (its request's, as the stream opened): the hub
+    # renders each audience's fragments once per language present.
+    language: str = "en"
 
 
 @dataclass(eq=False)
@@ -91,9 +97,31 @@ class Watcher:
     login_id: int | None = None
     queue: object = field(default=None, repr=False)
     closed: bool = False
+    language: str = "en"
 
 
-def status_message(event: Event) -> bytes:
+def request_language() -> str:
+    """The language of the request opening a stream (liveroom/i18n.py chose it)."""
+    return str(get_locale() or "en")
+
+
+def by_language(streams: list) -> dict[str, list]:
+    """Streams grouped by the language they speak, each group rendered for once."""
+    groups: dict[str, list] = {}
+    for stream in streams:
+        groups.setdefault(stream.language, []).append(stream)
+    return groups
+
+
+@contextlib.contextmanager
+def speaking(language: str) -> Iterator[None]:
+    """Render for a whole audience in ``language``: its words, and the drawings
+    kept for it (``templating.Drawings`` keys them by the locale forced here)."""
+    with force_locale(language):
+        yield
+
+
+def status_message(event: Event, language: str = "en") -> bytes:
     """What a watching page hears: ``meeting``, with the room's "Live" badge as an
     out-of-band fragment (the same for everyone, so rendered once). Pages that show
     more than a badge ask for their own state when they hear it. No id: a page that
@@ -102,7 +130,8 @@ def status_message(event: Event) -> bytes:
     if event.room_id is not None:
         room = db.session.get(Room, event.room_id)
         live = event.kind == Kind.SESSION_STARTED
-        html = render_template("rooms/_live_badge.html", room=room, live=live, oob=True)
+        with speaking(language):
+            html = render_template("rooms/_live_badge.html", room=room, live=live, oob=True)
     return sse_message(None, "meeting", html)
 
 
@@ -179,9 +208,9 @@ PEOPLE_KINDS = frozenset(
 )
 # What screen readers hear about arrivals and departures (small rooms only).
 ANNOUNCED_KINDS = {
-    Kind.PARTICIPANT_JOINED: "joined",
-    Kind.PARTICIPANT_LEFT: "left",
-    Kind.PARTICIPANT_REMOVED: "was removed from the room",
+    Kind.PARTICIPANT_JOINED: _l("%(name)s joined."),
+    Kind.PARTICIPANT_LEFT: _l("%(name)s left."),
+    Kind.PARTICIPANT_REMOVED: _l("%(name)s was removed from the room."),
 }
 
 
@@ -342,26 +371,32 @@ def people_announcement(changes: list[tuple[str, int]], count: int) -> str:
     if len(changes) == 1:
         kind, user_id = changes[0]
         person = db.session.get(User, user_id)
-        name = person.display_name if person else "Someone"
-        return _announce(f"{_escape(name)} {ANNOUNCED_KINDS[kind]}.")
-    joined = sum(kind == Kind.PARTICIPANT_JOINED for kind, _ in changes)
-    left = sum(kind == Kind.PARTICIPANT_LEFT for kind, _ in changes)
+        name = person.display_name if person else _("Someone")
+        return _announce(_escape(ANNOUNCED_KINDS[kind] % {"name": name}))
+    joined = sum(kind == Kind.PARTICIPANT_JOINED for kind, _kind in changes)
+    left = sum(kind == Kind.PARTICIPANT_LEFT for kind, _kind in changes)
     removed = len(changes) - joined - left
+    # The first phrase names people ("3 people joined"), the ones after it count on
+    # it ("1 left"): a sentence per language, each count with its plural forms.
     phrases = []
     if joined:
-        phrases.append(f"{joined} {'person' if joined == 1 else 'people'} joined")
+        phrases.append(ngettext("%(num)d person joined", "%(num)d people joined", joined))
     if left:
         phrases.append(
-            f"{left} left" if phrases else f"{left} {'person' if left == 1 else 'people'} left"
+            ngettext("%(num)d left", "%(num)d left", left)
+            if phrases
+            else ngettext("%(num)d person left", "%(num)d people left", left)
         )
     if removed:
-        verb = "was" if removed == 1 else "were"
         phrases.append(
-            f"{removed} {verb} removed"
+            ngettext("%(num)d was removed", "%(num)d were removed", removed)
             if phrases
-            else f"{removed} {'person' if removed == 1 else 'people'} {verb} removed"
+            else ngettext("%(num)d person was removed", "%(num)d people were removed", removed)
         )
-    return _announce(", ".join(phrases) + ".")
+    sentence = phrases[0]
+    for phrase in phrases[1:]:
+        sentence = _("%(before)s, %(after)s", before=sentence, after=phrase)
+    return _announce(_escape(_("%(changes)s.", changes=sentence)))
 
 
 def _people_changed(plan: Plan, event: Event) -> None:
@@ -461,7 +496,12 @@ def _session_controls(plan: Plan, event: Event, session: LiveSession) -> None:
             ),
         )
         state = "on" if session.chat_enabled else "off"
-        plan.add(present, _announce(f"Participant chat is {state}."))
+        plan.add(
+            present,
+            _announce(
+                _("Participant chat is on.") if state == "on" else _("Participant chat is off.")
+            ),
+        )
     elif event.kind == Kind.ROOM_LOCKED:
         plan.add(
             staff,
@@ -472,14 +512,14 @@ def _session_controls(plan: Plan, event: Event, session: LiveSession) -> None:
         plan.add(
             present,
             render_template("rooms/_lock_status.html", session=session, oob=True)
-            + _announce("The room is locked." if session.locked else "The room is unlocked."),
+            + _announce(_("The room is locked.") if session.locked else _("The room is unlocked.")),
         )
     elif event.kind == Kind.HANDS_LOWERED:
         # The lists follow coalesced; participants' own buttons go down at once.
         plan.add(
             participants,
             render_template("rooms/_my_hand.html", me=None, room=session.room, oob=True)
-            + _announce("All hands were lowered."),
+            + _announce(_("All hands were lowered.")),
         )
 
 
@@ -489,7 +529,15 @@ def _waiting_changed(plan: Plan, event: Event, session: LiveSession) -> None:
     staff_waiting = frozenset(
         e.user_id for e in waiting if policy.is_staff(e.user, session.room, settings)
     )
-    announce = _announce(f"{len(waiting)} waiting to be let in.") if waiting else ""
+    announce = ""
+    if waiting:
+        announce = _announce(
+            ngettext(
+                "%(num)d person waiting to be let in.",
+                "%(num)d people waiting to be let in.",
+                len(waiting),
+            )
+        )
     for target, rank in AUDIENCES[:2]:  # whoever moderates: staff and promoted
         rights = Rights(rank=rank, staff_waiting=staff_waiting)
         inner = render_template(
@@ -506,8 +554,13 @@ def _waiting_changed(plan: Plan, event: Event, session: LiveSession) -> None:
         plan.closes.append(waiting_user(event.data["user_id"]))
 
 
-def plan_for(event: Event) -> Plan:
-    """Render ``event`` for every audience that should see it."""
+def plan_for(event: Event, language: str = "en") -> Plan:
+    """Render ``event`` for every audience that should see it, in ``language``."""
+    with speaking(language):
+        return _plan_for(event)
+
+
+def _plan_for(event: Event) -> Plan:
     plan = Plan(event.id, event.session_id)
     if event.session_id is None:
         return plan

@@ -16,7 +16,14 @@ from liveroom.errors import error_page
 from liveroom.extensions import db
 from liveroom.live import bp, slots
 from liveroom.live.hub import REFRESH_PRESENT_EVERY, HubNotReady, hub_of
-from liveroom.live.render import STREAM_HEADERS, WAITING, Listener, listener_role, sse_message
+from liveroom.live.render import (
+    STREAM_HEADERS,
+    WAITING,
+    Listener,
+    listener_role,
+    request_language,
+    sse_message,
+)
 from liveroom.models import LiveSession, Participation, utcnow
 from liveroom.params import MAX_ID, int_arg
 from liveroom.rooms.pages import load_room, require_join
@@ -86,6 +93,7 @@ def room_stream(public_id: str) -> Response:
         role=role,
         participation_id=me.id if me else None,
         login_id=current_login_id(),
+        language=request_language(),
     )
     try:
         slot_id = take_slot(listener, me)

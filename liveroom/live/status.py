@@ -23,7 +23,13 @@ from liveroom.errors import error_page
 from liveroom.extensions import db
 from liveroom.live import bp
 from liveroom.live.hub import HubNotReady, TooManyWatchers, hub_of
-from liveroom.live.render import STREAM_HEADERS, Watcher, render_template, sse_message
+from liveroom.live.render import (
+    STREAM_HEADERS,
+    Watcher,
+    render_template,
+    request_language,
+    sse_message,
+)
 from liveroom.models import LiveSession, Room
 from liveroom.rooms import meetings, pages, private
 
@@ -86,7 +92,10 @@ def room_status(public_id: str) -> Response:
     if request.args.get("waiting") and not pages.switched_off(room):
         pages.remember_waiting(room)  # a reload keeps the waiting place
     watcher = Watcher(
-        room_ids=frozenset({room.id}), user_id=signed_in_user().id, login_id=current_login_id()
+        room_ids=frozenset({room.id}),
+        user_id=signed_in_user().id,
+        login_id=current_login_id(),
+        language=request_language(),
     )
     room_id = room.id
     db.session.remove()
@@ -112,7 +121,12 @@ def my_rooms_status() -> Response:
     if request.method == "HEAD":
         return Response(mimetype="text/event-stream", headers=STREAM_HEADERS)
     room_ids = frozenset(room.id for room in private.private_rooms_of(signed_in_user()))
-    watcher = Watcher(room_ids=room_ids, user_id=signed_in_user().id, login_id=current_login_id())
+    watcher = Watcher(
+        room_ids=room_ids,
+        user_id=signed_in_user().id,
+        login_id=current_login_id(),
+        language=request_language(),
+    )
     db.session.remove()
 
     def first() -> bytes:
