@@ -241,7 +241,8 @@ def prune_command() -> None:
     pruned = retention.prune(batches=None)
     click.echo(
         f"Removed {pruned.events} events, {pruned.chat_messages} chat messages, "
-        f"the text of {pruned.deleted_texts} deleted messages, {pruned.attendance} stays, "
+        f"the text of {pruned.deleted_texts} deleted messages, "
+        f"{pruned.captions} caption lines, {pruned.attendance} stays, "
         f"{pruned.waiting_entries} waiting-room entries, {pruned.removals} removals "
         f"and {pruned.other} other rows."
     )

@@ -24,6 +24,11 @@ Every table, column by column (liveroom/models.py):
   its text; deleted on erasure (a live page drops it). Others' messages in their
   private thread: exported without their author; deleted with the thread (it was a
   conversation with them, about them).
+- ``caption`` lines they typed as a meeting's captioner: exported with their text;
+  deleted on erasure, as their chat messages are (a live page shows the lines left).
+  The captioner roles they held (``live_session.captioner_id``, and the
+  ``room.captioner_named`` audit entries naming them): exported; a meeting's
+  captioner is cleared if it is them.
 - ``waiting_entry``, ``removal`` (of them, and decided or done by them): exported,
   others not named; kept, pointing at the placeholder.
 - ``media_pass`` (without its token), ``room_stream``: exported; deleted.
@@ -38,6 +43,7 @@ Every table, column by column (liveroom/models.py):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -48,6 +54,7 @@ from liveroom.events import Kind
 from liveroom.extensions import db
 from liveroom.models import (
     AuditEntry,
+    Caption,
     ChatMessage,
     Event,
     LiveSession,
@@ -206,6 +213,11 @@ def export(user: User) -> dict:
             }
             for m in to_me
         ],
+        "captions_written": [
+            {**meeting(c.session_id), "id": c.id, "written_at": _time(c.created_at), "text": c.body}
+            for c in rows(Caption, Caption.author_id == user.id)
+        ],
+        "captioner_roles": _captioner_roles(user, meeting),
         "chat_messages_they_deleted": [
             m.id for m in rows(ChatMessage, ChatMessage.deleted_by_id == user.id)
         ],
@@ -268,6 +280,27 @@ def export(user: User) -> dict:
             for e in named_events
         ],
     }
+
+
+def _captioner_roles(user: User, meeting: Callable[[int], dict]) -> list[dict]:
+    """The meetings whose captions an instructor asked them to write (the audit's
+    ``room.captioner_named`` entries name them by id), and one they write now."""
+    named = db.session.scalars(
+        sa.select(AuditEntry)
+        .where(
+            AuditEntry.action == "room.captioner_named",
+            AuditEntry.detail.endswith(f", user {user.id}"),
+        )
+        .order_by(AuditEntry.id)
+    )
+    roles = []
+    for entry in named:
+        found = re.match(r"meeting (\d+),", entry.detail)
+        if found and db.session.get(LiveSession, int(found.group(1))) is not None:
+            roles.append({**meeting(int(found.group(1))), "named_at": _time(entry.at)})
+    now = db.session.scalars(sa.select(LiveSession.id).where(LiveSession.captioner_id == user.id))
+    roles += [{**meeting(session_id), "captioner_now": True} for session_id in now]
+    return roles
 
 
 def _written_by_or_to(user: User) -> sa.ColumnElement[bool]:
@@ -346,6 +379,18 @@ def erase(user: User) -> str:
             room_id, Kind.CHAT_DELETED, session_id, message_id=message_id, thread_user_id=thread
         )
     gone(sa.delete(ChatMessage).where(_written_by_or_to(user)))
+    # Their caption lines, like their messages: a live meeting's pages show the rest.
+    for session_id, room_id in db.session.execute(
+        sa.select(LiveSession.id, LiveSession.room_id).where(
+            LiveSession.ended_at.is_(None),
+            LiveSession.id.in_(sa.select(Caption.session_id).where(Caption.author_id == user.id)),
+        )
+    ):
+        events.append(room_id, Kind.CAPTIONS_CHANGED, session_id, action="erased")
+    gone(sa.delete(Caption).where(Caption.author_id == user.id))
+    gone(
+        sa.update(LiveSession).where(LiveSession.captioner_id == user.id).values(captioner_id=None)
+    )
     # Ended rather than deleted: the hubs close their browsers' open streams at once,
     # and the upkeep deletes ended rows a day later (auth/sessions.py).
     end_every_session(user)

@@ -559,9 +559,10 @@ class Hub:
                     chunks.append(displaced_message(event, listener.language))
                     return b"".join(chunks), True
                 continue
-            # A message deleted since it was sent must not come back with its text.
+            # A message deleted since it was sent must not come back with its text
+            # (nor a caption line erased with its writer's data).
             language = listener.language
-            if event.kind == Kind.CHAT_POSTED:
+            if event.kind in (Kind.CHAT_POSTED, Kind.CAPTION_POSTED):
                 plan = plan_for(event, language)
             else:
                 plan = self.plan(event, language)

@@ -31,8 +31,9 @@ from markupsafe import escape
 from liveroom.events import Kind
 from liveroom.extensions import db
 from liveroom.media.roster import media_view, roster
-from liveroom.models import ChatMessage, Event, LiveSession, Participation, Room, User
+from liveroom.models import Caption, ChatMessage, Event, LiveSession, Participation, Room, User
 from liveroom.rooms import policy
+from liveroom.rooms.captions import captioner_stay, recent_captions
 from liveroom.rooms.moderation import raised_hands
 from liveroom.rooms.pages import PersonRows
 from liveroom.rooms.policy import Rank, Rights
@@ -204,6 +205,8 @@ PEOPLE_KINDS = frozenset(
         Kind.HAND_CHANGED,
         Kind.HANDS_LOWERED,
         Kind.MEDIA_CHANGED,
+        # The captioner's item says so, and the menus offer "Stop captions" on it.
+        Kind.CAPTIONS_CHANGED,
     }
 )
 # What screen readers hear about arrivals and departures (small rooms only).
@@ -348,7 +351,7 @@ def people_parts(session: LiveSession, state: PeopleState, rank: Rank) -> dict[s
     context = {"people": shown.people, "people_count": shown.count}
     count = render_template("rooms/_people_count.html", **context)
     # Drawn once per process for what each item shows, as the panel's (pages.PersonRows).
-    row = PersonRows(session.room, rights, url_for=_path_for)
+    row = PersonRows(session.room, rights, session.captioner_id, url_for=_path_for)
     people = row.all(shown.people)
     return {
         "count": oob("span", "people-count", "innerHTML", count)
@@ -620,6 +623,67 @@ def _signal(plan: Plan, event: Event) -> None:
         plan.sends.append((user(to), message))
 
 
+def _captions_changed(plan: Plan, event: Event, session: LiveSession) -> None:
+    """The captioner was named or stopped: everyone's captions head ("Captions by …",
+    with "Stop captions" for whoever may stop them), the captioner's composer (an
+    empty box for everyone else) and a sentence for screen readers, from the meeting
+    as it is now. The people lists (the captioner's badge, the menus) follow
+    coalesced."""
+    stay = captioner_stay(session)
+    captioner_id = stay.user_id if stay is not None else None
+    context = {"room": session.room, "captioner": stay.user if stay else None, "oob": True}
+    erased = event.data.get("action") == "erased"
+    if erased:
+        said = ""  # nothing changed that anyone hears
+    elif stay is not None:
+        name = _escape(stay.user.display_name)
+        said = _announce(_("Live captions are on, by %(name)s.", name=name))
+    else:
+        said = _announce(_("Live captions have stopped."))
+    others_composer = render_template("rooms/_caption_composer.html", room=session.room, oob=True)
+    for target, rank in AUDIENCES:
+        offers_stop = stay is not None and Rights(rank=rank).may_stop_captions(
+            policy.shown_rank(stay)
+        )
+        head = render_template(
+            "rooms/_captions_head.html", offers_stop_captions=offers_stop, **context
+        )
+        plan.add(_but_not(target, captioner_id), head + others_composer + said)
+    if stay is not None:
+        mine = render_template(
+            "rooms/_captions_head.html", offers_stop_captions=True, captioning=True, **context
+        ) + render_template(
+            "rooms/_caption_composer.html", room=session.room, captioning=True, oob=True
+        )
+        plan.add(
+            _present_user(captioner_id),
+            mine + _announce(_("You are writing the live captions: type them under the stage.")),
+        )
+    if erased:
+        # Someone's captions were erased (liveroom/personal_data.py): the lines again.
+        lines = "".join(
+            render_template("rooms/_caption_line.html", caption=caption)
+            for caption in recent_captions(session.id)
+        )
+        plan.add(present, oob("ol", "captions-log", "innerHTML", lines))
+
+
+def _caption_posted(plan: Plan, event: Event, session: LiveSession) -> None:
+    """A line of captions, the same for everyone in the meeting."""
+    caption = db.session.get(Caption, event.data["caption_id"])
+    if caption is not None:
+        line = render_template("rooms/_caption_line.html", caption=caption)
+        plan.add(present, oob("ol", "captions-log", "beforeend", line))
+
+
+def _but_not(target: Target, user_id: int | None) -> Target:
+    return lambda listener: target(listener) and listener.user_id != user_id
+
+
+def _present_user(user_id: int) -> Target:
+    return lambda listener: present(listener) and listener.user_id == user_id
+
+
 # What each other kind draws, with the meeting it happened in.
 NEEDS_THE_MEETING = {
     Kind.MEDIA_CHANGED: _media_changed,
@@ -628,4 +692,6 @@ NEEDS_THE_MEETING = {
     Kind.ROOM_LOCKED: _session_controls,
     Kind.HANDS_LOWERED: _session_controls,
     Kind.WAITING_CHANGED: _waiting_changed,
+    Kind.CAPTIONS_CHANGED: _captions_changed,
+    Kind.CAPTION_POSTED: _caption_posted,
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import NoReturn
 
 from flask import Response, abort, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from liveroom.auth.sessions import signed_in_user
 from liveroom.extensions import db
@@ -22,7 +23,7 @@ from liveroom.models import (
     utcnow,
 )
 from liveroom.params import parse_id
-from liveroom.rooms import bp, chat, meetings, moderation, policy, waiting
+from liveroom.rooms import bp, captions, chat, meetings, moderation, policy, waiting
 from liveroom.rooms.pages import load_room, no_content, require_join
 from liveroom.rooms.policy import Rights
 from liveroom.rooms.presence import people_present, presence_of
@@ -182,6 +183,7 @@ def everyone_present(public_id: str) -> Response | str:
         room=room,
         rights=rights,
         people=people,
+        captioner_id=session.captioner_id,
         now=utcnow(),
         message=f"Everyone in the room: {len(people):,} people listed.",
     )
@@ -256,4 +258,65 @@ def admit_all(public_id: str) -> Response:
     room, session, me, rights = live_context(public_id)
     require_moderator(rights)
     waiting.decide(session, waiting.waiting_people(session), True, signed_in_user())
+    return done(room)
+
+
+# --- Live captions --------------------------------------------------------------------
+
+
+@bp.post("/rooms/<room:public_id>/people/<id:participation_id>/captioner")
+def set_captioner(public_id: str, participation_id: int) -> Response:
+    """ "Make captioner" (``on=1``) and "Stop captions" (``on=0``) in a person's menu."""
+    room, session, me, rights = live_context(public_id)
+    require_moderator(rights)
+    target = target_in(session, participation_id)
+    on = flag("on")
+    rank = moderation.rank_of(target)
+    if not on:
+        if session.captioner_id != target.user_id:
+            abort(409, _("That person is not writing the captions any more."))
+        if not rights.may_stop_captions(rank, target.user_id):
+            abort(403, _("Moderators can stop the captions of participants only."))
+        if not captions.stop_captions(session, signed_in_user(), target.user_id):
+            abort(409, _("That person is not writing the captions any more."))
+        return done(room)
+    if not rights.may_name_captioner(rank, target.user_id):
+        if target.user_id == signed_in_user().id:
+            abort(403, _("You cannot make yourself the captioner."))
+        if rank is policy.Rank.STAFF:
+            abort(403, _("Nobody in the room can make an instructor the captioner."))
+        abort(403, _("Moderators can make participants the captioner, not another moderator."))
+    try:
+        captions.name_captioner(session, target, signed_in_user())
+    except captions.CaptionError as error:
+        abort(error.status, str(error))
+    return done(room)
+
+
+@bp.post("/rooms/<room:public_id>/captions/stop")
+def stop_captions(public_id: str) -> Response:
+    """ "Stop captions" under the stage: the captioner themself, or an instructor."""
+    room, session, me, rights = live_context(public_id)
+    captioner_id = session.captioner_id
+    if captioner_id is None:
+        abort(409, _("Captions are off already."))
+    stay = captions.captioner_stay(session)
+    rank = moderation.rank_of(stay) if stay is not None else policy.Rank.PARTICIPANT
+    if not rights.may_stop_captions(rank, captioner_id):
+        abort(403, _("Only the captioner and the room's instructors can stop the captions."))
+    if not captions.stop_captions(session, signed_in_user(), captioner_id):
+        abort(409, _("Captions are off already."))
+    return done(room)
+
+
+@bp.post("/rooms/<room:public_id>/captions")
+def post_caption(public_id: str) -> Response | tuple[str, int]:
+    """A line of captions from the captioner; everyone gets it through the stream."""
+    room, session, me, rights = live_context(public_id)
+    try:
+        captions.post_caption(session, me, request.form.get("body", ""))
+    except captions.CaptionError as error:
+        return str(error), error.status
+    if request.htmx:
+        return "", 200  # clears the composer's error line; the line comes by stream
     return done(room)

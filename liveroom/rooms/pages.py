@@ -34,7 +34,7 @@ from liveroom.media.backend import backend_for
 from liveroom.media.roster import media_view
 from liveroom.media.roster import roster as media_roster
 from liveroom.models import LiveSession, Membership, Participation, Room, WaitingEntry
-from liveroom.rooms import chat, policy
+from liveroom.rooms import captions, chat, policy
 from liveroom.rooms.meetings import commit_keeping_loaded, live_session
 from liveroom.rooms.moderation import raised_hands, rights_of
 from liveroom.rooms.policy import Rights
@@ -242,12 +242,17 @@ class PersonRows:
     its ``url_for`` giving paths outside a request).
     """
 
-    def __init__(self, room: Room, rights: Rights, **context: object) -> None:
+    def __init__(
+        self, room: Room, rights: Rights, captioner_id: int | None = None, **context: object
+    ) -> None:
         app = current_app._get_current_object()
         self.drawings = drawings_of(app)
         self.reloading = app.jinja_env.auto_reload
         self.template = app.jinja_env.get_template("rooms/_person.html")
         self.room, self.rights, self.context = room, rights, context
+        # Whom the captions are by: their item's menu offers "Stop captions", the
+        # others "Make captioner" (so it is part of each item's key).
+        self.captioner_id = captioner_id
         self.prefix = (
             self.drawings.root(),
             "rooms/_person.html",
@@ -258,18 +263,24 @@ class PersonRows:
 
     def _draw(self, person: PersonShown) -> str:
         return self.template.render(
-            person=person, rights=self.rights, room=self.room, **self.context
+            person=person,
+            rights=self.rights,
+            room=self.room,
+            captioner_id=self.captioner_id,
+            **self.context,
         )
 
     def __call__(self, person: PersonShown) -> Markup:
         if self.reloading:
             return Markup(self._draw(person))
-        return Markup(self.drawings.rooted((*self.prefix, person), lambda: self._draw(person)))
+        captioning = person.user_id == self.captioner_id
+        key = (*self.prefix, person, captioning)
+        return Markup(self.drawings.rooted(key, lambda: self._draw(person)))
 
     def all(self, people: list[PersonShown]) -> Markup:
         if self.reloading:
             return Markup("".join(self(person) for person in people))
-        key = (*self.prefix, "all", tuple(people))
+        key = (*self.prefix, "all", tuple(people), self.captioner_id)
         return Markup(
             self.drawings.whole_list(key, lambda: "".join(self(person) for person in people))
         )
@@ -333,7 +344,7 @@ def panel_context(
         "since": since,
         # A few dozen people at most, however large the room (presence.people_shown).
         "people": shown.people,
-        "person_row": PersonRows(room, rights),
+        "person_row": PersonRows(room, rights, session.captioner_id),
         "people_count": shown.count,
         "hands": raised_hands(session, TOP_OF_LARGE_ROOM) if hands is None else hands,
         "hands_count": shown.hands_count,
@@ -342,6 +353,7 @@ def panel_context(
         if just_started
         else chat.recent_messages(session, me.user_id, rights.reads_all_threads),
         "can_chat": policy.may_chat(me, session),
+        **captions_context(session, rights, me.user_id, lines=not just_started),
         # Ending is for staff by their current roles (policy.may_end): for someone in
         # the meeting, that is what their rights already say.
         "can_end": rights.staff,
@@ -350,6 +362,23 @@ def panel_context(
         if room.is_private
         else None,
         **media_context(room, session, me, shown),
+    }
+
+
+def captions_context(
+    session: LiveSession, rights: Rights, viewer_id: int, lines: bool = True
+) -> dict:
+    """What the captions under the stage show to one viewer (``rooms/_captions.html``):
+    who writes them, whether it is this viewer (their composer), whether they are
+    offered "Stop captions", and the last lines (``lines``)."""
+    stay = captions.captioner_stay(session)
+    captioning = stay is not None and stay.user_id == viewer_id
+    return {
+        "captioner": stay.user if stay is not None else None,
+        "captioning": captioning,
+        "offers_stop_captions": stay is not None
+        and rights.may_stop_captions(policy.shown_rank(stay), stay.user_id),
+        **({"captions": captions.recent_captions(session.id)} if lines else {}),
     }
 
 

@@ -51,7 +51,7 @@
   function tidy() {
     var room = panel();
     if (!room) return;
-    ["#people-list > li", "#chat-log > li"].forEach(function (selector) {
+    ["#people-list > li", "#chat-log > li", "#captions-log > li"].forEach(function (selector) {
       var seen = {};
       var items = room.querySelectorAll(selector);
       for (var i = items.length - 1; i >= 0; i--) {
@@ -130,6 +130,17 @@
   function afterChange() {
     tidy();
     scrollChat(stickToBottom);
+    keepCaptions();
+  }
+
+  // Live captions: the log keeps its last lines (screen readers hear each as it is
+  // added; removing old ones says nothing) and shows the newest, at the bottom.
+  var CAPTION_LINES_KEPT = 40;
+  function keepCaptions() {
+    var log = document.getElementById("captions-log");
+    if (!log) return;
+    while (log.children.length > CAPTION_LINES_KEPT) log.removeChild(log.firstElementChild);
+    log.scrollTop = log.scrollHeight;
   }
   function scrollChat(force) {
     var log = document.getElementById("chat-log");
@@ -154,7 +165,8 @@
       var keep = to ? to.value : "";
       form.reset();
       if (to) to.value = keep;
-      var box = form.querySelector("textarea");
+      // The field keeps the focus, so the next message or caption line follows at once.
+      var box = form.querySelector("textarea, input[type='text']");
       if (box) box.focus();
     }
   });
