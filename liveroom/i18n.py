@@ -42,6 +42,13 @@ LANGUAGES = {
 SOURCE = "en"
 
 
+def N_(message: str) -> str:
+    """Marks a sentence for the catalogues (``make messages`` extracts ``N_``) and
+    leaves it as it is: for words kept in English where they are defined (a role's
+    name, which CSV files use in every language) and translated where they are shown."""
+    return message
+
+
 def offered() -> list[str]:
     """The codes the site offers, in the admin's order (English when unset)."""
     from liveroom.settings import offered_languages

@@ -11,12 +11,9 @@ import enum
 
 from flask_babel import gettext
 
-
-def N_(message: str) -> str:
-    """Marks a word for the catalogues (``make messages``) and keeps it English here:
-    the English label is what CSV files and the command line's arguments name a role
-    by, in any language; ``label`` translates it as it is shown."""
-    return message
+# The English labels are what CSV files name a role by, in any language (N_ marks
+# them for the catalogues); ``label`` translates one as it is shown.
+from liveroom.i18n import N_
 
 
 class AppRole(enum.Enum):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Response, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from liveroom.admin import bp
@@ -30,12 +31,12 @@ CHOICES = {"privateRoomMinimumRole", "defaultStageMode", "defaultApplicationRole
 def saved_message(changes: dict[str, tuple[str, str]]) -> str:
     """What the admin reads after saving; turning the module off has consequences to say."""
     if not changes:
-        return "Nothing changed."
+        return _("Nothing changed.")
     if changes.get("liveRoomEnabled", ("", ""))[1] == "false":
-        return "Settings saved. Live rooms are off: every live meeting has ended."
+        return _("Settings saved. Live rooms are off: every live meeting has ended.")
     if changes.get("enableUserPrivateLiveRoom", ("", ""))[1] == "false":
-        return "Settings saved. Private rooms are off: their live meetings have ended."
-    return "Settings saved."
+        return _("Settings saved. Private rooms are off: their live meetings have ended.")
+    return _("Settings saved.")
 
 
 @bp.route("/settings", methods=["GET", "POST"])

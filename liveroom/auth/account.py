@@ -5,6 +5,7 @@ password" from every page until they have."""
 from __future__ import annotations
 
 from flask import Response, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from liveroom import accounts
@@ -60,6 +61,13 @@ def _render_account(name_form: DisplayNameForm, password_form: ChangePasswordFor
     ), status
 
 
+def account_page(status: int) -> tuple[str, int]:
+    """The Account page as a visit draws it, answered with ``status``: another of its
+    forms (liveroom/auth/live_room.py) was refused and shows why."""
+    name_form = DisplayNameForm(formdata=None, data={"display_name": current_user.display_name})
+    return _render_account(name_form, ChangePasswordForm(formdata=None), status)
+
+
 @bp.route("/account", methods=["GET", "POST"])
 @login_required
 def account() -> Response | tuple[str, int]:
@@ -71,7 +79,7 @@ def account() -> Response | tuple[str, int]:
             name_form.display_name.errors.append(str(error))
         else:
             db.session.commit()
-            flash("Display name saved." if changed else "Nothing changed.", "success")
+            flash(_("Display name saved.") if changed else _("Nothing changed."), "success")
             return redirect(url_for("auth.account"), 303)
     status = 422 if name_form.is_submitted() else 200
     return _render_account(name_form, ChangePasswordForm(formdata=None), status)
@@ -81,7 +89,7 @@ def account() -> Response | tuple[str, int]:
 @login_required
 def change_password() -> Response | tuple[str, int]:
     if accounts.uses_single_sign_on(current_user):
-        flash("You sign in through your school's single sign-on: change your password there.")
+        flash(_("You sign in through your school's single sign-on: change your password there."))
         return redirect(url_for("auth.account"), 303)
     form = ChangePasswordForm()
     if form.validate_on_submit():
@@ -89,14 +97,14 @@ def change_password() -> Response | tuple[str, int]:
         matched = _current_password_matches(form.current_password.data)
         if matched is None:
             form.current_password.errors.append(
-                "Too many wrong passwords. For your account's safety, wait a few minutes."
+                _("Too many wrong passwords. For your account's safety, wait a few minutes.")
             )
         elif not matched:
-            form.current_password.errors.append("That is not your current password.")
+            form.current_password.errors.append(_("That is not your current password."))
         elif new != form.confirm_password.data:
-            form.confirm_password.errors.append("The two new passwords differ. Type them again.")
+            form.confirm_password.errors.append(_("The two new passwords differ. Type them again."))
         elif new == form.current_password.data:
-            form.new_password.errors.append("Choose a password different from the current one.")
+            form.new_password.errors.append(_("Choose a password different from the current one."))
         elif problem := accounts.password_problem(new, current_user.username):
             form.new_password.errors.append(problem)
         else:
@@ -104,7 +112,7 @@ def change_password() -> Response | tuple[str, int]:
             accounts.change_own_password(user, new)
             begin_session(user)  # this browser stays signed in, the others are not
             db.session.commit()
-            flash("Password changed. Your other browsers and devices are signed out.", "success")
+            flash(_("Password changed. Your other browsers and devices are signed out."), "success")
             return redirect(url_for("channels.index"), 303)
     status = 422 if form.is_submitted() else 200
     return render_template(
