@@ -31,6 +31,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from flask import Flask
+from flask_babel import gettext as _
 
 from liveroom import events, handouts, leases, metrics, ratelimit, retention
 from liveroom.auth import sessions as login_sessions
@@ -253,7 +254,7 @@ class Hub:
             mine = self.by_login.get(watcher.login_id, ())
             if sum(isinstance(s, Watcher) for s in mine) >= WATCHERS_PER_LOGIN:
                 raise TooManyWatchers(
-                    "This browser has too many pages open here. Close a few and reload."
+                    _("This browser has too many pages open here. Close a few and reload.")
                 )
             for room_id in watcher.room_ids:
                 self.watchers.setdefault(room_id, set()).add(watcher)

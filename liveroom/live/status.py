@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 
 import sqlalchemy as sa
 from flask import Response, abort, current_app, request
+from flask_babel import gettext as _
 from flask_login import login_required
 
 from liveroom import request_log
@@ -49,7 +50,7 @@ def open_watch(watcher: Watcher, first: Callable[[], bytes]) -> Response:
     try:
         hub.watch(watcher)
     except HubNotReady:
-        abort(503, "Live updates are not available yet. The page will try again.")
+        abort(503, _("Live updates are not available yet. The page will try again."))
     except TooManyWatchers as error:
         response = error_page(429, str(error))
         response.headers["Retry-After"] = "60"
@@ -86,7 +87,7 @@ def room_status(public_id: str) -> Response:
     pages.require_member_while_off(room)
     shown = request.args.get("shown", "")
     if shown not in SHOWN:
-        abort(400, "shown must be live, idle or off.")
+        abort(400, _("shown must be live, idle or off."))
     if request.method == "HEAD":
         return Response(mimetype="text/event-stream", headers=STREAM_HEADERS)
     if request.args.get("waiting") and not pages.switched_off(room):

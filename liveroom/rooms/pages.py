@@ -24,6 +24,8 @@ from flask import (
     url_for,
 )
 from flask import session as browser_session
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from liveroom import events
@@ -56,8 +58,8 @@ def no_content() -> Response:
     return Response(status=204)
 
 
-LIVE_ROOMS_OFF = "Live rooms were turned off by the site's administrator."
-PRIVATE_ROOMS_OFF = "Private rooms were turned off by the site's administrator."
+LIVE_ROOMS_OFF = _l("Live rooms were turned off by the site's administrator.")
+PRIVATE_ROOMS_OFF = _l("Private rooms were turned off by the site's administrator.")
 
 
 # Built once: nearly every room request asks it, and building it cost as much as running it.
@@ -108,7 +110,7 @@ def switched_off(room: Room) -> str | None:
     settings = get_settings()
     if policy.room_reachable(room, settings):
         return None
-    return LIVE_ROOMS_OFF if not settings.live_room_enabled else PRIVATE_ROOMS_OFF
+    return str(LIVE_ROOMS_OFF if not settings.live_room_enabled else PRIVATE_ROOMS_OFF)
 
 
 def load_room(public_id: str) -> Room:
@@ -174,13 +176,13 @@ def require_my_rooms() -> None:
     if not (settings.live_room_enabled and settings.private_rooms_enabled):
         abort(404)
     if not policy.may_see_my_rooms(signed_in_user(), settings):
-        abort(403, "Your role does not include private rooms. Ask your administrator.")
+        abort(403, _("Your role does not include private rooms. Ask your administrator."))
 
 
 def require_join(room: Room, settings: SiteSettings | None = None) -> None:
     """403, saying why, unless the signed-in person may join the room's meetings."""
     if not policy.may_join(signed_in_user(), room, settings or get_settings()):
-        abort(403, "Only members of this channel can join its meetings.")
+        abort(403, _("Only members of this channel can join its meetings."))
 
 
 def require_member_while_off(room: Room) -> None:
