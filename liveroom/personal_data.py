@@ -4,11 +4,13 @@
 Every table, column by column (liveroom/models.py):
 
 - ``user``: username, display name, role, created, email, deactivated, must change
-  password: exported; on erasure the row stays
+  password, their chosen language, the live announcements they turned off and whether
+  their keyboard shortcuts are on: exported; on erasure the row stays
   as an anonymous placeholder ("erased-<id>", "Former member", no password, role
   Anonymous: takes part in nothing, cannot log in), so the rows below that point at it
   keep their meaning (a meeting's attendance still counts one person) and name nobody;
-  its email is emptied.
+  its email is emptied and its preferences are reset (no language, every
+  announcement on, shortcuts on).
 - ``password_handout`` (an import's temporary passwords, kept ten minutes at most):
   those they made are exported by time only; on erasure those they made, and any that
   lists them, are deleted.
@@ -140,6 +142,9 @@ def export(user: User) -> dict:
             "email": user.email,
             "deactivated_at": _time(user.deactivated_at),
             "must_change_password": user.must_change_password,
+            "locale": user.locale,
+            "announcements_off": user.announcements_off,
+            "shortcuts_on": user.shortcuts_on,
         },
         "password_handouts_made": [
             {"expires_at": _time(h.expires_at)}
@@ -439,6 +444,9 @@ def erase(user: User) -> str:
     user.role = AppRole.ANONYMOUS
     user.email = None
     user.must_change_password = False
+    user.locale = None
+    user.announcements_off = ""
+    user.shortcuts_on = True
     db.session.add(AuditEntry(action="person_erased", detail=f"{placeholder}: erased (CLI)"))
     db.session.commit()
     return placeholder
