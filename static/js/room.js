@@ -39,7 +39,7 @@
       if (!meeting) return;
       htmx.swap(meeting, message.data, { swapStyle: "innerHTML" });
       var announcer = document.getElementById("meeting-announcer");
-      if (announcer) announcer.textContent = "This room is open in another tab.";
+      if (announcer) announcer.textContent = LiveroomStrings.say("openElsewhere");
       var heading = document.getElementById("displaced-title");
       if (heading) heading.focus();
     });
@@ -81,7 +81,7 @@
     });
     while (select.options.length > 1) select.remove(1);
     wanted.forEach(function (pair) {
-      select.add(new Option("Privately to " + pair[1], pair[0]));
+      select.add(new Option(LiveroomStrings.say("privatelyTo", { name: pair[1] }), pair[0]));
     });
     select.value = wanted.some(function (p) { return p[0] === chosen; }) ? chosen : "";
   }

@@ -122,7 +122,7 @@
     }
     // What keeps media off, said until it changes: the media server out of reach,
     // or a meeting too large without it.
-    var why = this.mediaDown ? S.say("mediaUnavailable") : roster.mesh_ok ? "" : roster.reason;
+    var why = this.mediaDown ? S.say("mediaUnavailable") : roster.mesh_ok ? "" : S.say(roster.reason);
     this.say(why, true);
   };
 
@@ -591,7 +591,7 @@
         if (notice.textContent !== text) return;
         notice.textContent = "";
         notice.hidden = true;
-        if (self.roster && !self.roster.mesh_ok) self.say(self.roster.reason, true);
+        if (self.roster && !self.roster.mesh_ok) self.say(S.say(self.roster.reason), true);
       }, 8000);
     }
   };
@@ -634,6 +634,11 @@
   document.addEventListener("htmx:oobAfterSwap", function (event) {
     var target = event.detail && event.detail.target;
     if (current && target && target.id === "media-roster") current.readRoster();
+  });
+
+  // The page's words arrived after the stage was drawn (strings.js): say them now.
+  document.addEventListener("liveroom:strings", function () {
+    if (current && current.roster) current.updateControls();
   });
 
   // Signals arrive on the room's own stream; after it reconnects, renegotiate.
