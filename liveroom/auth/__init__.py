@@ -18,6 +18,6 @@ def register(app: Flask) -> None:
     file: the live hub imports ``auth.sessions``, which must not bring the log-in
     views with it.
     """
-    from liveroom.auth import account, routes  # noqa: F401  (their views attach to bp)
+    from liveroom.auth import account, live_room, routes  # noqa: F401  (views attach to bp)
 
     app.register_blueprint(bp)

@@ -294,8 +294,13 @@ def oob(tag: str, element_id: str, swap: str, inner: str = "") -> str:
     return f'<{tag} id="{element_id}" hx-swap-oob="{swap}">{inner}</{tag}>'
 
 
-def _announce(text: str) -> str:
-    return f'<span hx-swap-oob="innerHTML:#meeting-announcer">{text}</span>'
+def _announce(text: str, category: str | None = None) -> str:
+    """A sentence (escaped HTML, in the audience's language) for the room's one live
+    region: dropped into the page's hidden ``#announce-inbox``, from which
+    static/js/announce.js queues, coalesces and speaks it, unless the person turned
+    ``category`` off (``liveroom/preferences.py``; None: always spoken)."""
+    kind = f' data-category="{category}"' if category else ""
+    return f'<div hx-swap-oob="beforeend:#announce-inbox"><span{kind}>{text}</span></div>'
 
 
 def _hands(
@@ -375,7 +380,7 @@ def people_announcement(changes: list[tuple[str, int]], count: int) -> str:
         kind, user_id = changes[0]
         person = db.session.get(User, user_id)
         name = person.display_name if person else _("Someone")
-        return _announce(_escape(ANNOUNCED_KINDS[kind] % {"name": name}))
+        return _announce(_escape(ANNOUNCED_KINDS[kind] % {"name": name}), "people")
     joined = sum(kind == Kind.PARTICIPANT_JOINED for kind, _kind in changes)
     left = sum(kind == Kind.PARTICIPANT_LEFT for kind, _kind in changes)
     removed = len(changes) - joined - left
@@ -399,7 +404,7 @@ def people_announcement(changes: list[tuple[str, int]], count: int) -> str:
     sentence = phrases[0]
     for phrase in phrases[1:]:
         sentence = _("%(before)s, %(after)s", before=sentence, after=phrase)
-    return _announce(_escape(_("%(changes)s.", changes=sentence)))
+    return _announce(_escape(_("%(changes)s.", changes=sentence)), "people")
 
 
 def _people_changed(plan: Plan, event: Event) -> None:

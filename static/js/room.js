@@ -118,6 +118,49 @@
     }
   });
 
+  // Nothing someone else does moves your focus. When the stream (or a refresh of the
+  // whole panel) replaces the element that has the focus (your hand button, the chat
+  // box when chat is switched, an instructor's toggle, a "Lower" button in the hands),
+  // focus goes back to the same element in the new content: by its id, else the
+  // control at the same place, else the swapped region itself. A draft in the chat
+  // box survives the swap. (The people list keeps its own, above: open menus too.)
+  var keptFocus = null;
+  function focusables(root) {
+    return Array.prototype.slice.call(root.querySelectorAll(
+      "a[href], button, input:not([type='hidden']), select, textarea, summary, [tabindex]"));
+  }
+  function keepFocus(event) {
+    var target = event.detail && event.detail.target;
+    var active = document.activeElement;
+    if (!target || !active || active === document.body || target.id === "people-list") return;
+    if (target !== active && !target.contains(active)) return;
+    keptFocus = {
+      region: target.id,
+      id: active.id,
+      index: target === active ? -1 : focusables(target).indexOf(active),
+      draft: active.tagName === "TEXTAREA" || (active.tagName === "INPUT" && active.type === "text") ? active.value : null,
+    };
+  }
+  function restoreFocus() {
+    var kept = keptFocus;
+    keptFocus = null;
+    var active = document.activeElement;
+    if (!kept || (active && active !== document.body && active.isConnected)) return;
+    var element = kept.id && document.getElementById(kept.id);
+    var region = kept.region && document.getElementById(kept.region);
+    if (!element && region) element = kept.index >= 0 ? focusables(region)[kept.index] : region;
+    if (!element) return;
+    if (kept.draft && "value" in element && !element.value) element.value = kept.draft;
+    if (!element.matches("a[href], button, input, select, textarea, summary, [tabindex]")) {
+      element.setAttribute("tabindex", "-1");
+    }
+    element.focus();
+  }
+  document.addEventListener("htmx:beforeSwap", keepFocus);
+  document.addEventListener("htmx:oobBeforeSwap", keepFocus);
+  document.addEventListener("htmx:afterSwap", restoreFocus);
+  document.addEventListener("htmx:oobAfterSwap", restoreFocus);
+
   var chatLog = null;
   var stickToBottom = true;
   document.addEventListener("htmx:oobBeforeSwap", function () {
