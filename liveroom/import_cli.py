@@ -60,7 +60,8 @@ def _summary(plan: csv_import.Plan) -> str:
 def import_users_command(file: Path, apply_: bool, passwords: Path | None) -> None:
     """Users: username,display_name,role[,password][,email]."""
     plan = _preview_or_fail(csv_import.USERS, file)
-    needs_passwords = any("temporary password" in line.changes for line in plan.lines)
+    # New users without a password of their own get a temporary one.
+    needs_passwords = any(work.get("password") == "" for work in plan.work.values())
     if not apply_:
         for line in plan.lines:
             click.echo(_describe(line))

@@ -90,8 +90,10 @@ def name_captioner(session: LiveSession, target: Participation, actor: User) -> 
         db.session.refresh(session)
         if session.ended_at is not None:
             raise CaptionError(_("This meeting has ended."), 409)
-        if session.captioner_id != target.user_id:
+        if not db.session.scalar(sa.select(_present(session.id, target.user_id))):
             raise CaptionError(_("That person is not in the room any more."), 404)
+        # They were the captioner already as this update ran (another click's, whether
+        # or not someone else has been named since): nothing to change.
         return False
     set_committed_value(session, "captioner_id", target.user_id)
     events.append(
