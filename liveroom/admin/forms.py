@@ -1,7 +1,10 @@
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectChoice, SelectField
+from wtforms import BooleanField, SelectChoice, SelectField, SelectMultipleField, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
+from liveroom.i18n import LANGUAGES
 from liveroom.media.rules import StageMode
 from liveroom.settings import DEFAULT_ROLE_CHOICES, MINIMUM_ROLE_CHOICES
 
@@ -29,3 +32,21 @@ class SettingsForm(FlaskForm):
         _l("Role of new accounts (%(key)s)", key="defaultApplicationRole"),
         choices=lambda: [SelectChoice(role.value, role.label) for role in DEFAULT_ROLE_CHOICES],
     )
+    offered_languages = SelectMultipleField(
+        _l("Languages offered (%(key)s)", key="offeredLanguages"),
+        choices=[SelectChoice(code, language.name) for code, language in LANGUAGES.items()],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
+    default_language = SelectField(
+        _l("Default language (%(key)s)", key="defaultLanguage"),
+        choices=[SelectChoice(code, language.name) for code, language in LANGUAGES.items()],
+    )
+
+    def validate_offered_languages(self, field: SelectMultipleField) -> None:
+        if not field.data:
+            raise ValidationError(_("Offer at least one language."))
+
+    def validate_default_language(self, field: SelectField) -> None:
+        if self.offered_languages.data and field.data not in self.offered_languages.data:
+            raise ValidationError(_("The default language must be one of those offered."))

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from flask import Response, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import refresh
 from flask_login import current_user, login_required
 
 from liveroom import accounts
 from liveroom.auth import bp, passwords, throttle
-from liveroom.auth.forms import ChangePasswordForm, DisplayNameForm
+from liveroom.auth.forms import ChangePasswordForm, DisplayNameForm, LanguageForm
 from liveroom.auth.sessions import begin_session
 from liveroom.extensions import db
+from liveroom.i18n import LANGUAGES, offered
 
 # What someone who must change their password may still reach.
 OPEN_WHILE_CHANGING = frozenset(
@@ -52,11 +54,20 @@ def _current_password_matches(password: str) -> bool | None:
     return matched
 
 
-def _render_account(name_form: DisplayNameForm, password_form: ChangePasswordForm, status: int):
+def _render_account(
+    name_form: DisplayNameForm,
+    password_form: ChangePasswordForm,
+    status: int,
+    language_form: LanguageForm | None = None,
+):
+    if language_form is None:
+        language_form = LanguageForm(formdata=None, data={"locale": current_user.locale or ""})
     return render_template(
         "auth/account.html",
         name_form=name_form,
         password_form=password_form,
+        language_form=language_form,
+        languages=[LANGUAGES[code] for code in offered()],
         has_password=not accounts.uses_single_sign_on(current_user),
     ), status
 
@@ -118,3 +129,25 @@ def change_password() -> Response | tuple[str, int]:
     return render_template(
         "auth/password.html", form=form, forced=current_user.must_change_password
     ), status
+
+
+@bp.post("/account/language")
+@login_required
+def choose_language() -> Response | tuple[str, int]:
+    """The person's language: one the site offers, or the browser's ("" stores None).
+    It holds from the next page on; the confirmation is already in it."""
+    form = LanguageForm()
+    if form.validate_on_submit():
+        code = (form.locale.data or "").strip()
+        if code and code not in offered():
+            form.locale.errors.append(_("Choose a language from the list."))
+        else:
+            current_user.locale = code or None
+            db.session.commit()
+            refresh()  # the confirmation in the language now chosen
+            flash(_("Language saved."), "success")
+            return redirect(url_for("auth.account") + "#language-title", 303)
+    elif not form.locale.errors:
+        form.locale.errors.append(_("The form expired: try again."))
+    name_form = DisplayNameForm(formdata=None, data={"display_name": current_user.display_name})
+    return _render_account(name_form, ChangePasswordForm(formdata=None), 422, form)

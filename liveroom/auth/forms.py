@@ -44,3 +44,10 @@ class ChangePasswordForm(FlaskForm):
         validators=[DataRequired(_l("Type the new password again.")), Length(max=256)],
         render_kw={"autocomplete": "new-password"},
     )
+
+
+class LanguageForm(FlaskForm):
+    """A person's language: one the site offers, or "" for the browser's (checked by
+    the view against the languages offered now)."""
+
+    locale = StringField(_l("Language"))
