@@ -49,6 +49,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from liveroom import events
 from liveroom.auth.sessions import end_every_session
@@ -349,8 +350,12 @@ def check_erasable(user: User) -> None:
     )
     if live is not None:
         raise ErasureRefused(
-            f"{user.username} is in a live meeting in '{live}' (or it is their room); "
-            "erase them once it has ended"
+            _(
+                "%(username)s is in a live meeting in '%(room)s' (or it is their room); "
+                "erase them once it has ended",
+                username=user.username,
+                room=live,
+            )
         )
     if user.role.is_admin:
         admins = [role for role in AppRole if role.is_admin]
@@ -359,7 +364,10 @@ def check_erasable(user: User) -> None:
         )
         if not others:
             raise ErasureRefused(
-                f"{user.username} is the last admin; make someone else admin first"
+                _(
+                    "%(username)s is the last admin; make someone else admin first",
+                    username=user.username,
+                )
             )
 
 

@@ -49,7 +49,13 @@ class AppRole(enum.Enum):
         for role in cls:
             if role.value == key:
                 return role
-        raise ValueError(f"unknown role '{key}' (expected one of: {', '.join(app_role_keys())})")
+        raise ValueError(
+            gettext(
+                "unknown role '%(key)s' (expected one of: %(keys)s)",
+                key=key,
+                keys=", ".join(app_role_keys()),
+            )
+        )
 
 
 _APP_ROLE_ORDER = [
@@ -104,7 +110,9 @@ class ChannelRole(enum.Enum):
             return cls(key.lower())
         except ValueError:
             keys = "|".join(role.value for role in cls)
-            raise ValueError(f"unknown channel role '{key}' (expected {keys})") from None
+            raise ValueError(
+                gettext("unknown channel role '%(key)s' (expected %(keys)s)", key=key, keys=keys)
+            ) from None
 
 
 _CHANNEL_ROLE_LABELS = {
