@@ -37,6 +37,7 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 LANGUAGES = ["en", "es", "ar"]
 DIRECTIONS = {"en": "ltr", "es": "ltr", "ar": "rtl"}
 DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
 PASSWORDS = {**DEMO_PASSWORDS, "student3": "liveroom-student"}
 # The page changes by itself (the live stream); a busy machine never takes this long.
 DEADLINE_MS = 15_000
@@ -232,9 +233,8 @@ def audit(request, people) -> Audit:
 
 def visit(page: Page, path: str, status: int = 200) -> None:
     response = page.goto(path)
-    assert response is not None and response.status == status, (
-        f"{path}: {response.status if response else 'no response'}"
-    )
+    got = response.status if response is not None else None
+    assert got == status, f"{path} answered {got}, not {status}"
     page.wait_for_load_state("load")
 
 
@@ -358,6 +358,33 @@ def test_every_room_state_passes_axe(browser, school, people, audit, language):
     admin = people.page(language, "admin")
     visit(admin, "/admin/live")
     audit.check(admin, "admin: live now, a meeting on")
+
+    # The keyboard shortcuts' dialog.
+    teacher.locator("[data-open-shortcuts]").click()
+    expect(teacher.locator("#shortcuts-dialog")).to_be_visible()
+    audit.check(teacher, "room: the keyboard shortcuts dialog")
+    teacher.keyboard.press("Escape")
+    expect(teacher.locator("#shortcuts-dialog")).to_be_hidden()
+
+    # Live captions: the instructor makes Sam the captioner, who types a line.
+    sam_row = teacher.locator("#people-list li", has_text="Sam Lee")
+    sam_row.locator("summary").click()
+    sam_row.locator(".person-menu__panel button[hx-post*=captioner][hx-vals*='1']").click()
+    expect(sam.locator("#caption-body")).to_be_visible(timeout=DEADLINE_MS)
+    sam.locator("#caption-body").fill("Today: how cells divide.")
+    sam.locator("#caption-body").press("Enter")
+    expect(teacher.locator("#captions-log li")).to_have_count(1, timeout=DEADLINE_MS)
+    audit.check(sam, "room: the captioner's composer")
+    audit.check(teacher, "room as instructor: live captions")
+
+    # On a phone the stage, chat and people are tabs.
+    sam.set_viewport_size(PHONE)
+    expect(sam.locator("[data-room-tabs]")).to_be_visible()
+    audit.check(sam, "room as participant on a phone (tabs)")
+    sam.locator("#room-tab-chat").click()
+    expect(sam.locator("#chat-body")).to_be_visible()
+    audit.check(sam, "room as participant on a phone, the chat tab")
+    sam.set_viewport_size(DESKTOP)
 
     # The instructor's menu for a person, and a removal.
     priya_row = teacher.locator("#people-list li", has_text="Priya Patel")

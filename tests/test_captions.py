@@ -82,7 +82,10 @@ def test_the_captions_area_is_a_log_under_the_stage_and_the_composer_is_labelled
     name_captioner(room, room.teacher, "sam")
     html = room.page(room.sam).get_data(as_text=True)
     assert html.index('id="stage"') < html.index('id="captions"') < html.index("media-bar")
-    assert re.search(r'<ol class="captions__log" id="captions-log" role="log"', html)
+    assert re.search(
+        r'<div class="captions__window" role="log"[^>]*>\s*<ol class="captions__log" id="captions-log"',
+        html,
+    )
     assert '<label for="caption-body"' in html and 'maxlength="500"' in html
     assert "caption-body" not in room.page(room.priya).get_data(as_text=True)
 
