@@ -221,7 +221,7 @@ def extract(into: Path) -> None:
 
 def messages_of(path: Path) -> dict:
     with path.open("rb") as handle:
-        return {message.id: message for message in read_po(handle) if message.id}
+        return {(message.context, message.id): message for message in read_po(handle) if message.id}
 
 
 @pytest.fixture(scope="module")
