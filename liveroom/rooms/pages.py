@@ -372,14 +372,15 @@ def captions_context(
 ) -> dict:
     """What the captions under the stage show to one viewer (``rooms/_captions.html``):
     who writes them, whether it is this viewer (their composer), whether they are
-    offered "Stop captions", and the last lines (``lines``)."""
+    offered "Stop captions", and the last lines (``lines``). Nothing is read while
+    nobody captions (the area is hidden then): a join costs no statement for it."""
     stay = captions.captioner_stay(session)
-    captioning = stay is not None and stay.user_id == viewer_id
+    if stay is None:
+        return {"captioner": None, "captioning": False, "offers_stop_captions": False}
     return {
-        "captioner": stay.user if stay is not None else None,
-        "captioning": captioning,
-        "offers_stop_captions": stay is not None
-        and rights.may_stop_captions(policy.shown_rank(stay), stay.user_id),
+        "captioner": stay.user,
+        "captioning": stay.user_id == viewer_id,
+        "offers_stop_captions": rights.may_stop_captions(policy.shown_rank(stay), stay.user_id),
         **({"captions": captions.recent_captions(session.id)} if lines else {}),
     }
 
