@@ -30,7 +30,7 @@ setup: $(BIN)/.installed node_modules/.installed $(MO_FILES)
 
 # Extract every marked string (babel.cfg) and merge it into each language's catalogue.
 messages: $(BIN)/.installed
-	$(BIN)/pybabel extract --mapping-file babel.cfg --keywords _l --keywords lazy_gettext --keywords N_plural:1,2 \
+	$(BIN)/pybabel extract --mapping-file babel.cfg --keywords _l --keywords lazy_gettext \
 		--sort-by-file --no-wrap --project Liveroom --copyright-holder "Liveroom" \
 		--output-file $(LOCALES)/messages.pot .
 	$(BIN)/pybabel update --input-file $(LOCALES)/messages.pot --output-dir $(LOCALES) \

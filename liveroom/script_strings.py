@@ -9,11 +9,11 @@ English as its fallback, so a page whose catalogue did not arrive still speaks E
 (tests/test_script_strings.py keeps that copy equal to the English here).
 
 Placeholders are the scripts' own: ``{name}``, ``{n}``. A count-bearing sentence is a
-``N_plural(singular, plural)``: the JSON gives it as an object with a form per CLDR
+``ngettext(singular, plural)`` here: the JSON gives it as an object with a form per CLDR
 plural category of the language ("one", "two", "few", "many", "other", "zero"), which
 strings.js chooses with ``Intl.PluralRules``.
 
-``make messages`` extracts ``N_`` and ``N_plural`` (Makefile).
+``make messages`` extracts ``N_`` and ``ngettext`` (Babel's default keywords).
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ from flask_babel import force_locale, get_locale, get_translations
 from liveroom.i18n import LANGUAGES, N_, SOURCE
 
 
-def N_plural(singular: str, plural: str) -> tuple[str, str]:  # noqa: N802 (gettext's style)
-    """Marks a count-bearing sentence for the catalogues (``make messages``)."""
+def ngettext(singular: str, plural: str) -> tuple[str, str]:
+    """Marks a count-bearing sentence for the catalogues and keeps both forms for the
+    JSON. Named as gettext's own so ``make messages`` extracts it with Babel's default
+    keywords (this module translates through ``get_translations`` instead)."""
     return (singular, plural)
 
 
@@ -119,7 +121,7 @@ STRINGS: dict[str, str | tuple[str, str]] = {
     "screenToggle": N_("Share screen"),
     # The room's live region (static/js/announce.js).
     "chatFrom": N_("{name}: {text}"),
-    "newMessages": N_plural("{n} new message in the chat.", "{n} new messages in the chat."),
+    "newMessages": ngettext("{n} new message in the chat.", "{n} new messages in the chat."),
     "raisedHand": N_("{name} raised their hand."),
     # Keyboard shortcuts (static/js/shortcuts.js): what each one did, said aloud.
     "handRaisedSelf": N_("Your hand is raised."),
