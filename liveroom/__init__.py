@@ -20,7 +20,7 @@ from flask import (
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from liveroom import assets, freshness, i18n, request_log, sqlite_locks
+from liveroom import assets, freshness, i18n, request_log, script_strings, sqlite_locks
 from liveroom.auth import csrf_tokens
 from liveroom.config import load_config
 from liveroom.extensions import csrf, db, htmx, login, migrate
@@ -144,6 +144,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     htmx.init_app(app)
     # Flask-Babel: the request's language (liveroom/i18n.py) and Jinja's {% trans %}.
     i18n.init_app(app)
+    # The scripts' words, per language, at /i18n/<code>.json (liveroom/script_strings.py).
+    script_strings.init_app(app)
 
     from liveroom import (
         admin,

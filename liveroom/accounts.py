@@ -17,6 +17,8 @@ from functools import cache
 from pathlib import Path
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from liveroom import audit
 from liveroom.auth.sessions import end_every_session
@@ -48,7 +50,7 @@ def clean_username(raw: str) -> str:
     visible = all(unicodedata.category(c)[0] not in "CZ" for c in username)
     if not username or len(username) > USERNAME_MAX or not visible:
         raise AccountError(
-            "Usernames are 1 to 64 characters without spaces or invisible characters."
+            _("Usernames are 1 to 64 characters without spaces or invisible characters.")
         )
     return username
 
@@ -58,7 +60,7 @@ def clean_display_name(raw: str) -> str:
 
     name = clean_line(raw or "")
     if not name or len(name) > DISPLAY_NAME_MAX:
-        raise AccountError("Display names are 1 to 100 characters.")
+        raise AccountError(_("Display names are 1 to 100 characters."))
     return name
 
 
@@ -73,12 +75,20 @@ def password_problem(password: str, username: str = "") -> str | None:
     """Why ``password`` is refused, or None. The same rule for everyone: the account
     page, an admin setting one, the command line."""
     if len(password) < PASSWORD_MIN:
-        return f"Passwords need at least {PASSWORD_MIN} characters."
+        return ngettext(
+            "Passwords need at least %(num)d character.",
+            "Passwords need at least %(num)d characters.",
+            PASSWORD_MIN,
+        )
     if len(password) > PASSWORD_MAX:
-        return f"Passwords are at most {PASSWORD_MAX} characters."
+        return ngettext(
+            "Passwords are at most %(num)d character.",
+            "Passwords are at most %(num)d characters.",
+            PASSWORD_MAX,
+        )
     lowered = password.lower()
     if lowered in common_passwords() or (username and lowered == username.lower()):
-        return "That password is too common and easy to guess. Choose another."
+        return _("That password is too common and easy to guess. Choose another.")
     return None
 
 

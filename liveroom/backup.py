@@ -27,6 +27,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from flask import current_app
+from flask_babel import gettext as _
 
 from liveroom.extensions import db
 
@@ -46,8 +47,10 @@ def sqlite_path() -> Path:
     url = db.engine.url
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         raise BackupError(
-            "backup and restore work on a SQLite database; for PostgreSQL use pg_dump "
-            "and pg_restore (see docs/deploy.md)"
+            _(
+                "backup and restore work on a SQLite database; for PostgreSQL use pg_dump "
+                "and pg_restore (see docs/deploy.md)"
+            )
         )
     return Path(url.database)
 
@@ -56,13 +59,15 @@ def backup_to(target: Path, force: bool = False) -> int:
     """Copy the live database to ``target``; returns its size in bytes."""
     source_path = sqlite_path()
     if not target.parent.is_dir():
-        raise BackupError(f"the folder {target.parent} does not exist")
+        raise BackupError(_("the folder %(folder)s does not exist", folder=target.parent))
     if target.is_dir():
-        raise BackupError(f"{target} is a folder; give a file name")
+        raise BackupError(_("%(file)s is a folder; give a file name", file=target))
     if target.resolve() in {source_path.resolve(), *_companions(source_path)}:
-        raise BackupError(f"{target} is the live database itself; choose another file")
+        raise BackupError(
+            _("%(file)s is the live database itself; choose another file", file=target)
+        )
     if target.exists() and not force:
-        raise BackupError(f"{target} exists already (add --force to replace it)")
+        raise BackupError(_("%(file)s exists already (add --force to replace it)", file=target))
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     source = sqlite3.connect(source_path, isolation_level=None, timeout=30)
     try:
@@ -76,7 +81,7 @@ def backup_to(target: Path, force: bool = False) -> int:
             # One file that stands alone (no -wal beside it), checked before it counts.
             copy.execute("PRAGMA journal_mode=DELETE")
             if copy.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-                raise BackupError("the copy did not pass SQLite's check; nothing was written")
+                raise BackupError(_("the copy did not pass SQLite's check; nothing was written"))
         finally:
             copy.close()
         with open(partial, "rb") as written:
@@ -110,27 +115,34 @@ def check_restorable(backup: Path) -> str | None:
     can run (its revision known here). Returns its revision (None for a database made
     without migrations, which the upgrade recognises)."""
     if not backup.is_file():
-        raise BackupError(f"no file {backup}")
+        raise BackupError(_("no file %(file)s", file=backup))
     try:
         with contextlib.closing(
             sqlite3.connect(f"{backup.resolve().as_uri()}?mode=ro", uri=True)
         ) as c:
             if c.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-                raise BackupError(f"{backup} is a damaged SQLite database")
+                raise BackupError(_("%(file)s is a damaged SQLite database", file=backup))
             tables = {row[0] for row in c.execute("SELECT name FROM sqlite_master")}
             if not LIVEROOM_TABLES.issubset(tables):
-                raise BackupError(f"{backup} is a SQLite database but not Liveroom's")
+                raise BackupError(
+                    _("%(file)s is a SQLite database but not Liveroom's", file=backup)
+                )
             revision = None
             if "alembic_version" in tables:
                 revision = c.execute("SELECT version_num FROM alembic_version").fetchone()
                 revision = revision[0] if revision else None
     except sqlite3.DatabaseError:
-        raise BackupError(f"{backup} is not a SQLite database") from None
+        raise BackupError(_("%(file)s is not a SQLite database", file=backup)) from None
     head, known = code_revisions()
     if revision is not None and revision not in known:
         raise BackupError(
-            f"{backup} comes from a newer Liveroom (schema {revision}, this one knows up "
-            f"to {head}): upgrade Liveroom first"
+            _(
+                "%(file)s comes from a newer Liveroom (schema %(revision)s, this one knows up "
+                "to %(head)s): upgrade Liveroom first",
+                file=backup,
+                revision=revision,
+                head=head,
+            )
         )
     return revision
 

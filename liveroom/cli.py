@@ -15,6 +15,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from liveroom import accounts, audit, backup, personal_data, retention
 from liveroom.channels import manage
@@ -43,14 +45,14 @@ def find_user(username: str) -> User:
     key = clean_line(username).lower()
     user = db.session.scalar(sa.select(User).where(User.username == key))
     if user is None:
-        fail(f"no user named '{username}'")
+        fail(_("no user named '%(username)s'", username=username))
     return user
 
 
 def find_channel(name: str) -> Channel:
     channel = db.session.scalar(sa.select(Channel).where(Channel.name == clean_line(name)))
     if channel is None:
-        fail(f"no channel named '{name}'")
+        fail(_("no channel named '%(name)s'", name=name))
     return channel
 
 
@@ -107,7 +109,7 @@ def schema_differences(connection: sa.Connection) -> list:
 def init_db_command() -> None:
     """Create or upgrade the database (same as ``flask db upgrade``; data is kept)."""
     upgrade_database()
-    click.echo("Database ready.")
+    click.echo(_("Database ready."))
 
 
 @click.command("version")
@@ -140,11 +142,11 @@ def create_user_command(
     except ValueError as error:
         fail(str(error))
     if accounts.username_taken(username):
-        fail(f"a user named '{username}' already exists")
+        fail(_("a user named '%(username)s' already exists", username=username))
     accounts.create_user(username, password, role, name)
     audit.record(None, "user_created", f"{username}: {role.value} (CLI)")
     db.session.commit()
-    click.echo(f"Created {username} ({role.label}).")
+    click.echo(_("Created %(username)s (%(role)s).", username=username, role=role.label))
 
 
 @users_cli.command("set-role")
@@ -172,7 +174,7 @@ def set_role_command(username: str, role_key: str) -> None:
         )
     db.session.commit()
     follow_roles(user)
-    click.echo(f"{user.username} is now {role.label}.")
+    click.echo(_("%(username)s is now %(role)s.", username=user.username, role=role.label))
 
 
 @channels_cli.command("create")
@@ -182,14 +184,14 @@ def create_channel_command(name: str, description: str) -> None:
     """Create a channel (its live room comes with it)."""
     name = clean_line(name)
     if not name or len(name) > 100:
-        fail("channel names are 1 to 100 characters")
+        fail(_("channel names are 1 to 100 characters"))
     if db.session.scalar(sa.select(Channel.id).where(Channel.name == name)):
-        fail(f"a channel named '{name}' already exists")
+        fail(_("a channel named '%(name)s' already exists", name=name))
     try:
         manage.create_channel(name, description, None)
     except manage.ChannelError as error:
         fail(str(error))
-    click.echo(f"Created channel {name}.")
+    click.echo(_("Created channel %(name)s.", name=name))
 
 
 @channels_cli.command("add-member")
@@ -210,7 +212,14 @@ def add_member_command(channel_name: str, username: str, role_key: str) -> None:
         manage.set_member(channel, user, role, None)
     except manage.ChannelError as error:
         fail(str(error))
-    click.echo(f"{user.username} is now {role.label} of {channel.name}.")
+    click.echo(
+        _(
+            "%(username)s is now %(role)s of %(channel)s.",
+            username=user.username,
+            role=role.label,
+            channel=channel.name,
+        )
+    )
 
 
 @settings_cli.command("set")
@@ -241,7 +250,8 @@ def prune_command() -> None:
     pruned = retention.prune(batches=None)
     click.echo(
         f"Removed {pruned.events} events, {pruned.chat_messages} chat messages, "
-        f"the text of {pruned.deleted_texts} deleted messages, {pruned.attendance} stays, "
+        f"the text of {pruned.deleted_texts} deleted messages, "
+        f"{pruned.captions} caption lines, {pruned.attendance} stays, "
         f"{pruned.waiting_entries} waiting-room entries, {pruned.removals} removals "
         f"and {pruned.other} other rows."
     )
@@ -258,7 +268,15 @@ def backup_command(file: Path, force: bool) -> None:
         size = backup.backup_to(file, force)
     except backup.BackupError as error:
         fail(str(error))
-    click.echo(f"Backed up to {file} ({size:,} bytes).")
+    click.echo(
+        ngettext(
+            "Backed up to %(file)s (%(size)s byte).",
+            "Backed up to %(file)s (%(size)s bytes).",
+            size,
+            file=file,
+            size=f"{size:,}",
+        )
+    )
 
 
 @click.command("restore")
@@ -275,16 +293,30 @@ def restore_command(file: Path, yes: bool) -> None:
         fail(str(error))
     if not yes:
         click.confirm(
-            f"Replace everything in {live} with {file}? Stop the server first",
+            _(
+                "Replace everything in %(live)s with %(file)s? Stop the server first",
+                live=live,
+                file=file,
+            ),
             abort=True,
         )
     backup.restore_from(file)
     ended = end_every_login()
-    head, _ = backup.code_revisions()
+    head, _code = backup.code_revisions()
     if revision != head:
         upgrade_database()
-        click.echo(f"Upgraded the restored database to this Liveroom's schema ({head}).")
-    click.echo(f"Restored {file} into {live}; {ended} log-ins ended, everyone logs in again.")
+        click.echo(
+            _("Upgraded the restored database to this Liveroom's schema (%(head)s).", head=head)
+        )
+    click.echo(
+        ngettext(
+            "Restored %(file)s into %(live)s; %(num)d log-in ended, everyone logs in again.",
+            "Restored %(file)s into %(live)s; %(num)d log-ins ended, everyone logs in again.",
+            ended,
+            file=file,
+            live=live,
+        )
+    )
 
 
 def end_every_login() -> int:
@@ -304,13 +336,19 @@ def export_person_command(username: str, output: Path | None) -> None:
     """Print everything stored about a person as JSON (a GDPR or FERPA request)."""
     user = find_user(username)
     if output is not None and not output.parent.is_dir():
-        fail(f"the folder {output.parent} does not exist")
+        fail(_("the folder %(folder)s does not exist", folder=output.parent))
     text = json.dumps(personal_data.export(user), indent=2, ensure_ascii=False)
     if output is None:
         click.echo(text)
     else:
         output.write_text(text + "\n", encoding="utf-8")
-        click.echo(f"Wrote everything stored about {user.username} to {output}.")
+        click.echo(
+            _(
+                "Wrote everything stored about %(username)s to %(file)s.",
+                username=user.username,
+                file=output,
+            )
+        )
 
 
 @people_cli.command("erase")
@@ -326,12 +364,21 @@ def erase_person_command(username: str, yes: bool) -> None:
         fail(str(error))
     if not yes:
         click.confirm(
-            f"Erase {user.username} ({user.display_name}) and everything they wrote? "
-            "This cannot be undone",
+            _(
+                "Erase %(username)s (%(name)s) and everything they wrote? This cannot be undone",
+                username=user.username,
+                name=user.display_name,
+            ),
             abort=True,
         )
     placeholder = personal_data.erase(user)
-    click.echo(f"Erased {username}: the account is now the anonymous {placeholder}.")
+    click.echo(
+        _(
+            "Erased %(username)s: the account is now the anonymous %(placeholder)s.",
+            username=username,
+            placeholder=placeholder,
+        )
+    )
 
 
 DEMO_PASSWORDS = {
@@ -387,7 +434,7 @@ def demo_command() -> None:
     db.session.commit()
     if not private_rooms_of(users["teacher"]):
         create_private_room(users["teacher"], "Office hours")
-    click.echo("Demo data ready. Log in as:")
+    click.echo(_("Demo data ready. Log in as:"))
     for username, name, role in people:
         click.echo(f"  {username:<9} / {DEMO_PASSWORDS[username]:<17} {name} ({role.label})")
 

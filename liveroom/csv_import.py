@@ -30,6 +30,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from flask_babel import format_number
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
@@ -121,17 +123,22 @@ class Result:
 def decode(data: bytes) -> str:
     """The file's text; FileRefused when it is empty, too big or not UTF-8."""
     if len(data) > MAX_BYTES:
-        raise FileRefused(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB.")
+        raise FileRefused(
+            _(
+                "The file is larger than %(size)s MB.",
+                size=format_number(MAX_BYTES // (1024 * 1024)),
+            )
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise FileRefused(
-            'The file is not UTF-8 text. In a spreadsheet, save it as "CSV UTF-8".'
+            _('The file is not UTF-8 text. In a spreadsheet, save it as "CSV UTF-8".')
         ) from None
     if "\x00" in text:
-        raise FileRefused("The file is not a CSV text file.")
+        raise FileRefused(_("The file is not a CSV text file."))
     if not text.strip():
-        raise FileRefused("The file is empty.")
+        raise FileRefused(_("The file is empty."))
     return text
 
 
@@ -161,10 +168,17 @@ def read_rows(text: str, kind: str) -> list[tuple[int, dict[str, str]]]:
                 continue  # blank lines (a spreadsheet's trailing ones) are skipped
             if len(rows) == MAX_LINES:
                 raise FileRefused(
-                    f"The file has more than {MAX_LINES:,} lines: split it into smaller files."
+                    _(
+                        "The file has more than %(lines)s lines: split it into smaller files.",
+                        lines=format_number(MAX_LINES),
+                    )
                 )
             if len(cells) != len(columns):
-                problem = f"{len(cells)} values, but the header has {len(columns)} columns"
+                problem = _(
+                    "%(values)s values, but the header has %(columns)s columns",
+                    values=format_number(len(cells)),
+                    columns=format_number(len(columns)),
+                )
                 rows.append((start, {None: problem}))  # type: ignore[dict-item]
                 continue
             rows.append(
@@ -174,25 +188,46 @@ def read_rows(text: str, kind: str) -> list[tuple[int, dict[str, str]]]:
                 )
             )
     except csv.Error as error:
-        raise FileRefused(f"Line {number}: {error}.") from None
+        raise FileRefused(_("Line %(number)s: %(error)s.", number=number, error=error)) from None
     return rows
 
 
 def check_header(header: list[str], kind: str) -> list[str]:
     required, optional = FORMATS[kind]
-    expected = ",".join(required) + (f" (optional: {','.join(optional)})" if optional else "")
+    expected = ",".join(required)
+    if optional:
+        expected += " " + _("(optional: %(columns)s)", columns=",".join(optional))
     for name in header:
         if header.count(name) > 1:
-            raise FileRefused(f"The column '{name}' appears twice. Expected: {expected}.")
+            raise FileRefused(
+                _(
+                    "The column '%(name)s' appears twice. Expected: %(expected)s.",
+                    name=name,
+                    expected=expected,
+                )
+            )
         if name not in required + optional:
             hint = ""
             other = MEMBERSHIPS if kind == USERS else USERS
             if set(FORMATS[other][0]) <= set(header):
-                hint = f" This looks like a {other} file."
-            raise FileRefused(f"Unknown column '{name}'. Expected: {expected}.{hint}")
+                hint = " " + _("This looks like a %(kind)s file.", kind=other)
+            raise FileRefused(
+                _(
+                    "Unknown column '%(name)s'. Expected: %(expected)s.",
+                    name=name,
+                    expected=expected,
+                )
+                + hint
+            )
     missing = [name for name in required if name not in header]
     if missing:
-        raise FileRefused(f"The column '{missing[0]}' is missing. Expected: {expected}.")
+        raise FileRefused(
+            _(
+                "The column '%(name)s' is missing. Expected: %(expected)s.",
+                name=missing[0],
+                expected=expected,
+            )
+        )
     return header
 
 
@@ -220,7 +255,7 @@ def normal_username(raw: str) -> str:
 def app_role(name: str) -> AppRole | None:
     wanted = name.strip().casefold()
     for role in AppRole:
-        if wanted in (role.value.casefold(), role.label.casefold()):
+        if wanted in (role.value.casefold(), role.english.casefold()):
             return role
     return None
 
@@ -228,7 +263,7 @@ def app_role(name: str) -> AppRole | None:
 def channel_role(name: str) -> ChannelRole | None:
     wanted = name.strip().casefold()
     for role in ChannelRole:
-        if wanted in (role.value, role.label.casefold()):
+        if wanted in (role.value, role.english.casefold()):
             return role
     return None
 
@@ -243,7 +278,7 @@ def email_problem(email: str) -> str | None:
         or any(c.isspace() for c in email)
         or "@" in domain
     ):
-        return f"'{email}' is not an email address"
+        return _("'%(email)s' is not an email address", email=email)
     return None
 
 
@@ -267,10 +302,12 @@ def preview(kind: str, data: bytes, actor: User | None = None) -> Plan:
     """What importing ``data`` as a ``kind`` file would do, changing nothing.
     FileRefused when the file as a whole cannot be read."""
     if kind not in FORMATS:
-        raise FileRefused(f"Unknown kind of file '{kind}' (expected users or memberships).")
+        raise FileRefused(
+            _("Unknown kind of file '%(kind)s' (expected users or memberships).", kind=kind)
+        )
     rows = read_rows(decode(data), kind)
     if not rows:
-        raise FileRefused("The file has a header but no lines to import.")
+        raise FileRefused(_("The file has a header but no lines to import."))
     if kind == USERS:
         return _plan_users(rows, actor)
     return _plan_memberships(rows)
@@ -292,17 +329,29 @@ def _plan_users(rows: list[tuple[int, dict]], actor: User | None) -> Plan:
         if problem:
             line.errors.append(problem)
         elif username in first_seen:
-            line.errors.append(f"'{username}' is already on line {first_seen[username]}")
+            line.errors.append(
+                _(
+                    "'%(username)s' is already on line %(number)s",
+                    username=username,
+                    number=first_seen[username],
+                )
+            )
         else:
             first_seen[username] = number
         name = clean_line(row["display_name"])
         if not name or len(name) > 100:
-            line.errors.append("Display names are 1 to 100 characters.")
+            line.errors.append(_("Display names are 1 to 100 characters."))
         if row["role"]:
             role = app_role(row["role"])
             if role is None:
-                labels = ", ".join(r.label for r in AppRole)
-                line.errors.append(f"unknown role '{row['role']}' (expected one of: {labels})")
+                labels = ", ".join(r.english for r in AppRole)
+                line.errors.append(
+                    _(
+                        "unknown role '%(role)s' (expected one of: %(labels)s)",
+                        role=row["role"],
+                        labels=labels,
+                    )
+                )
         else:
             fallback_role = fallback_role or accounts.default_role()
             role = fallback_role
@@ -311,7 +360,7 @@ def _plan_users(rows: list[tuple[int, dict]], actor: User | None) -> Plan:
         if "email" in row and email and (problem := email_problem(email)):
             line.errors.append(problem)
         if row.get("active", "").lower() not in _ACTIVE:
-            line.errors.append(f"active is yes or no, not '{row['active']}'")
+            line.errors.append(_("active is yes or no, not '%(value)s'", value=row["active"]))
         user = existing.get(username)
         if user is None and password and (problem := accounts.password_problem(password, username)):
             line.errors.append(problem)
@@ -323,23 +372,36 @@ def _plan_users(rows: list[tuple[int, dict]], actor: User | None) -> Plan:
             work["email"] = email
         if user is None:
             line.action = "create"
-            line.changes.append(f"new {role.label} account")
+            line.changes.append(_("new %(role)s account", role=role.label))
             if not password:
-                line.changes.append("temporary password")
+                line.changes.append(_("temporary password"))
             work["password"] = password
         else:
             if password:
-                line.notes.append("password ignored: an import never changes an existing password")
+                line.notes.append(
+                    _("password ignored: an import never changes an existing password")
+                )
             if name != user.display_name:
-                line.changes.append(f"name {user.display_name} → {name}")
+                line.changes.append(
+                    _("name %(before)s → %(after)s", before=user.display_name, after=name)
+                )
             if role is not user.role:
                 if actor is not None and user.id == actor.id:
-                    line.errors.append("you cannot change your own role by import")
+                    line.errors.append(_("you cannot change your own role by import"))
                     line.action = "error"
                     continue
-                line.changes.append(f"role {user.role.label} → {role.label}")
+                line.changes.append(
+                    _("role %(before)s → %(after)s", before=user.role.label, after=role.label)
+                )
             if "email" in row and email != user.email:
-                line.changes.append(f"email {user.email or '(none)'} → {email or '(none)'}")
+                none = _("(none)")
+                line.changes.append(
+                    _(
+                        "email %(before)s → %(after)s",
+                        before=user.email or none,
+                        after=email or none,
+                    )
+                )
             line.action = "change" if line.changes else "unchanged"
         plan.work[number] = work
     return plan
@@ -379,19 +441,28 @@ def _plan_memberships(rows: list[tuple[int, dict]]) -> Plan:
         user = users.get(username)
         role = channel_role(row["channel_role"])
         if channel is None:
-            line.errors.append(f"no channel named '{name}'")
+            line.errors.append(_("no channel named '%(name)s'", name=name))
         if user is None:
-            line.errors.append(f"no user named '{username}'")
+            line.errors.append(_("no user named '%(username)s'", username=username))
         if role is None:
-            labels = ", ".join(r.label for r in ChannelRole)
+            labels = ", ".join(r.english for r in ChannelRole)
             line.errors.append(
-                f"unknown channel role '{row['channel_role']}' (expected one of: {labels})"
+                _(
+                    "unknown channel role '%(role)s' (expected one of: %(labels)s)",
+                    role=row["channel_role"],
+                    labels=labels,
+                )
             )
         if channel is not None and user is not None:
             pair = (channel.id, user.id)
             if pair in first_seen:
                 line.errors.append(
-                    f"'{username}' in '{name}' is already on line {first_seen[pair]}"
+                    _(
+                        "'%(username)s' in '%(name)s' is already on line %(number)s",
+                        username=username,
+                        name=name,
+                        number=first_seen[pair],
+                    )
                 )
             else:
                 first_seen[pair] = number
@@ -401,7 +472,7 @@ def _plan_memberships(rows: list[tuple[int, dict]]) -> Plan:
         before = current.get((channel.id, user.id))
         if before is None:
             line.action = "create"
-            line.changes.append(f"new {role.label}")
+            line.changes.append(_("new %(role)s", role=role.label))
         elif before is not role:
             line.action = "change"
             line.changes.append(f"{before.label} → {role.label}")
@@ -435,8 +506,10 @@ def _refuse_last_manager_demotions(
             for number in numbers:
                 line = by_number[number]
                 line.errors.append(
-                    "this would leave the channel without a Manager: make someone else "
-                    "Manager in the same file first"
+                    _(
+                        "this would leave the channel without a Manager: make someone else "
+                        "Manager in the same file first"
+                    )
                 )
                 line.action = "error"
                 del plan.work[number]
@@ -461,11 +534,13 @@ def apply(kind: str, data: bytes, digest: str | None, actor: User | None) -> Res
             manage._lock_channel(channel_id)
         plan = preview(kind, data, actor)
     if not plan.ok:
-        raise PreviewOutdated("The file has errors: nothing was imported. Preview it again.")
+        raise PreviewOutdated(_("The file has errors: nothing was imported. Preview it again."))
     if digest is not None and digest != plan.digest:
         raise PreviewOutdated(
-            "Something changed since the preview (an account or membership was changed "
-            "meanwhile): nothing was imported. Preview the file again."
+            _(
+                "Something changed since the preview (an account or membership was changed "
+                "meanwhile): nothing was imported. Preview the file again."
+            )
         )
     try:
         if kind == USERS:
@@ -482,8 +557,10 @@ def apply(kind: str, data: bytes, digest: str | None, actor: User | None) -> Res
     except IntegrityError:
         db.session.rollback()
         raise PreviewOutdated(
-            "Something changed while importing (the same account or membership was "
-            "created meanwhile): nothing was imported. Preview the file again."
+            _(
+                "Something changed while importing (the same account or membership was "
+                "created meanwhile): nothing was imported. Preview the file again."
+            )
         ) from None
     except BaseException:
         db.session.rollback()

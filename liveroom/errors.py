@@ -13,28 +13,37 @@ import logging
 
 import sqlalchemy as sa
 from flask import Flask, Response, make_response, render_template, request, url_for
+from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from liveroom.extensions import db, login
+from liveroom.i18n import N_
 from liveroom.request_log import current_request_id
 from liveroom.templating import wants_fragment
 
 log = logging.getLogger(__name__)
 
+# Marked with N_ and translated as a page is answered (``title_and_message``).
 MESSAGES = {
-    400: ("Bad request", "The request could not be understood."),
-    401: ("Please log in", "Log in to continue."),
-    403: ("Not allowed", "You don't have permission to do that."),
-    404: ("Not found", "There is nothing at this address."),
-    405: ("Not allowed", "That action is not available here."),
-    408: ("Too slow", "Your request took too long to arrive. Check your connection and try again."),
-    413: ("Too large", "This request is too large."),
-    422: ("Cannot do that", "The request could not be processed."),
-    429: ("Too many requests", "You are doing that too often. Wait a moment and try again."),
-    500: ("Something went wrong", "The server hit a problem. Please try again."),
-    503: ("Unavailable", "The service is unavailable right now. Please try again shortly."),
+    400: (N_("Bad request"), N_("The request could not be understood.")),
+    401: (N_("Please log in"), N_("Log in to continue.")),
+    403: (N_("Not allowed"), N_("You don't have permission to do that.")),
+    404: (N_("Not found"), N_("There is nothing at this address.")),
+    405: (N_("Not allowed"), N_("That action is not available here.")),
+    408: (
+        N_("Too slow"),
+        N_("Your request took too long to arrive. Check your connection and try again."),
+    ),
+    413: (N_("Too large"), N_("This request is too large.")),
+    422: (N_("Cannot do that"), N_("The request could not be processed.")),
+    429: (
+        N_("Too many requests"),
+        N_("You are doing that too often. Wait a moment and try again."),
+    ),
+    500: (N_("Something went wrong"), N_("The server hit a problem. Please try again.")),
+    503: (N_("Unavailable"), N_("The service is unavailable right now. Please try again shortly.")),
 }
 
 # The last resort: no template, no database, nothing that can fail.
@@ -58,8 +67,20 @@ def rollback_session() -> None:
 
 
 def title_and_message(status: int, message: str | None) -> tuple[str, str]:
+    """The page's title and sentence in the request's language. A view's own message
+    (``abort(403, _("…"))``) comes translated already; the defaults and the messages
+    defined once (marked ``N_``) are translated here."""
     title, default = MESSAGES.get(status, MESSAGES[400] if status < 500 else MESSAGES[500])
-    return title, message or default
+    return translated(title), translated(message or default)
+
+
+def translated(message: str) -> str:
+    """``message`` in the request's language; as it is when even that fails (the
+    fixed page's last resort: the language is read from the database)."""
+    try:
+        return gettext(message)
+    except Exception:
+        return message
 
 
 def render_error(status: int, message: str | None = None) -> Response:
@@ -105,7 +126,7 @@ def error_page(status: int, message: str | None = None) -> Response:
 def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> Response:
-        return error_page(400, "This form has expired. Reload the page and try again.")
+        return error_page(400, N_("This form has expired. Reload the page and try again."))
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
@@ -124,7 +145,7 @@ def register(app: Flask) -> None:
         rollback_session()
         # The plain page: the full one would ask the database (who is signed in) again.
         response = fallback_page(
-            503, "The server is very busy right now. Please try again in a moment."
+            503, N_("The server is very busy right now. Please try again in a moment.")
         )
         response.headers["Retry-After"] = "5"
         return response

@@ -46,6 +46,11 @@ class Kind(enum.StrEnum):
     # An offer, answer or ICE candidate for one person (liveroom/media/signals.py):
     # delivered once, never replayed, deleted after a few minutes.
     SIGNAL = "signal"
+    # Live captions (liveroom/rooms/captions.py): the captioner was named or stopped
+    # (the people lists follow: their menus offer "Make captioner" or "Stop captions"),
+    # and a line of captions for everyone under the stage.
+    CAPTIONS_CHANGED = "captions_changed"
+    CAPTION_POSTED = "caption_posted"
 
 
 # How many events the session's transaction stored (counted when it commits).

@@ -7,7 +7,7 @@ source language: its words are the seed's (Start Meeting, Join Meeting, My Rooms
 
 A request's language: the signed-in person's own choice, then the browser's
 ``Accept-Language``, then the site's default, always among the languages the site
-offers (the admin's setting).
+offers (the admin's setting). The command line speaks the site's default.
 """
 
 from __future__ import annotations
@@ -42,6 +42,13 @@ LANGUAGES = {
 SOURCE = "en"
 
 
+def N_(message: str) -> str:
+    """Marks a sentence for the catalogues (``make messages`` extracts ``N_``) and
+    leaves it as it is: for words kept in English where they are defined (a role's
+    name, which CSV files use in every language) and translated where they are shown."""
+    return message
+
+
 def offered() -> list[str]:
     """The codes the site offers, in the admin's order (English when unset)."""
     from liveroom.settings import offered_languages
@@ -60,16 +67,30 @@ def choose_locale() -> str:
     chosen = getattr(g, "liveroom_locale", None)
     if chosen:
         return chosen
+    if not has_request_context():
+        return _site_language()
     codes = offered()
-    if has_request_context():
-        own = _own_choice()
-        if own in codes:
-            return own
-        best = request.accept_languages.best_match(codes)
-        if best:
-            return best
+    own = _own_choice()
+    if own in codes:
+        return own
+    best = request.accept_languages.best_match(codes)
+    if best:
+        return best
     default = site_default()
     return default if default in codes else codes[0]
+
+
+def _site_language() -> str:
+    """Outside a request (the command line, which has no browser and nobody signed
+    in): the site's default language; English while the database cannot say (before
+    ``init-db`` has made its tables)."""
+    from liveroom.extensions import db
+
+    try:
+        return site_default()
+    except Exception:
+        db.session.rollback()
+        return SOURCE
 
 
 def _own_choice() -> str | None:

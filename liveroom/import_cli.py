@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 from flask.cli import AppGroup
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from liveroom import csv_import, handouts
 
@@ -24,9 +26,18 @@ def _read(file: Path) -> bytes:
 
 
 def _describe(line: csv_import.Line) -> str:
-    what = "; ".join(line.changes) or "unchanged"
+    what = "; ".join(line.changes) or _("unchanged")
     notes = "".join(f" ({note})" for note in line.notes)
-    return f"line {line.number}: {line.action} {line.key}: {what}{notes}"
+    return (
+        _(
+            "line %(number)s: %(action)s %(key)s: %(what)s",
+            number=line.number,
+            action=line.action,
+            key=line.key,
+            what=what,
+        )
+        + notes
+    )
 
 
 def _preview_or_fail(kind: str, file: Path) -> csv_import.Plan:
@@ -36,16 +47,41 @@ def _preview_or_fail(kind: str, file: Path) -> csv_import.Plan:
         raise click.ClickException(f"{file}: {refused}") from None
     for line in plan.errors:
         for message in line.errors:
-            click.echo(f"Error: {file}: line {line.number}: {message}", err=True)
+            click.echo(
+                _(
+                    "Error: %(file)s: line %(number)s: %(message)s",
+                    file=file,
+                    number=line.number,
+                    message=message,
+                ),
+                err=True,
+            )
     if not plan.ok:
-        raise click.ClickException(f"{len(plan.errors)} lines with errors: nothing was imported")
+        raise click.ClickException(
+            ngettext(
+                "%(num)d line with errors: nothing was imported",
+                "%(num)d lines with errors: nothing was imported",
+                len(plan.errors),
+            )
+        )
     return plan
 
 
 def _summary(plan: csv_import.Plan) -> str:
-    return (
-        f"{plan.count('create')} to create, {plan.count('change')} to change, "
-        f"{plan.count('unchanged')} unchanged"
+    return _(
+        "%(create)s to create, %(change)s to change, %(unchanged)s unchanged",
+        create=plan.count("create"),
+        change=plan.count("change"),
+        unchanged=plan.count("unchanged"),
+    )
+
+
+def _imported(result: csv_import.Result) -> str:
+    return _(
+        "Imported: %(created)s created, %(changed)s changed, %(unchanged)s unchanged.",
+        created=result.created,
+        changed=result.changed,
+        unchanged=result.unchanged,
     )
 
 
@@ -60,29 +96,36 @@ def _summary(plan: csv_import.Plan) -> str:
 def import_users_command(file: Path, apply_: bool, passwords: Path | None) -> None:
     """Users: username,display_name,role[,password][,email]."""
     plan = _preview_or_fail(csv_import.USERS, file)
-    needs_passwords = any("temporary password" in line.changes for line in plan.lines)
+    # New users without a password of their own get a temporary one.
+    needs_passwords = any(work.get("password") == "" for work in plan.work.values())
     if not apply_:
         for line in plan.lines:
             click.echo(_describe(line))
-        click.echo(f"Preview: {_summary(plan)}. Run again with --apply to import.")
+        click.echo(
+            _("Preview: %(summary)s. Run again with --apply to import.", summary=_summary(plan))
+        )
         return
     if needs_passwords and passwords is None:
         raise click.ClickException(
-            "some new users have no password: give --passwords FILE for their temporary ones"
+            _("some new users have no password: give --passwords FILE for their temporary ones")
         )
     if passwords is not None and passwords.exists():
-        raise click.ClickException(f"{passwords} exists already: choose a new file")
+        raise click.ClickException(_("%(file)s exists already: choose a new file", file=passwords))
     result = _apply(csv_import.USERS, file)
     if result.passwords and passwords is not None:
         # Readable by this account only: it holds passwords until handed out.
         descriptor = os.open(passwords, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as out:
             out.write(handouts.as_csv(result.passwords))
-        click.echo(f"Wrote {len(result.passwords)} temporary passwords to {passwords}.")
-    click.echo(
-        f"Imported: {result.created} created, {result.changed} changed, "
-        f"{result.unchanged} unchanged."
-    )
+        click.echo(
+            ngettext(
+                "Wrote %(num)d temporary password to %(file)s.",
+                "Wrote %(num)d temporary passwords to %(file)s.",
+                len(result.passwords),
+                file=passwords,
+            )
+        )
+    click.echo(_imported(result))
 
 
 @import_cli.command("memberships")
@@ -94,13 +137,12 @@ def import_memberships_command(file: Path, apply_: bool) -> None:
     if not apply_:
         for line in plan.lines:
             click.echo(_describe(line))
-        click.echo(f"Preview: {_summary(plan)}. Run again with --apply to import.")
+        click.echo(
+            _("Preview: %(summary)s. Run again with --apply to import.", summary=_summary(plan))
+        )
         return
     result = _apply(csv_import.MEMBERSHIPS, file)
-    click.echo(
-        f"Imported: {result.created} created, {result.changed} changed, "
-        f"{result.unchanged} unchanged."
-    )
+    click.echo(_imported(result))
 
 
 def _apply(kind: str, file: Path) -> csv_import.Result:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, request
+from flask_babel import gettext
 from werkzeug.routing import BaseConverter, IntegerConverter
 
 # Database ids are 64-bit signed integers everywhere (SQLite and PostgreSQL).
@@ -33,5 +34,5 @@ def int_arg(name: str, default: int = 0) -> int:
 
 def parse_id(raw: str, name: str) -> int:
     if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ID:
-        abort(400, f"“{name}” must be a whole number.")
+        abort(400, gettext("“%(name)s” must be a whole number.", name=name))
     return int(raw)

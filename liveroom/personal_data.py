@@ -4,11 +4,13 @@
 Every table, column by column (liveroom/models.py):
 
 - ``user``: username, display name, role, created, email, deactivated, must change
-  password: exported; on erasure the row stays
+  password, their chosen language, the live announcements they turned off and whether
+  their keyboard shortcuts are on: exported; on erasure the row stays
   as an anonymous placeholder ("erased-<id>", "Former member", no password, role
   Anonymous: takes part in nothing, cannot log in), so the rows below that point at it
   keep their meaning (a meeting's attendance still counts one person) and name nobody;
-  its email is emptied.
+  its email is emptied and its preferences are reset (no language, every
+  announcement on, shortcuts on).
 - ``password_handout`` (an import's temporary passwords, kept ten minutes at most):
   those they made are exported by time only; on erasure those they made, and any that
   lists them, are deleted.
@@ -27,6 +29,11 @@ Every table, column by column (liveroom/models.py):
   its text; deleted on erasure (a live page drops it). Others' messages in their
   private thread: exported without their author; deleted with the thread (it was a
   conversation with them, about them).
+- ``caption`` lines they typed as a meeting's captioner: exported with their text;
+  deleted on erasure, as their chat messages are (a live page shows the lines left).
+  The captioner roles they held (``live_session.captioner_id``, and the
+  ``room.captioner_named`` audit entries naming them): exported; a meeting's
+  captioner is cleared if it is them.
 - ``waiting_entry``, ``removal`` (of them, and decided or done by them): exported,
   others not named; kept, pointing at the placeholder.
 - ``media_pass`` (without its token), ``room_stream``: exported; deleted.
@@ -41,9 +48,11 @@ Every table, column by column (liveroom/models.py):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from liveroom import events
 from liveroom.auth.sessions import end_every_session
@@ -51,6 +60,7 @@ from liveroom.events import Kind
 from liveroom.extensions import db
 from liveroom.models import (
     AuditEntry,
+    Caption,
     ChatMessage,
     Event,
     LiveSession,
@@ -137,6 +147,9 @@ def export(user: User) -> dict:
             "email": user.email,
             "deactivated_at": _time(user.deactivated_at),
             "must_change_password": user.must_change_password,
+            "locale": user.locale,
+            "announcements_off": user.announcements_off,
+            "shortcuts_on": user.shortcuts_on,
         },
         "password_handouts_made": [
             {"expires_at": _time(h.expires_at)}
@@ -220,6 +233,11 @@ def export(user: User) -> dict:
             }
             for m in to_me
         ],
+        "captions_written": [
+            {**meeting(c.session_id), "id": c.id, "written_at": _time(c.created_at), "text": c.body}
+            for c in rows(Caption, Caption.author_id == user.id)
+        ],
+        "captioner_roles": _captioner_roles(user, meeting),
         "chat_messages_they_deleted": [
             m.id for m in rows(ChatMessage, ChatMessage.deleted_by_id == user.id)
         ],
@@ -284,6 +302,27 @@ def export(user: User) -> dict:
     }
 
 
+def _captioner_roles(user: User, meeting: Callable[[int], dict]) -> list[dict]:
+    """The meetings whose captions an instructor asked them to write (the audit's
+    ``room.captioner_named`` entries name them by id), and one they write now."""
+    named = db.session.scalars(
+        sa.select(AuditEntry)
+        .where(
+            AuditEntry.action == "room.captioner_named",
+            AuditEntry.detail.endswith(f", user {user.id}"),
+        )
+        .order_by(AuditEntry.id)
+    )
+    roles = []
+    for entry in named:
+        found = re.match(r"meeting (\d+),", entry.detail)
+        if found and db.session.get(LiveSession, int(found.group(1))) is not None:
+            roles.append({**meeting(int(found.group(1))), "named_at": _time(entry.at)})
+    now = db.session.scalars(sa.select(LiveSession.id).where(LiveSession.captioner_id == user.id))
+    roles += [{**meeting(session_id), "captioner_now": True} for session_id in now]
+    return roles
+
+
 def _written_by_or_to(user: User) -> sa.ColumnElement[bool]:
     """Their messages, and their private thread (the instructors' side too)."""
     return sa.or_(ChatMessage.author_id == user.id, ChatMessage.thread_user_id == user.id)
@@ -325,8 +364,12 @@ def check_erasable(user: User) -> None:
     )
     if live is not None:
         raise ErasureRefused(
-            f"{user.username} is in a live meeting in '{live}' (or it is their room); "
-            "erase them once it has ended"
+            _(
+                "%(username)s is in a live meeting in '%(room)s' (or it is their room); "
+                "erase them once it has ended",
+                username=user.username,
+                room=live,
+            )
         )
     if user.role.is_admin:
         admins = [role for role in AppRole if role.is_admin]
@@ -335,7 +378,10 @@ def check_erasable(user: User) -> None:
         )
         if not others:
             raise ErasureRefused(
-                f"{user.username} is the last admin; make someone else admin first"
+                _(
+                    "%(username)s is the last admin; make someone else admin first",
+                    username=user.username,
+                )
             )
 
 
@@ -360,6 +406,18 @@ def erase(user: User) -> str:
             room_id, Kind.CHAT_DELETED, session_id, message_id=message_id, thread_user_id=thread
         )
     gone(sa.delete(ChatMessage).where(_written_by_or_to(user)))
+    # Their caption lines, like their messages: a live meeting's pages show the rest.
+    for session_id, room_id in db.session.execute(
+        sa.select(LiveSession.id, LiveSession.room_id).where(
+            LiveSession.ended_at.is_(None),
+            LiveSession.id.in_(sa.select(Caption.session_id).where(Caption.author_id == user.id)),
+        )
+    ):
+        events.append(room_id, Kind.CAPTIONS_CHANGED, session_id, action="erased")
+    gone(sa.delete(Caption).where(Caption.author_id == user.id))
+    gone(
+        sa.update(LiveSession).where(LiveSession.captioner_id == user.id).values(captioner_id=None)
+    )
     # Ended rather than deleted: the hubs close their browsers' open streams at once,
     # and the upkeep deletes ended rows a day later (auth/sessions.py).
     end_every_session(user)
@@ -409,6 +467,9 @@ def erase(user: User) -> str:
     user.role = AppRole.ANONYMOUS
     user.email = None
     user.must_change_password = False
+    user.locale = None
+    user.announcements_off = ""
+    user.shortcuts_on = True
     db.session.add(AuditEntry(action="person_erased", detail=f"{placeholder}: erased (CLI)"))
     db.session.commit()
     return placeholder

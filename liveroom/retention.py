@@ -3,8 +3,8 @@
 - An ended meeting's **event log** goes ``LIVEROOM_EVENT_RETENTION_DAYS`` (7) after
   its end: replay only serves live meetings. Site-wide events (``site_changed``, no
   meeting) go the same time after they happened.
-- Its **chat and attendance** (stays, waiting-room entries, removals, stream slots,
-  media passes and rooms) go ``LIVEROOM_RETENTION_DAYS`` (365) after its end. A message
+- Its **chat, captions and attendance** (stays, waiting-room entries, removals, stream
+  slots, media passes and rooms) go ``LIVEROOM_RETENTION_DAYS`` (365) after its end. A message
   deleted for everyone stays as a tombstone: its text is emptied, who wrote it, who
   deleted it and when are kept for the audit. The meeting's own row (room, start, end,
   who started it) stays, so the meetings list says a meeting happened.
@@ -31,6 +31,7 @@ from flask import current_app
 from liveroom import events
 from liveroom.extensions import db
 from liveroom.models import (
+    Caption,
     ChatMessage,
     Event,
     LiveSession,
@@ -56,6 +57,7 @@ class Pruned:
     events: int = 0
     chat_messages: int = 0
     deleted_texts: int = 0
+    captions: int = 0
     attendance: int = 0
     waiting_entries: int = 0
     removals: int = 0
@@ -114,6 +116,8 @@ def _steps() -> list[tuple[str, Callable[[], int]]]:
             ),
         ),
         ("deleted_texts", _empty_deleted_texts(done)),
+        # Live captions are kept with the chat, for the same period.
+        ("captions", lambda: _delete_some(Caption, [Caption.session_id.in_(done)])),
         (
             "other",
             lambda: _delete_some(MediaPass, [MediaPass.session_id.in_(done)], "participation_id"),

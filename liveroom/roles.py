@@ -9,6 +9,12 @@ from __future__ import annotations
 
 import enum
 
+from flask_babel import gettext
+
+# The English labels are what CSV files name a role by, in any language (N_ marks
+# them for the catalogues); ``label`` translates one as it is shown.
+from liveroom.i18n import N_
+
 
 class AppRole(enum.Enum):
     """A user's application role. The value is MediaSpace's role key."""
@@ -26,6 +32,12 @@ class AppRole(enum.Enum):
 
     @property
     def label(self) -> str:
+        """The role's name as people read it, in the request's language."""
+        return gettext(_APP_ROLE_LABELS[self])
+
+    @property
+    def english(self) -> str:
+        """The role's English name: what CSV files write and read back."""
         return _APP_ROLE_LABELS[self]
 
     def at_least(self, other: AppRole) -> bool:
@@ -37,7 +49,13 @@ class AppRole(enum.Enum):
         for role in cls:
             if role.value == key:
                 return role
-        raise ValueError(f"unknown role '{key}' (expected one of: {', '.join(app_role_keys())})")
+        raise ValueError(
+            gettext(
+                "unknown role '%(key)s' (expected one of: %(keys)s)",
+                key=key,
+                keys=", ".join(app_role_keys()),
+            )
+        )
 
 
 _APP_ROLE_ORDER = [
@@ -48,11 +66,11 @@ _APP_ROLE_ORDER = [
     AppRole.UNMODERATED_ADMIN,
 ]
 _APP_ROLE_LABELS = {
-    AppRole.ANONYMOUS: "Anonymous",
-    AppRole.VIEWER: "Viewer",
-    AppRole.PRIVATE_ONLY: "Private Only",
-    AppRole.ADMIN: "Admin",
-    AppRole.UNMODERATED_ADMIN: "Unmoderated Admin",
+    AppRole.ANONYMOUS: N_("Anonymous"),
+    AppRole.VIEWER: N_("Viewer"),
+    AppRole.PRIVATE_ONLY: N_("Private Only"),
+    AppRole.ADMIN: N_("Admin"),
+    AppRole.UNMODERATED_ADMIN: N_("Unmoderated Admin"),
 }
 for _rank, _role in enumerate(_APP_ROLE_ORDER):
     _role.rank = _rank
@@ -74,7 +92,13 @@ class ChannelRole(enum.Enum):
 
     @property
     def label(self) -> str:
-        return self.value.capitalize()
+        """The role's name as people read it, in the request's language."""
+        return gettext(_CHANNEL_ROLE_LABELS[self])
+
+    @property
+    def english(self) -> str:
+        """The role's English name: what CSV files write and read back."""
+        return _CHANNEL_ROLE_LABELS[self]
 
     @property
     def runs_meetings(self) -> bool:
@@ -86,7 +110,17 @@ class ChannelRole(enum.Enum):
             return cls(key.lower())
         except ValueError:
             keys = "|".join(role.value for role in cls)
-            raise ValueError(f"unknown channel role '{key}' (expected {keys})") from None
+            raise ValueError(
+                gettext("unknown channel role '%(key)s' (expected %(keys)s)", key=key, keys=keys)
+            ) from None
+
+
+_CHANNEL_ROLE_LABELS = {
+    ChannelRole.MANAGER: N_("Manager"),
+    ChannelRole.MODERATOR: N_("Moderator"),
+    ChannelRole.CONTRIBUTOR: N_("Contributor"),
+    ChannelRole.MEMBER: N_("Member"),
+}
 
 
 class RoomRole(enum.Enum):
@@ -97,7 +131,10 @@ class RoomRole(enum.Enum):
 
     @property
     def label(self) -> str:
-        return self.value.capitalize()
+        return gettext(_ROOM_ROLE_LABELS[self])
+
+
+_ROOM_ROLE_LABELS = {RoomRole.INSTRUCTOR: N_("Instructor"), RoomRole.PARTICIPANT: N_("Participant")}
 
 
 # --- Ranks inside a room ----------------------------------------------------------
@@ -117,8 +154,9 @@ class Rank(enum.IntEnum):
 
     @property
     def badge(self) -> str:
-        """What the people list calls someone of this rank."""
-        return _BADGES[self]
+        """What the people list calls someone of this rank, in the request's language
+        (the live hub draws each audience's lists in its own)."""
+        return gettext(_BADGES[self])
 
     @property
     def room_role(self) -> RoomRole:
@@ -126,7 +164,11 @@ class Rank(enum.IntEnum):
         return RoomRole.INSTRUCTOR if self.is_instructor else RoomRole.PARTICIPANT
 
 
-_BADGES = {Rank.STAFF: "Instructor", Rank.PROMOTED: "Moderator", Rank.PARTICIPANT: "Participant"}
+_BADGES = {
+    Rank.STAFF: N_("Instructor"),
+    Rank.PROMOTED: N_("Moderator"),
+    Rank.PARTICIPANT: N_("Participant"),
+}
 
 
 def acts_on(actor: Rank, target: Rank) -> bool:

@@ -8,6 +8,7 @@ from functools import lru_cache
 import sqlalchemy as sa
 from flask import g
 from flask.globals import _cv_app
+from flask_babel import gettext as _
 
 from liveroom import events, freshness
 from liveroom.events import Kind
@@ -76,35 +77,53 @@ def normalize(key: str, value: str) -> str:
             return "true"
         if lowered in ("false", "off", "0", "no"):
             return "false"
-        raise ValueError(f"{key} takes true or false, not '{value}'")
+        raise ValueError(_("%(key)s takes true or false, not '%(value)s'", key=key, value=value))
     if key in ROLE_KEYS:
         role = AppRole.from_key(value.strip())
         if role not in MINIMUM_ROLE_CHOICES:
-            raise ValueError(f"{key} must be viewerRole or above")
+            raise ValueError(_("%(key)s must be viewerRole or above", key=key))
         return role.value
     if key in STAGE_MODE_KEYS:
         return StageMode.from_key(value.strip()).value
     if key in DEFAULT_ROLE_KEYS:
         role = AppRole.from_key(value.strip())
         if role not in DEFAULT_ROLE_CHOICES:
-            raise ValueError(f"{key} cannot be an admin role")
+            raise ValueError(_("%(key)s cannot be an admin role", key=key))
         return role.value
     if key in LANGUAGE_LIST_KEYS:
         codes = [code.strip() for code in value.split(",") if code.strip()]
         unknown = [code for code in codes if code not in LANGUAGES]
         if unknown:
             raise ValueError(
-                f"{key}: unknown language '{unknown[0]}' (expected some of: {', '.join(LANGUAGES)})"
+                _(
+                    "%(key)s: unknown language '%(code)s' (expected some of: %(codes)s)",
+                    key=key,
+                    code=unknown[0],
+                    codes=", ".join(LANGUAGES),
+                )
             )
         if not codes:
-            raise ValueError(f"{key} needs at least one language")
+            raise ValueError(_("%(key)s needs at least one language", key=key))
         return ",".join(dict.fromkeys(codes))
     if key in LANGUAGE_KEYS:
         code = value.strip()
         if code not in LANGUAGES:
-            raise ValueError(f"{key} takes one of {', '.join(LANGUAGES)}, not '{value}'")
+            raise ValueError(
+                _(
+                    "%(key)s takes one of %(codes)s, not '%(value)s'",
+                    key=key,
+                    codes=", ".join(LANGUAGES),
+                    value=value,
+                )
+            )
         return code
-    raise ValueError(f"unknown setting '{key}' (expected one of: {', '.join(DEFAULTS)})")
+    raise ValueError(
+        _(
+            "unknown setting '%(key)s' (expected one of: %(keys)s)",
+            key=key,
+            keys=", ".join(DEFAULTS),
+        )
+    )
 
 
 # Built once (every request reads the settings): a statement costs more to construct

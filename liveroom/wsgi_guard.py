@@ -21,15 +21,19 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from flask import Flask, abort, current_app, request
+from flask_babel import format_decimal, gettext
 from werkzeug.exceptions import RequestTimeout
 from werkzeug.wsgi import ClosingIterator
+
+from liveroom.i18n import N_
 
 View = TypeVar("View", bound=Callable[..., Any])
 MB = 1024 * 1024
 
 
 class BodyTimeout(RequestTimeout):
-    description = "Your request took too long to arrive. Check your connection and try again."
+    # Translated as the error page is answered (liveroom/errors.py).
+    description = N_("Your request took too long to arrive. Check your connection and try again.")
 
 
 def accepts_upload(view: View) -> View:
@@ -47,7 +51,9 @@ def body_limit() -> int | None:
 
 
 def _size(n: int) -> str:
-    return f"{n / MB:.1f} MB" if n >= MB else f"{max(1, n // 1024)} kB"
+    if n >= MB:
+        return gettext("%(size)s MB", size=format_decimal(n / MB, format="0.0"))
+    return gettext("%(size)s kB", size=format_decimal(max(1, n // 1024)))
 
 
 def refuse_large_bodies() -> None:
@@ -60,7 +66,14 @@ def refuse_large_bodies() -> None:
     request.max_content_length = limit
     length = request.content_length
     if limit is not None and length is not None and length > limit:
-        abort(413, f"This request is too large ({_size(length)}); the limit is {_size(limit)}.")
+        abort(
+            413,
+            gettext(
+                "This request is too large (%(size)s); the limit is %(limit)s.",
+                size=_size(length),
+                limit=_size(limit),
+            ),
+        )
 
 
 class _TimedInput:

@@ -16,7 +16,8 @@ def test_admin_turns_the_module_on_and_the_change_is_recorded(app, world):
     )
     page = text_of(response)
     assert "Settings saved." in page
-    assert "Alex Admin: liveRoomEnabled: false → true" in page
+    # The admin's name is isolated (<bdi>: names keep their own direction).
+    assert "Alex Admin : liveRoomEnabled: false → true" in page
     assert 'href="/my-rooms"' not in response.get_data(as_text=True), "private rooms still off"
 
 

@@ -91,13 +91,13 @@ def enter(page: Page, button: str) -> None:
 
 def turn_on_camera_and_microphone(page: Page) -> None:
     """The first time: the preview dialog, then "Turn on"; the microphone after it."""
-    page.get_by_role("button", name="Turn camera on").click()
+    page.get_by_role("button", name="Camera", exact=True, pressed=False).click()
     dialog = page.get_by_role("dialog", name="Check your microphone and camera")
     expect(dialog).to_be_visible()
     dialog.get_by_role("button", name="Turn on").click()
-    expect(page.get_by_role("button", name="Turn camera off")).to_be_visible()
-    page.get_by_role("button", name="Turn microphone on").click()
-    expect(page.get_by_role("button", name="Turn microphone off")).to_be_visible()
+    expect(page.get_by_role("button", name="Camera", exact=True, pressed=True)).to_be_visible()
+    page.get_by_role("button", name="Microphone", exact=True, pressed=False).click()
+    expect(page.get_by_role("button", name="Microphone", exact=True, pressed=True)).to_be_visible()
 
 
 def growing(page: Page, uid: str, key: str) -> bool:
@@ -148,7 +148,7 @@ def test_three_people_see_and_hear_each_other_and_the_teacher_runs_the_stage(ser
 
     # The teacher mutes Sam: his own page stops sending audio, every list says so.
     menu_action(teacher, "Sam Lee", "Mute microphone")
-    expect(sam.get_by_role("button", name="Turn microphone on")).to_be_visible()
+    expect(sam.get_by_role("button", name="Microphone", exact=True, pressed=False)).to_be_visible()
     expect(sam.get_by_text("An instructor muted your microphone.")).to_be_visible()
     for page in pages.values():
         row = (
@@ -182,15 +182,17 @@ def test_three_people_see_and_hear_each_other_and_the_teacher_runs_the_stage(ser
 
     # Camera off by the teacher: Priya's video stops at everyone.
     menu_action(teacher, "Priya Patel", "Turn camera off")
-    expect(priya.get_by_role("button", name="Turn camera on")).to_be_visible()
+    expect(priya.get_by_role("button", name="Camera", exact=True, pressed=False)).to_be_visible()
     for page in (teacher, sam):
         # No video of hers on the stage (with nothing else on, she leaves it).
         expect(page.locator(f'.tile--camera[data-uid="{ids["student2"]}"]')).to_have_count(0)
         assert wait_until(lambda p=page: stopped(p, ids["student2"], "camera"), MEDIA_DEADLINE)
 
     # The teacher shares the screen: the others receive it as a 1280-wide video track.
-    teacher.get_by_role("button", name="Share screen").click()
-    expect(teacher.get_by_role("button", name="Stop sharing")).to_be_visible()
+    teacher.get_by_role("button", name="Share screen", exact=True, pressed=False).click()
+    expect(
+        teacher.get_by_role("button", name="Share screen", exact=True, pressed=True)
+    ).to_be_visible()
     for page in (sam, priya):
         assert wait_until(lambda p=page: growing(p, ids["teacher"], "screen"), MEDIA_DEADLINE)
         assert stats(page)["peers"][ids["teacher"]]["width"] == 1280
@@ -213,7 +215,7 @@ def test_three_people_see_and_hear_each_other_and_the_teacher_runs_the_stage(ser
 
     # Sam reloads: his new page sends nothing yet, and the room says so (he starts muted).
     sam.reload()
-    expect(sam.get_by_role("button", name="Turn camera on")).to_be_visible()
+    expect(sam.get_by_role("button", name="Camera", exact=True, pressed=False)).to_be_visible()
     sam_row = (
         teacher.get_by_role("region", name=re.compile("In the room"))
         .get_by_role("listitem")
@@ -244,10 +246,10 @@ def test_the_seventh_publisher_is_told_the_meeting_needs_the_media_server(server
 
     sam = log_in(browser, server.base, "student1", DEMO_PASSWORDS["student1"])
     enter(sam, "Join Meeting")
-    sam.get_by_role("button", name="Turn camera on").click()
+    sam.get_by_role("button", name="Camera", exact=True, pressed=False).click()
     sam.get_by_role("dialog").get_by_role("button", name="Turn on").click()
     expect(sam.locator("[data-media-notice]")).to_contain_text("media server")
-    expect(sam.get_by_role("button", name="Turn camera on")).to_be_visible()
+    expect(sam.get_by_role("button", name="Camera", exact=True, pressed=False)).to_be_visible()
     # Chat and the rest keep working.
     sam.get_by_role("textbox", name="Message").fill("I can still write")
     sam.keyboard.press("Enter")
@@ -272,7 +274,9 @@ def test_a_second_tab_says_the_microphone_and_camera_went_off_in_another_tab(tmp
         expect(notice).to_have_text(
             "Your microphone and camera were turned off in another tab or window of this room."
         )
-        expect(first.get_by_role("button", name="Turn microphone on")).to_be_visible()
+        expect(
+            first.get_by_role("button", name="Microphone", exact=True, pressed=False)
+        ).to_be_visible()
         expect(notice).not_to_contain_text("instructor")
     finally:
         own.stop()

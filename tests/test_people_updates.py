@@ -182,10 +182,10 @@ def test_a_list_update_carries_the_count_and_no_event_id(meeting):
 def test_screen_readers_hear_one_sentence_per_update(meeting):
     teacher = meeting.stream(meeting.teacher)
     meeting.arrive_together(["p000", "p001", "p002"], leaving=["sam"])
-    update = teacher.wait_for(lambda m: "meeting-announcer" in m.data)
+    update = teacher.wait_for(lambda m: "announce-inbox" in m.data)
     assert "3 people joined, 1 left." in update.data
     meeting.post(meeting.leo, "join")
-    assert "Leo Late joined." in teacher.wait_for(lambda m: "meeting-announcer" in m.data).data
+    assert "Leo Late joined." in teacher.wait_for(lambda m: "announce-inbox" in m.data).data
 
 
 def test_every_listener_ends_with_the_people_present(meeting):
@@ -310,7 +310,7 @@ def test_a_large_rooms_updates_send_the_top_and_the_count(large):
     update = teacher.wait_for(lambda m: count_in(m) == LARGE_ROOM + 12)
     lists = [listed(m) for m in teacher.seen if listed(m) is not None]
     assert lists and all(len(names) == TOP_OF_LARGE_ROOM for names in lists)
-    assert "meeting-announcer" not in update.data, "no announcements in a large room"
+    assert "announce-inbox" not in update.data, "no announcements in a large room"
 
 
 def test_a_new_name_or_a_raised_hand_shows_in_the_list_the_next_joiner_sees(meeting):

@@ -53,7 +53,9 @@ class Term:
         with app.app_context():
             from liveroom import handouts
 
-            db.session.get(User, self.samuel_id).email = "biscuit.keeper@home.example"
+            samuel = db.session.get(User, self.samuel_id)
+            samuel.email = "biscuit.keeper@home.example"
+            samuel.locale, samuel.announcements_off, samuel.shortcuts_on = "es", "chat,hands", False
             admin_id = db.session.scalar(sa.select(User.id).where(User.username == "admin"))
             rows = [("priya", "Priya Patel", "tmp-one"), ("samuel_lee", "Samuel Leeworth", "x")]
             handouts.keep(rows, admin_id)
@@ -109,6 +111,8 @@ def test_export_holds_the_persons_data_and_nobody_elses(term, runner):
     assert data["account"]["display_name"] == "Samuel Leeworth"
     assert data["account"]["email"] == "biscuit.keeper@home.example"
     assert data["account"]["must_change_password"] is False
+    assert (data["account"]["locale"], data["account"]["shortcuts_on"]) == ("es", False)
+    assert data["account"]["announcements_off"] == "chat,hands"
     assert [m["role"] for m in data["memberships"]] == ["member"]
     assert {r["name"] for r in data["private_rooms"]} == {
         "Samuel Leeworth's study group",
@@ -156,6 +160,8 @@ def test_erase_leaves_nothing_that_identifies_and_keeps_attendance_counts(term, 
             AppRole.ANONYMOUS,
         )
         assert not user.check_password(PASSWORD)
+        # His choices are reset: no language of his own, every announcement, shortcuts on.
+        assert (user.locale, user.announcements_off, user.shortcuts_on) == (None, "", True)
         # His room with a meeting behind it stays, archived; the unused one went.
         rooms = db.session.execute(
             sa.select(LiveSession.room_id).where(LiveSession.started_by_id == user.id)

@@ -314,3 +314,69 @@ def test_unmutes_at_once_then_strong_mutes_at_once_never_fail(meeting, server):
         == 0
     )
     meeting.end()
+
+
+def test_two_instructors_naming_two_captioners_at_once_leave_one(meeting, server):
+    """The teacher names Priya and a moderator names Tom, four clicks each, at once:
+    one of them writes the captions in the end, every page's last word says who (the
+    newest captions event), each change has its audit entry, and nobody gets a 500."""
+    if not server.scalar("SELECT count(*) FROM \"user\" WHERE username = 'tom'"):
+        server.add_member("tom", "tom-password-123")
+    tom = server.login("tom", "tom-password-123")
+    session_id = meeting.start()
+    for person in (meeting.sam, meeting.priya, tom):
+        assert person.post(meeting.url("join")).status_code == 200
+    sam_stay = meeting.stay(session_id, "student1")
+    promoted = meeting.teacher.post(meeting.url(f"people/{sam_stay}/role"), {"role": "instructor"})
+    assert promoted.status_code == 204
+    priya_stay = meeting.stay(session_id, "student2")
+    tom_stay = meeting.stay(session_id, "tom")
+    name = {"on": "1"}
+    barrier = threading.Barrier(2 * (AT_ONCE // 2))
+    statuses: list = []
+
+    def click(person: requests.Session, stay: int) -> None:
+        own = requests.Session()
+        own.cookies.update(person.cookies)
+        own.headers.update(person.headers)
+        barrier.wait(timeout=30)
+        try:
+            url = meeting.url(f"people/{stay}/captioner")
+            statuses.append(own.post(url, data=name, timeout=60).status_code)
+        except requests.RequestException as error:
+            statuses.append(f"failed: {error}")
+
+    clicks = [(meeting.teacher, priya_stay)] * (AT_ONCE // 2) + [(meeting.sam, tom_stay)] * (
+        AT_ONCE // 2
+    )
+    threads = [threading.Thread(target=click, args=item) for item in clicks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=90)
+    no_server_errors(statuses, server)
+    assert statuses == [204] * AT_ONCE, statuses
+    captioner = server.scalar("SELECT captioner_id FROM live_session WHERE id = :s", s=session_id)
+    assert captioner in (meeting.user_id("student2"), meeting.user_id("tom"))
+    with server.engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT data FROM event WHERE session_id = %s AND kind = %s ORDER BY id"
+            if server.pg_name
+            else "SELECT data FROM event WHERE session_id = ? AND kind = ? ORDER BY id",
+            (session_id, "captions_changed"),
+        ).all()
+    named = [row[0] if isinstance(row[0], dict) else json.loads(row[0]) for row in rows]
+    assert named and named[-1]["user_id"] == captioner, "the last event names who it is"
+    audited = server.scalar(
+        "SELECT count(*) FROM audit_entry WHERE action = 'room.captioner_named'"
+        " AND detail LIKE :meeting",
+        meeting=f"meeting {session_id},%",
+    )
+    assert audited == len(named)
+    # The one named writes; the other is refused with a reason.
+    writer, other = (
+        (meeting.priya, tom) if captioner == meeting.user_id("student2") else (tom, meeting.priya)
+    )
+    assert writer.post(meeting.url("captions"), data={"body": "hello"}).status_code == 200
+    assert other.post(meeting.url("captions"), data={"body": "me too"}).status_code == 403
+    meeting.end()

@@ -179,7 +179,7 @@ def test_chat_and_attendance_go_after_a_year_and_a_deleted_message_leaves_a_tomb
         assert left[0].deleted_at is not None and left[0].author_id is not None
         # The meeting's own row stays: a lesson took place, from when to when.
         assert db.session.get(LiveSession, school.ended) is not None
-    assert "1 chat messages, the text of 1 deleted messages, 2 stays" in output
+    assert "1 chat messages, the text of 1 deleted messages, 0 caption lines, 2 stays" in output
 
 
 def test_the_live_hubs_sweep_prunes_and_leaves_the_rest_for_later(app, school, monkeypatch):

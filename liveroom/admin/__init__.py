@@ -4,6 +4,7 @@ imports it; every admin URL is for the site's administrators only."""
 from __future__ import annotations
 
 from flask import Blueprint, Flask, abort
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -14,7 +15,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 def require_admin() -> None:
     """Only administrators get past here (others see 403 with the reason)."""
     if not current_user.role.is_admin:
-        abort(403, "Only administrators can change Liveroom's settings.")
+        abort(403, _("Only administrators can change Liveroom's settings."))
 
 
 def register(app: Flask) -> None:

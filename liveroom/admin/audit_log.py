@@ -15,49 +15,52 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask import render_template, request
+from flask_babel import gettext as _
 
 from liveroom.admin import bp
 from liveroom.audit import ROOM_PREFIX
 from liveroom.extensions import db
+from liveroom.i18n import N_
 from liveroom.models import AuditEntry, LiveSession, Room, User
 from liveroom.params import int_arg
 from liveroom.templating import wants_fragment
 from liveroom.text import clean_line
 
 PER_PAGE = 50
-# What the admin reads for an action; any other stored action shows as its key.
+# What the admin reads for an action (translated as shown); any other stored action
+# shows as its key.
 ACTION_LABELS = {
-    "setting_changed": "Setting changed",
-    "user_created": "Account created",
-    "user_role_changed": "Application role changed",
-    "user_deactivated": "Account deactivated",
-    "user_reactivated": "Account reactivated",
-    "user_password_reset": "Password reset",
-    "password_changed": "Password changed",
-    "person_erased": "Person erased",
-    "channel_created": "Channel created",
-    "channel_renamed": "Channel renamed",
-    "channel_described": "Channel description changed",
-    "channel_archived": "Channel archived",
-    "channel_unarchived": "Channel unarchived",
-    "membership_added": "Member added",
-    "membership_removed": "Member removed",
-    "membership_role_changed": "Channel role changed",
-    "channel_role_set": "Channel role set",
-    "private_room_renamed": "Private room renamed",
-    "private_room_deleted": "Private room deleted",
-    "private_room_archived": "Private room archived",
-    "room.meeting_ended": "Meeting ended",
-    "room.participant_removed": "Removed from a meeting",
-    "room.moderator_set": "Set as moderator",
-    "room.moderator_unset": "Made participant again",
-    "room.room_locked": "Room locked",
-    "room.room_unlocked": "Room unlocked",
-    "room.chat_turned_off": "Participant chat off",
-    "room.chat_turned_on": "Participant chat on",
-    "room.waiting_admitted": "Admitted from the waiting room",
-    "room.waiting_denied": "Denied entry",
-    "room.message_deleted": "Chat message deleted",
+    "setting_changed": N_("Setting changed"),
+    "user_created": N_("Account created"),
+    "user_role_changed": N_("Application role changed"),
+    "user_deactivated": N_("Account deactivated"),
+    "user_reactivated": N_("Account reactivated"),
+    "user_password_reset": N_("Password reset"),
+    "password_changed": N_("Password changed"),
+    "person_erased": N_("Person erased"),
+    "channel_created": N_("Channel created"),
+    "channel_renamed": N_("Channel renamed"),
+    "channel_described": N_("Channel description changed"),
+    "channel_archived": N_("Channel archived"),
+    "channel_unarchived": N_("Channel unarchived"),
+    "membership_added": N_("Member added"),
+    "membership_removed": N_("Member removed"),
+    "membership_role_changed": N_("Channel role changed"),
+    "channel_role_set": N_("Channel role set"),
+    "private_room_renamed": N_("Private room renamed"),
+    "private_room_deleted": N_("Private room deleted"),
+    "private_room_archived": N_("Private room archived"),
+    "room.meeting_ended": N_("Meeting ended"),
+    "room.participant_removed": N_("Removed from a meeting"),
+    "room.moderator_set": N_("Set as moderator"),
+    "room.moderator_unset": N_("Made participant again"),
+    "room.room_locked": N_("Room locked"),
+    "room.room_unlocked": N_("Room unlocked"),
+    "room.chat_turned_off": N_("Participant chat off"),
+    "room.chat_turned_on": N_("Participant chat on"),
+    "room.waiting_admitted": N_("Admitted from the waiting room"),
+    "room.waiting_denied": N_("Denied entry"),
+    "room.message_deleted": N_("Chat message deleted"),
 }
 
 _MEETING = re.compile(r"\bmeeting (\d+)")
@@ -66,7 +69,7 @@ _USER = re.compile(r"\buser (\d+)")
 
 def action_label(action: str) -> str:
     if action in ACTION_LABELS:
-        return ACTION_LABELS[action]
+        return _(ACTION_LABELS[action])
     return action.removeprefix(ROOM_PREFIX).replace("_", " ").capitalize()
 
 
@@ -102,7 +105,7 @@ def _date_arg(name: str) -> tuple[date | None, str | None]:
     try:
         return date.fromisoformat(raw), None
     except ValueError:
-        return None, f"“{raw}” is not a date (YYYY-MM-DD)."
+        return None, _("“%(raw)s” is not a date (YYYY-MM-DD).", raw=raw)
 
 
 def known_actions() -> list[str]:
@@ -159,7 +162,9 @@ def audit_log() -> str | tuple[str, int]:
         else:
             actor_id = db.session.scalar(sa.select(User.id).where(User.username == filters.actor))
             if actor_id is None:
-                errors.append(f"No account has the username “{filters.actor}”.")
+                errors.append(
+                    _("No account has the username “%(username)s”.", username=filters.actor)
+                )
             where.append(AuditEntry.actor_id == (actor_id or 0))
     if filters.action:
         where.append(AuditEntry.action == filters.action)
@@ -188,7 +193,7 @@ def audit_log() -> str | tuple[str, int]:
         Row(
             e.id,
             e.at,
-            e.display_name or "Command line",
+            e.display_name or _("Command line"),
             action_label(e.action),
             readable(e.detail, users, meetings),
         )

@@ -10,6 +10,8 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from liveroom.admin import bp
 from liveroom.auth.sessions import signed_in_user
@@ -23,8 +25,8 @@ from liveroom.templating import wants_fragment
 from liveroom.text import clean_line
 
 PER_PAGE = 25
-SORTS = {"name": "Name", "newest": "Newest first", "members": "Most members"}
-STATUSES = {"active": "Active", "archived": "Archived", "all": "All"}
+SORTS = {"name": _l("Name"), "newest": _l("Newest first"), "members": _l("Most members")}
+STATUSES = {"active": _l("Active"), "archived": _l("Archived"), "all": _l("All")}
 
 
 class ChannelRow(NamedTuple):
@@ -134,10 +136,14 @@ def create_channel() -> Response | tuple[str, int]:
             error = str(refused)
         else:
             flash(
-                f"Channel “{channel.name}” created. Add its Managers and members below.", "success"
+                _(
+                    "Channel “%(name)s” created. Add its Managers and members below.",
+                    name=channel.name,
+                ),
+                "success",
             )
             return redirect(url_for("admin.channel", channel_id=channel.id), 303)
-    form.name.errors = [error or "The form expired: try again."]
+    form.name.errors = [error or _("The form expired: try again.")]
     table = table_from_request()
     return render_template(
         "admin/channels.html", form=form, table=table, sorts=SORTS, statuses=STATUSES
@@ -182,7 +188,7 @@ def rename_channel(channel_id: int):
     channel = load_channel(channel_id)
     form = ChannelForm()
     if not form.validate_on_submit():
-        form.name.errors = ["The form expired: try again."]
+        form.name.errors = [_("The form expired: try again.")]
         return render_channel(channel, form, 422)
     try:
         changed = manage.rename_channel(
@@ -192,7 +198,7 @@ def rename_channel(channel_id: int):
         form.name.errors = [str(refused)]
         form.name.data = clean_line(form.name.data or "")
         return render_channel(channel, form, 422)
-    flash("Channel saved." if changed else "Nothing changed.", "success")
+    flash(_("Channel saved.") if changed else _("Nothing changed."), "success")
     return redirect(url_for("admin.channel", channel_id=channel.id), 303)
 
 
@@ -213,10 +219,13 @@ def archive_channel(channel_id: int):
     )
     manage.set_archived(channel, archived, signed_in_user())
     if archived:
-        message = f"“{channel.name}” is archived: its history is kept; no meeting can start."
+        message = _(
+            "“%(name)s” is archived: its history is kept; no meeting can start.",
+            name=channel.name,
+        )
         if had_live:
-            message += " Its live meeting has ended."
+            message += " " + _("Its live meeting has ended.")
     else:
-        message = f"“{channel.name}” is active again: its meetings can start."
+        message = _("“%(name)s” is active again: its meetings can start.", name=channel.name)
     flash(message, "success")
     return redirect(url_for("admin.channel", channel_id=channel.id), 303)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, RadioField, SelectChoice
@@ -10,14 +11,14 @@ from wtforms.validators import AnyOf, DataRequired
 from liveroom.csv_import import MEMBERSHIPS, USERS
 
 KINDS = [
-    SelectChoice(USERS, "Users"),
-    SelectChoice(MEMBERSHIPS, "Channel members"),
+    SelectChoice(USERS, _l("Users")),
+    SelectChoice(MEMBERSHIPS, _l("Channel members")),
 ]
 
 
 class ImportForm(FlaskForm):
-    kind = RadioField("What the file holds", choices=KINDS, default=USERS)
-    file = FileField("CSV file", validators=[FileRequired("Choose a CSV file to import.")])
+    kind = RadioField(_l("What the file holds"), choices=KINDS, default=USERS)
+    file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file to import."))])
 
 
 class ApplyForm(FlaskForm):

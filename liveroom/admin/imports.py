@@ -10,6 +10,7 @@ from flask import (
     request,
     stream_with_context,
 )
+from flask_babel import gettext as _
 
 from liveroom import csv_export, csv_import, handouts
 from liveroom.admin import bp
@@ -74,7 +75,7 @@ def import_preview() -> Response:
 def import_apply() -> Response:
     form = ApplyForm(prefix="apply")
     if not form.validate_on_submit():
-        return import_page(422, refused="The preview was incomplete: choose the file again.")
+        return import_page(422, refused=_("The preview was incomplete: choose the file again."))
     data = form.content.data.encode("utf-8")
     try:
         result = csv_import.apply(form.kind.data, data, form.digest.data, signed_in_user())
@@ -96,8 +97,10 @@ def import_passwords() -> Response:
     if content is None:
         abort(
             410,
-            "These temporary passwords were downloaded already or have expired. "
-            "Reset the passwords of the accounts concerned on the Users page.",
+            _(
+                "These temporary passwords were downloaded already or have expired. "
+                "Reset the passwords of the accounts concerned on the Users page."
+            ),
         )
     response = Response(
         content,

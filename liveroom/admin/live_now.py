@@ -10,6 +10,7 @@ from typing import NamedTuple
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import Response, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 
 from liveroom.admin import bp
 from liveroom.auth.sessions import signed_in_user
@@ -92,10 +93,10 @@ def end_meeting(session_id: int) -> Response:
         abort(404)
     name = session.room.name
     if session.ended_at is not None:
-        flash(f"The meeting in “{name}” had already ended.", "success")
+        flash(_("The meeting in “%(name)s” had already ended.", name=name), "success")
         return redirect(url_for("admin.live_now"), 303)
     # Audited as ``room.meeting_ended`` with the reason "admin" (``end_session``).
     meetings.end_session(session, signed_in_user(), reason="admin")
     close_media(session)
-    flash(f"The meeting in “{name}” has ended for everyone in it.", "success")
+    flash(_("The meeting in “%(name)s” has ended for everyone in it.", name=name), "success")
     return redirect(url_for("admin.live_now"), 303)

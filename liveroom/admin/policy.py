@@ -3,6 +3,8 @@ refusal comes back as the sentence the admin reads."""
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 from liveroom import accounts
 from liveroom.models import User
 from liveroom.roles import AppRole
@@ -15,31 +17,38 @@ def may_manage_users(actor: User) -> bool:
 
 def why_not_reset_password(actor: User, target: User) -> str | None:
     if not may_manage_users(actor):
-        return "Only administrators can reset passwords."
+        return _("Only administrators can reset passwords.")
     if target.id == actor.id:
-        return "Change your own password on your Account page."
+        return _("Change your own password on your Account page.")
     if accounts.uses_single_sign_on(target):
-        return f"{target.username} signs in through single sign-on: there is no password here."
+        return _(
+            "%(username)s signs in through single sign-on: there is no password here.",
+            username=target.username,
+        )
     return None
 
 
 def why_not_deactivate(actor: User, target: User) -> str | None:
     if not may_manage_users(actor):
-        return "Only administrators can deactivate accounts."
+        return _("Only administrators can deactivate accounts.")
     if target.id == actor.id:
-        return "You cannot deactivate your own account. Ask another administrator."
+        return _("You cannot deactivate your own account. Ask another administrator.")
     if target.role.is_admin and accounts.admins_other_than(target) == 0:
-        return f"{target.username} is the last active administrator. Make someone else admin first."
+        return _(
+            "%(username)s is the last active administrator. Make someone else admin first.",
+            username=target.username,
+        )
     return None
 
 
 def why_not_set_role(actor: User, target: User, role: AppRole) -> str | None:
     if not may_manage_users(actor):
-        return "Only administrators can change roles."
+        return _("Only administrators can change roles.")
     losing_admin = target.role.is_admin and not role.is_admin
     if losing_admin and accounts.admins_other_than(target) == 0:
-        return (
-            f"{target.username} is the last active administrator: make someone else "
-            "admin before changing this role."
+        return _(
+            "%(username)s is the last active administrator: make someone else "
+            "admin before changing this role.",
+            username=target.username,
         )
     return None

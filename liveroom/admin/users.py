@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import Response, abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import format_number, ngettext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from liveroom import accounts, audit
@@ -30,7 +33,12 @@ SORTS = {
     "role": (User.role, User.username),
     "created": (User.created_at, User.id),
 }
-SORT_LABELS = {"name": "Name", "username": "Username", "role": "Role", "created": "Created"}
+SORT_LABELS = {
+    "name": _l("Name"),
+    "username": _l("Username"),
+    "role": _l("Role"),
+    "created": _l("Created"),
+}
 
 
 @dataclass
@@ -57,8 +65,12 @@ class UserList:
         return self.link(sort=key, dir="desc" if descending else "asc", page=1)
 
     def found(self) -> str:
-        noun = "user" if self.total == 1 else "users"
-        return f"{self.total} {noun} found" if self.query else f"{self.total} {noun}"
+        shown = format_number(self.total)
+        if self.query:
+            return ngettext(
+                "%(shown)s user found", "%(shown)s users found", self.total, shown=shown
+            )
+        return ngettext("%(shown)s user", "%(shown)s users", self.total, shown=shown)
 
 
 def _matching(query: str) -> sa.ColumnElement[bool]:
@@ -93,7 +105,7 @@ def user_list(query: str, sort: str, descending: bool, page: int) -> UserList:
 
 def _require_manager() -> None:
     if not policy.may_manage_users(current_user):
-        abort(403, "Only administrators can manage users.")
+        abort(403, _("Only administrators can manage users."))
 
 
 def _user_or_404(user_id: int) -> User:
@@ -159,7 +171,9 @@ def new_user() -> Response | tuple[str, int] | str:
             form.username.errors.append(str(error))
         else:
             if accounts.username_taken(username):
-                form.username.errors.append(f"There is already a user named {username}.")
+                form.username.errors.append(
+                    _("There is already a user named %(username)s.", username=username)
+                )
         try:
             name = accounts.clean_display_name(form.display_name.data)
         except accounts.AccountError as error:
@@ -176,7 +190,10 @@ def new_user() -> Response | tuple[str, int] | str:
             audit.record(current_user.id, "user_created", f"{username}: {role.value}")
             db.session.commit()
             if chosen:
-                flash(f"Created {username} ({role.label}).", "success")
+                flash(
+                    _("Created %(username)s (%(role)s).", username=username, role=role.label),
+                    "success",
+                )
                 return redirect(url_for("admin.user", user_id=user.id), 303)
             return _show_password(user, password, created=True)
     status = 422 if form.is_submitted() else 200
@@ -202,7 +219,7 @@ def user(user_id: int) -> Response | tuple[str, int] | str:
                 db.session.commit()
                 if changed_role:
                     follow_roles(target)
-                flash("Saved." if renamed or changed_role else "Nothing changed.", "success")
+                flash(_("Saved.") if renamed or changed_role else _("Nothing changed."), "success")
                 return redirect(url_for("admin.user", user_id=target.id), 303)
     status = 422 if form.is_submitted() else 200
     return render_template(
@@ -254,8 +271,14 @@ def deactivate(user_id: int) -> Response | tuple[str, int]:
         return _refuse(target, refusal)
     if target.deactivated_at is None:
         left = accounts.deactivate(target, current_user)
-        note = f" They left {left} live meeting{'s' if left != 1 else ''}." if left else ""
-        flash(f"{target.username} is deactivated and signed out everywhere.{note}", "success")
+        message = _(
+            "%(username)s is deactivated and signed out everywhere.", username=target.username
+        )
+        if left:
+            message += " " + ngettext(
+                "They left %(num)d live meeting.", "They left %(num)d live meetings.", left
+            )
+        flash(message, "success")
     return redirect(url_for("admin.user", user_id=target.id), 303)
 
 
@@ -267,5 +290,5 @@ def reactivate(user_id: int) -> Response:
         abort(400)
     if target.deactivated_at is not None:
         accounts.reactivate(target, current_user)
-        flash(f"{target.username} can log in again.", "success")
+        flash(_("%(username)s can log in again.", username=target.username), "success")
     return redirect(url_for("admin.user", user_id=target.id), 303)

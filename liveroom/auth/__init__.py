@@ -18,7 +18,7 @@ def register(app: Flask) -> None:
     file: the live hub imports ``auth.sessions``, which must not bring the log-in
     views with it.
     """
-    from liveroom.auth import account, oidc, routes  # noqa: F401  (their views attach to bp)
+    from liveroom.auth import account, live_room, oidc, routes  # noqa: F401  (views attach to bp)
 
     oidc.init_app(app)  # Authlib's client for each OpenID Connect provider
     app.register_blueprint(bp)

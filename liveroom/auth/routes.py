@@ -8,6 +8,8 @@ from urllib.parse import unquote, urlsplit
 
 import sqlalchemy as sa
 from flask import Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from liveroom.auth import bp, passwords, throttle
@@ -19,15 +21,19 @@ from liveroom.auth.sessions import (
     user_of_this_session,
 )
 from liveroom.extensions import db, login
+from liveroom.i18n import N_
 from liveroom.models import User
 from liveroom.params import MAX_ID
 
 login.login_view = "auth.login_page"
-login.login_message = "Please log in to continue."
+login.login_message = N_("Please log in to continue.")
+# Flask-Login flashes its message through this, in the request's language.
+login.localize_callback = _
 login.login_message_category = "info"
 
-WRONG_LOGIN = "That username and password don't match. Check them and try again."
-DEACTIVATED = "This account is deactivated. Ask your school's administrator."
+# Translated as each page is answered.
+WRONG_LOGIN = N_("That username and password don't match. Check them and try again.")
+DEACTIVATED = N_("This account is deactivated. Ask your school's administrator.")
 
 
 @login.user_loader
@@ -94,16 +100,14 @@ def _sign_in_options() -> dict:
     }
 
 
-def _minutes(seconds: int) -> str:
-    minutes = max(1, (seconds + 59) // 60)
-    return "1 minute" if minutes == 1 else f"{minutes} minutes"
-
-
 def _too_many_attempts(form: LoginForm, wait: int) -> Response:
     """429, as the log-in page itself: the person sees why and when to come back."""
-    error = (
+    error = ngettext(
         "Too many failed log-ins from here. For your account's safety, wait "
-        f"{_minutes(wait)} before trying again."
+        "%(num)d minute before trying again.",
+        "Too many failed log-ins from here. For your account's safety, wait "
+        "%(num)d minutes before trying again.",
+        max(1, (wait + 59) // 60),
     )
     response = Response(
         render_template("auth/login.html", **_sign_in_options(), form=form, error=error), 429
@@ -159,13 +163,13 @@ def login_page() -> Response | tuple[str, int]:
         if not could_be_a_username(username):
             form.username.data = ""  # not echoed back into the page
             return render_template(
-                "auth/login.html", **_sign_in_options(), form=form, error=WRONG_LOGIN
+                "auth/login.html", **_sign_in_options(), form=form, error=_(WRONG_LOGIN)
             ), 401
         attempt = _check_login(throttle.client_address(), username, form.password.data)
         if attempt.user is not None and attempt.user.deactivated_at is not None:
             # Said only after the right password: nobody learns which accounts exist.
             return render_template(
-                "auth/login.html", **_sign_in_options(), form=form, error=DEACTIVATED
+                "auth/login.html", **_sign_in_options(), form=form, error=_(DEACTIVATED)
             ), 403
         if attempt.user is not None:
             begin_session(attempt.user)
@@ -174,7 +178,7 @@ def login_page() -> Response | tuple[str, int]:
         if attempt.wait:
             return _too_many_attempts(form, attempt.wait)
         return render_template(
-            "auth/login.html", **_sign_in_options(), form=form, error=WRONG_LOGIN
+            "auth/login.html", **_sign_in_options(), form=form, error=_(WRONG_LOGIN)
         ), 401
     status = 422 if form.is_submitted() else 200
     return render_template("auth/login.html", **_sign_in_options(), form=form, error=None), status
@@ -187,7 +191,7 @@ def logout() -> Response:
     stay signed in."""
     end_this_session()
     db.session.commit()
-    flash("You have logged out.", "info")
+    flash(_("You have logged out."), "info")
     return redirect(url_for("auth.login_page"))
 
 
@@ -198,5 +202,5 @@ def logout_everywhere() -> Response:
     end_every_session(current_user)
     end_this_session()
     db.session.commit()
-    flash("You have logged out on every device.", "info")
+    flash(_("You have logged out on every device."), "info")
     return redirect(url_for("auth.login_page"))

@@ -5,21 +5,25 @@ tests say the same."""
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField, TextAreaField
 
 from liveroom.roles import ChannelRole
 
-ROLE_CHOICES = [SelectChoice(role.value, role.label) for role in ChannelRole]
+
+def role_choices() -> list[SelectChoice]:
+    """The channel roles, named in the request's language (called as each form is made)."""
+    return [SelectChoice(role.value, role.label) for role in ChannelRole]
 
 
 class AddMemberForm(FlaskForm):
-    username = StringField("Username")
-    role = SelectField("Channel role", choices=ROLE_CHOICES, default=ChannelRole.MEMBER.value)
+    username = StringField(_l("Username"))
+    role = SelectField(_l("Channel role"), choices=role_choices, default=ChannelRole.MEMBER.value)
 
 
 class MemberRoleForm(FlaskForm):
-    role = SelectField("Channel role", choices=ROLE_CHOICES)
+    role = SelectField(_l("Channel role"), choices=role_choices)
 
 
 class ConfirmForm(FlaskForm):
@@ -27,5 +31,5 @@ class ConfirmForm(FlaskForm):
 
 
 class ChannelForm(FlaskForm):
-    name = StringField("Channel name")
-    description = TextAreaField("Description")
+    name = StringField(_l("Channel name"))
+    description = TextAreaField(_l("Description"))

@@ -11,6 +11,8 @@ the views ask first. Each function is one transaction: it commits, or raises
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy.exc import IntegrityError
 
 from liveroom import audit
@@ -30,21 +32,35 @@ class ChannelError(ValueError):
 def clean_channel_name(raw: str) -> str:
     name = clean_line(raw)
     if not name:
-        raise ChannelError("Enter a name for the channel.")
+        raise ChannelError(_("Enter a name for the channel."))
     if len(name) > NAME_MAX:
-        raise ChannelError(f"Channel names can be at most {NAME_MAX} characters.")
+        raise ChannelError(
+            ngettext(
+                "Channel names can be at most %(num)d character.",
+                "Channel names can be at most %(num)d characters.",
+                NAME_MAX,
+            )
+        )
     return name
 
 
 def clean_description(raw: str) -> str:
     description = clean_text(raw, keep_newlines=True).strip()
     if len(description) > DESCRIPTION_MAX:
-        raise ChannelError(f"Descriptions can be at most {DESCRIPTION_MAX} characters.")
+        raise ChannelError(
+            ngettext(
+                "Descriptions can be at most %(num)d character.",
+                "Descriptions can be at most %(num)d characters.",
+                DESCRIPTION_MAX,
+            )
+        )
     return description
 
 
 def _name_taken(name: str) -> ChannelError:
-    return ChannelError(f"A channel called “{name}” already exists. Choose another name.")
+    return ChannelError(
+        _("A channel called “%(name)s” already exists. Choose another name.", name=name)
+    )
 
 
 def _by(actor: User | None) -> tuple[int | None, str]:
@@ -194,8 +210,11 @@ def set_member(
         if only_new:
             db.session.rollback()
             raise ChannelError(
-                f"{user.display_name} is already a member ({membership.role.label}): "
-                "change their role in the list."
+                _(
+                    "%(name)s is already a member (%(role)s): change their role in the list.",
+                    name=user.display_name,
+                    role=membership.role.label,
+                )
             )
         before = membership.role
         if before is role:

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask import Response, abort, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from liveroom.auth.sessions import signed_in_user
 from liveroom.channels import bp, manage, policy
@@ -55,7 +56,10 @@ def load_for_managing(channel_id: int) -> Channel:
     if channel is None:
         abort(404)
     if not policy.may_manage_members(signed_in_user(), channel):
-        abort(403, "Only this channel's Managers and the site's administrators manage its members.")
+        abort(
+            403,
+            _("Only this channel's Managers and the site's administrators manage its members."),
+        )
     return channel
 
 
@@ -113,22 +117,27 @@ def add_member(channel_id: int):
     channel = load_for_managing(channel_id)
     form = AddMemberForm()
     if not form.validate_on_submit():
-        return answer(channel, error="Choose a channel role from the list.", status=422)
+        return answer(channel, error=_("Choose a channel role from the list."), status=422)
     username = clean_line(form.username.data or "").lower()
     if not username:
-        return answer(channel, error="Enter the username of the person to add.", status=422)
+        return answer(channel, error=_("Enter the username of the person to add."), status=422)
     user = db.session.scalar(sa.select(User).where(User.username == username))
     if user is None:
         form.username.data = username
         return answer(
-            channel, error=f"No account has the username “{username}”.", status=422, add_form=form
+            channel,
+            error=_("No account has the username “%(username)s”.", username=username),
+            status=422,
+            add_form=form,
         )
     role = ChannelRole(form.role.data)
     try:
         manage.set_member(channel, user, role, signed_in_user(), only_new=True)
     except manage.ChannelError as error:
         return answer(channel, error=str(error), status=409)
-    return answer(channel, message=f"{user.display_name} added as {role.label}.")
+    return answer(
+        channel, message=_("%(name)s added as %(role)s.", name=user.display_name, role=role.label)
+    )
 
 
 @bp.post("/<id:channel_id>/members/<id:user_id>/role")
@@ -137,15 +146,21 @@ def change_member_role(channel_id: int, user_id: int):
     user = member_user(channel, user_id)
     form = MemberRoleForm()
     if not form.validate_on_submit():
-        return answer(channel, error="Choose a channel role from the list.", status=422)
+        return answer(channel, error=_("Choose a channel role from the list."), status=422)
     if manage.membership_of(channel.id, user.id) is None:
-        return answer(channel, error=f"{user.display_name} is not a member any more.", status=409)
+        return answer(
+            channel,
+            error=_("%(name)s is not a member any more.", name=user.display_name),
+            status=409,
+        )
     role = ChannelRole(form.role.data)
     try:
         manage.set_member(channel, user, role, signed_in_user())
     except manage.ChannelError as error:
         return answer(channel, error=str(error), status=409)
-    return answer(channel, message=f"{user.display_name} is now {role.label}.")
+    return answer(
+        channel, message=_("%(name)s is now %(role)s.", name=user.display_name, role=role.label)
+    )
 
 
 @bp.post("/<id:channel_id>/members/<id:user_id>/remove")
@@ -159,5 +174,9 @@ def remove_member(channel_id: int, user_id: int):
     except manage.ChannelError as error:
         return answer(channel, error=str(error), status=409)
     if not removed:
-        return answer(channel, error=f"{user.display_name} is not a member any more.", status=409)
-    return answer(channel, message=f"{user.display_name} removed from the channel.")
+        return answer(
+            channel,
+            error=_("%(name)s is not a member any more.", name=user.display_name),
+            status=409,
+        )
+    return answer(channel, message=_("%(name)s removed from the channel.", name=user.display_name))

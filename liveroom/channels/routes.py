@@ -9,6 +9,7 @@ from typing import NamedTuple
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import abort, render_template
+from flask_babel import gettext, ngettext
 
 from liveroom.auth.sessions import signed_in_user
 from liveroom.channels import bp, policy
@@ -128,7 +129,12 @@ def channel_cards(user: User, page: int) -> ListPage:
     total = rows[0].total if rows else connection.scalar(count, {"user_id": user.id})
     pages = max(1, -(-total // PER_PAGE))
     if page > pages:
-        abort(404, f"The channel list has {pages} page{'s' if pages > 1 else ''}.")
+        abort(
+            404,
+            ngettext(
+                "The channel list has %(num)d page.", "The channel list has %(num)d pages.", pages
+            ),
+        )
     # My role in a channel follows from my membership's role there (as stored: its
     # key): asked of the policy once per kind of membership rather than once per card.
     role_for = tuple(
@@ -227,7 +233,7 @@ def show(channel_id: int) -> str:
     channel, live, membership_role = found
     policy.note_membership_role(me, channel.id, membership_role)
     if not policy.may_view_channel(me, channel):
-        abort(403, "Your account cannot open channels. Ask your administrator.")
+        abort(403, gettext("Your account cannot open channels. Ask your administrator."))
     room = channel.room
     if policy.may_manage_members(me, channel):
         # Managers and admins get the members they can change, with their forms.

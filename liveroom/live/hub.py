@@ -31,6 +31,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from flask import Flask
+from flask_babel import gettext as _
 
 from liveroom import events, handouts, leases, metrics, ratelimit, retention
 from liveroom.auth import sessions as login_sessions
@@ -43,9 +44,11 @@ from liveroom.live.render import (
     Listener,
     Plan,
     Watcher,
+    by_language,
     plan_for,
     render_template,
     rendering,
+    speaking,
     sse_message,
     status_message,
 )
@@ -251,7 +254,7 @@ class Hub:
             mine = self.by_login.get(watcher.login_id, ())
             if sum(isinstance(s, Watcher) for s in mine) >= WATCHERS_PER_LOGIN:
                 raise TooManyWatchers(
-                    "This browser has too many pages open here. Close a few and reload."
+                    _("This browser has too many pages open here. Close a few and reload.")
                 )
             for room_id in watcher.room_ids:
                 self.watchers.setdefault(room_id, set()).add(watcher)
@@ -421,7 +424,10 @@ class Hub:
                     if listeners and displaced:
                         self._displace(event, listeners[0])
                     elif listeners:
-                        self._deliver(self.plan(event), listeners)
+                        # Once per language present: one render per audience in a
+                        # room that speaks one language.
+                        for language, group in by_language(listeners).items():
+                            self._deliver(self.plan(event, language), group)
                     if watchers:
                         self._tell_watchers(event, watchers)
                 metrics.events_dispatched(len(batch))
@@ -469,14 +475,16 @@ class Hub:
         self.marker = marker
         return changed
 
-    def plan(self, event) -> Plan:
-        """The event rendered for each audience, cached for reconnecting listeners."""
+    def plan(self, event, language: str = "en") -> Plan:
+        """The event rendered for each audience in ``language``, cached for
+        reconnecting listeners."""
+        key = (event.id, language)
         with self.plans_lock:
-            cached = self.plans.get(event.id)
+            cached = self.plans.get(key)
         if cached is None:
-            cached = plan_for(event)
+            cached = plan_for(event, language)
             with self.plans_lock:
-                self.plans[event.id] = cached
+                self.plans[key] = cached
                 while len(self.plans) > 5000:
                     self.plans.popitem(last=False)
         return cached
@@ -505,17 +513,18 @@ class Hub:
         return list(self.watchers.get(event.room_id, ()))
 
     def _tell_watchers(self, event, watchers: list[Watcher]) -> None:
-        message = status_message(event)
-        for watcher in watchers:
-            try:
-                watcher.queue.put_nowait((0, message))
-            except QUEUE_FULL:
-                self._cut_off(watcher)
+        for language, group in by_language(watchers).items():
+            message = status_message(event, language)
+            for watcher in group:
+                try:
+                    watcher.queue.put_nowait((0, message))
+                except QUEUE_FULL:
+                    self._cut_off(watcher)
 
     def _displace(self, event, listener: Listener) -> None:
         """A sixth stream of the same person opened: the oldest one is told so, and
         closed without reconnecting."""
-        message = displaced_message(event)
+        message = displaced_message(event, listener.language)
         self.unsubscribe(listener)
         with contextlib.suppress(*QUEUE_FULL):
             listener.queue.put_nowait((event.id, message))
@@ -548,11 +557,16 @@ class Hub:
                 continue
             if event.kind == Kind.STREAM_DISPLACED:
                 if slot_id is not None and event.data.get("stream_id") == slot_id:
-                    chunks.append(displaced_message(event))
+                    chunks.append(displaced_message(event, listener.language))
                     return b"".join(chunks), True
                 continue
-            # A message deleted since it was sent must not come back with its text.
-            plan = plan_for(event) if event.kind == Kind.CHAT_POSTED else self.plan(event)
+            # A message deleted since it was sent must not come back with its text
+            # (nor a caption line erased with its writer's data).
+            language = listener.language
+            if event.kind in (Kind.CHAT_POSTED, Kind.CAPTION_POSTED):
+                plan = plan_for(event, language)
+            else:
+                plan = self.plan(event, language)
             chunks.extend(plan.for_listener(listener))
         if len(found) == limit:
             # Too far behind to replay: the page re-reads its whole state instead.
@@ -684,10 +698,11 @@ class Hub:
             listener.queue.put_nowait(None)
 
 
-def displaced_message(event) -> bytes:
+def displaced_message(event, language: str = "en") -> bytes:
     """ "This room is open in another tab", for the stream a newer one displaced."""
     session = db.session.get(LiveSession, event.session_id)
-    html = render_template("rooms/_displaced.html", room=session.room, session=session)
+    with speaking(language):
+        html = render_template("rooms/_displaced.html", room=session.room, session=session)
     return sse_message(event.id, "displaced", html)
 
 

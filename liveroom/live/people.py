@@ -32,6 +32,7 @@ from liveroom.live.render import (
     people_announcement,
     people_parts,
     people_state,
+    speaking,
     sse_message,
 )
 from liveroom.models import Event, LiveSession
@@ -71,7 +72,8 @@ class SessionLists:
     last_flush: float = float("-inf")
     # Arrivals and departures since the last flush: (kind, user id), for the announcer.
     changes: list[tuple[str, int]] = field(default_factory=list)
-    rendered: dict[Rank, Rendered] = field(default_factory=dict)
+    # By audience and language: the lists are rendered once for each present.
+    rendered: dict[tuple[Rank, str], Rendered] = field(default_factory=dict)
 
     def interval(self) -> float:
         """How long after a flush the next may go: longer once the room is large (as
@@ -118,8 +120,11 @@ class PeopleLists:
                     continue
                 lists.due, lists.last_flush, lists.flushed = None, now, lists.generation
                 changes, lists.changes = lists.changes, []
-                ranks = {RANK_OF_ROLE.get(x.role) for x in self._listeners(session_id, lists)}
-                ranks.discard(None)
+                ranks = {
+                    (RANK_OF_ROLE[x.role], x.language)
+                    for x in self._listeners(session_id, lists)
+                    if x.role in RANK_OF_ROLE
+                }
                 work.append((session_id, lists, lists.generation, changes, ranks))
         sends: list[tuple[Listener, bytes]] = []
         for session_id, lists, generation, changes, ranks in work:
@@ -145,37 +150,47 @@ class PeopleLists:
         lists: SessionLists,
         generation: int,
         changes: list[tuple[str, int]],
-        ranks: set[Rank],
+        ranks: set[tuple[Rank, str]],
     ) -> list[tuple[Listener, bytes]]:
+        """Read once, rendered once per (audience, language) present."""
         session = db.session.get(LiveSession, session_id)
         if session is None or session.ended_at is not None:
             return []
         state = people_state(session)
-        announce = people_announcement(changes, state.shown.count)
+        announced: dict[str, str] = {}
         sends = []
-        for rank in sorted(ranks, key=lambda r: r.value):
-            parts = people_parts(session, state, rank)
+        for rank, language in sorted(ranks, key=lambda pair: (pair[0].value, pair[1])):
+            with speaking(language):
+                if language not in announced:
+                    announced[language] = people_announcement(changes, state.shown.count)
+                parts = people_parts(session, state, rank)
             rendered = Rendered(generation, parts, state.shown.large)
-            sends += self._sends(session_id, lists, rank, rendered, announce)
+            sends += self._sends(session_id, lists, (rank, language), rendered, announced[language])
         return sends
 
     def _sends(
-        self, session_id: int, lists: SessionLists, rank: Rank, rendered: Rendered, announce: str
+        self,
+        session_id: int,
+        lists: SessionLists,
+        audience: tuple[Rank, str],
+        rendered: Rendered,
+        announce: str,
     ) -> list[tuple[Listener, bytes]]:
         """Each listener of ``rank`` gets the parts its page does not hold yet (and the
         announcement); one message per distinct set of parts, built once."""
         sends: list[tuple[Listener, bytes]] = []
         with self.hub.lock:
-            before = lists.rendered.get(rank)
+            before = lists.rendered.get(audience)
             if before is not None:
                 # Unchanged parts keep their object, so listeners compare by identity.
                 for name, html in rendered.parts.items():
                     if before.parts.get(name) == html:
                         rendered.parts[name] = before.parts[name]
-            lists.rendered[rank] = rendered
+            lists.rendered[audience] = rendered
             built: dict[tuple[str, ...], bytes] = {}
+            rank, language = audience
             for listener in self._listeners(session_id, lists):
-                if RANK_OF_ROLE.get(listener.role) is not rank:
+                if RANK_OF_ROLE.get(listener.role) is not rank or listener.language != language:
                     continue
                 names = tuple(
                     name
@@ -200,9 +215,10 @@ class PeopleLists:
         rank = RANK_OF_ROLE.get(listener.role)
         if rank is None:
             return b""
+        audience = (rank, listener.language)
         with self.hub.lock:
             lists = self.sessions.get(listener.session_id)
-            entry = lists.rendered.get(rank) if lists else None
+            entry = lists.rendered.get(audience) if lists else None
             generation = lists.generation if lists else 0
             fresh = (
                 entry is not None
@@ -216,14 +232,15 @@ class PeopleLists:
             if session is None or session.ended_at is not None:
                 return b""
             state = people_state(session)
-            parts = people_parts(session, state, rank)
+            with speaking(listener.language):
+                parts = people_parts(session, state, rank)
             with self.hub.lock:
                 lists = self.sessions.get(listener.session_id)
                 if lists is None:
                     lists = self.sessions[listener.session_id] = SessionLists(session.room_id)
-                entry = lists.rendered.get(rank)
+                entry = lists.rendered.get(audience)
                 if generation >= lists.flushed and (entry is None or entry.generation < generation):
-                    lists.rendered[rank] = Rendered(generation, parts, state.shown.large)
+                    lists.rendered[audience] = Rendered(generation, parts, state.shown.large)
         with self.hub.lock:
             # A flush that reached this listener first set what it holds: its message
             # comes after these bytes, so the page ends with the flush's parts.

@@ -23,13 +23,17 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import Flask, current_app, url_for
+from flask_babel import force_locale, get_locale, ngettext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from markupsafe import escape
 
 from liveroom.events import Kind
 from liveroom.extensions import db
 from liveroom.media.roster import media_view, roster
-from liveroom.models import ChatMessage, Event, LiveSession, Participation, Room, User
+from liveroom.models import Caption, ChatMessage, Event, LiveSession, Participation, Room, User
 from liveroom.rooms import policy
+from liveroom.rooms.captions import captioner_stay, recent_captions
 from liveroom.rooms.moderation import raised_hands
 from liveroom.rooms.pages import PersonRows
 from liveroom.rooms.policy import Rank, Rights
@@ -78,6 +82,9 @@ class Listener:
     # The people-list parts this page holds (name -> html), as the hub last sent
     # them: a flush sends each listener only the parts that differ (live/people.py).
     people: dict[str, str] | None = field(default=None, repr=False)
+    # The language its page speaks (its request's, as the stream opened): the hub
+    # renders each audience's fragments once per language present.
+    language: str = "en"
 
 
 @dataclass(eq=False)
@@ -91,9 +98,31 @@ class Watcher:
     login_id: int | None = None
     queue: object = field(default=None, repr=False)
     closed: bool = False
+    language: str = "en"
 
 
-def status_message(event: Event) -> bytes:
+def request_language() -> str:
+    """The language of the request opening a stream (liveroom/i18n.py chose it)."""
+    return str(get_locale() or "en")
+
+
+def by_language(streams: list) -> dict[str, list]:
+    """Streams grouped by the language they speak, each group rendered for once."""
+    groups: dict[str, list] = {}
+    for stream in streams:
+        groups.setdefault(stream.language, []).append(stream)
+    return groups
+
+
+@contextlib.contextmanager
+def speaking(language: str) -> Iterator[None]:
+    """Render for a whole audience in ``language``: its words, and the drawings
+    kept for it (``templating.Drawings`` keys them by the locale forced here)."""
+    with force_locale(language):
+        yield
+
+
+def status_message(event: Event, language: str = "en") -> bytes:
     """What a watching page hears: ``meeting``, with the room's "Live" badge as an
     out-of-band fragment (the same for everyone, so rendered once). Pages that show
     more than a badge ask for their own state when they hear it. No id: a page that
@@ -102,7 +131,8 @@ def status_message(event: Event) -> bytes:
     if event.room_id is not None:
         room = db.session.get(Room, event.room_id)
         live = event.kind == Kind.SESSION_STARTED
-        html = render_template("rooms/_live_badge.html", room=room, live=live, oob=True)
+        with speaking(language):
+            html = render_template("rooms/_live_badge.html", room=room, live=live, oob=True)
     return sse_message(None, "meeting", html)
 
 
@@ -175,13 +205,15 @@ PEOPLE_KINDS = frozenset(
         Kind.HAND_CHANGED,
         Kind.HANDS_LOWERED,
         Kind.MEDIA_CHANGED,
+        # The captioner's item says so, and the menus offer "Stop captions" on it.
+        Kind.CAPTIONS_CHANGED,
     }
 )
 # What screen readers hear about arrivals and departures (small rooms only).
 ANNOUNCED_KINDS = {
-    Kind.PARTICIPANT_JOINED: "joined",
-    Kind.PARTICIPANT_LEFT: "left",
-    Kind.PARTICIPANT_REMOVED: "was removed from the room",
+    Kind.PARTICIPANT_JOINED: _l("%(name)s joined."),
+    Kind.PARTICIPANT_LEFT: _l("%(name)s left."),
+    Kind.PARTICIPANT_REMOVED: _l("%(name)s was removed from the room."),
 }
 
 
@@ -262,8 +294,13 @@ def oob(tag: str, element_id: str, swap: str, inner: str = "") -> str:
     return f'<{tag} id="{element_id}" hx-swap-oob="{swap}">{inner}</{tag}>'
 
 
-def _announce(text: str) -> str:
-    return f'<span hx-swap-oob="innerHTML:#meeting-announcer">{text}</span>'
+def _announce(text: str, category: str | None = None) -> str:
+    """A sentence (escaped HTML, in the audience's language) for the room's one live
+    region: dropped into the page's hidden ``#announce-inbox``, from which
+    static/js/announce.js queues, coalesces and speaks it, unless the person turned
+    ``category`` off (``liveroom/preferences.py``; None: always spoken)."""
+    kind = f' data-category="{category}"' if category else ""
+    return f'<div hx-swap-oob="beforeend:#announce-inbox"><span{kind}>{text}</span></div>'
 
 
 def _hands(
@@ -319,7 +356,7 @@ def people_parts(session: LiveSession, state: PeopleState, rank: Rank) -> dict[s
     context = {"people": shown.people, "people_count": shown.count}
     count = render_template("rooms/_people_count.html", **context)
     # Drawn once per process for what each item shows, as the panel's (pages.PersonRows).
-    row = PersonRows(session.room, rights, url_for=_path_for)
+    row = PersonRows(session.room, rights, session.captioner_id, url_for=_path_for)
     people = row.all(shown.people)
     return {
         "count": oob("span", "people-count", "innerHTML", count)
@@ -342,26 +379,32 @@ def people_announcement(changes: list[tuple[str, int]], count: int) -> str:
     if len(changes) == 1:
         kind, user_id = changes[0]
         person = db.session.get(User, user_id)
-        name = person.display_name if person else "Someone"
-        return _announce(f"{_escape(name)} {ANNOUNCED_KINDS[kind]}.")
-    joined = sum(kind == Kind.PARTICIPANT_JOINED for kind, _ in changes)
-    left = sum(kind == Kind.PARTICIPANT_LEFT for kind, _ in changes)
+        name = person.display_name if person else _("Someone")
+        return _announce(_escape(ANNOUNCED_KINDS[kind] % {"name": name}), "people")
+    joined = sum(kind == Kind.PARTICIPANT_JOINED for kind, _kind in changes)
+    left = sum(kind == Kind.PARTICIPANT_LEFT for kind, _kind in changes)
     removed = len(changes) - joined - left
+    # The first phrase names people ("3 people joined"), the ones after it count on
+    # it ("1 left"): a sentence per language, each count with its plural forms.
     phrases = []
     if joined:
-        phrases.append(f"{joined} {'person' if joined == 1 else 'people'} joined")
+        phrases.append(ngettext("%(num)d person joined", "%(num)d people joined", joined))
     if left:
         phrases.append(
-            f"{left} left" if phrases else f"{left} {'person' if left == 1 else 'people'} left"
+            ngettext("%(num)d left", "%(num)d left", left)
+            if phrases
+            else ngettext("%(num)d person left", "%(num)d people left", left)
         )
     if removed:
-        verb = "was" if removed == 1 else "were"
         phrases.append(
-            f"{removed} {verb} removed"
+            ngettext("%(num)d was removed", "%(num)d were removed", removed)
             if phrases
-            else f"{removed} {'person' if removed == 1 else 'people'} {verb} removed"
+            else ngettext("%(num)d person was removed", "%(num)d people were removed", removed)
         )
-    return _announce(", ".join(phrases) + ".")
+    sentence = phrases[0]
+    for phrase in phrases[1:]:
+        sentence = _("%(before)s, %(after)s", before=sentence, after=phrase)
+    return _announce(_escape(_("%(changes)s.", changes=sentence)), "people")
 
 
 def _people_changed(plan: Plan, event: Event) -> None:
@@ -461,7 +504,12 @@ def _session_controls(plan: Plan, event: Event, session: LiveSession) -> None:
             ),
         )
         state = "on" if session.chat_enabled else "off"
-        plan.add(present, _announce(f"Participant chat is {state}."))
+        plan.add(
+            present,
+            _announce(
+                _("Participant chat is on.") if state == "on" else _("Participant chat is off.")
+            ),
+        )
     elif event.kind == Kind.ROOM_LOCKED:
         plan.add(
             staff,
@@ -472,14 +520,14 @@ def _session_controls(plan: Plan, event: Event, session: LiveSession) -> None:
         plan.add(
             present,
             render_template("rooms/_lock_status.html", session=session, oob=True)
-            + _announce("The room is locked." if session.locked else "The room is unlocked."),
+            + _announce(_("The room is locked.") if session.locked else _("The room is unlocked.")),
         )
     elif event.kind == Kind.HANDS_LOWERED:
         # The lists follow coalesced; participants' own buttons go down at once.
         plan.add(
             participants,
             render_template("rooms/_my_hand.html", me=None, room=session.room, oob=True)
-            + _announce("All hands were lowered."),
+            + _announce(_("All hands were lowered.")),
         )
 
 
@@ -489,7 +537,15 @@ def _waiting_changed(plan: Plan, event: Event, session: LiveSession) -> None:
     staff_waiting = frozenset(
         e.user_id for e in waiting if policy.is_staff(e.user, session.room, settings)
     )
-    announce = _announce(f"{len(waiting)} waiting to be let in.") if waiting else ""
+    announce = ""
+    if waiting:
+        announce = _announce(
+            ngettext(
+                "%(num)d person waiting to be let in.",
+                "%(num)d people waiting to be let in.",
+                len(waiting),
+            )
+        )
     for target, rank in AUDIENCES[:2]:  # whoever moderates: staff and promoted
         rights = Rights(rank=rank, staff_waiting=staff_waiting)
         inner = render_template(
@@ -506,8 +562,13 @@ def _waiting_changed(plan: Plan, event: Event, session: LiveSession) -> None:
         plan.closes.append(waiting_user(event.data["user_id"]))
 
 
-def plan_for(event: Event) -> Plan:
-    """Render ``event`` for every audience that should see it."""
+def plan_for(event: Event, language: str = "en") -> Plan:
+    """Render ``event`` for every audience that should see it, in ``language``."""
+    with speaking(language):
+        return _plan_for(event)
+
+
+def _plan_for(event: Event) -> Plan:
     plan = Plan(event.id, event.session_id)
     if event.session_id is None:
         return plan
@@ -567,6 +628,67 @@ def _signal(plan: Plan, event: Event) -> None:
         plan.sends.append((user(to), message))
 
 
+def _captions_changed(plan: Plan, event: Event, session: LiveSession) -> None:
+    """The captioner was named or stopped: everyone's captions head ("Captions by …",
+    with "Stop captions" for whoever may stop them), the captioner's composer (an
+    empty box for everyone else) and a sentence for screen readers, from the meeting
+    as it is now. The people lists (the captioner's badge, the menus) follow
+    coalesced."""
+    stay = captioner_stay(session)
+    captioner_id = stay.user_id if stay is not None else None
+    context = {"room": session.room, "captioner": stay.user if stay else None, "oob": True}
+    erased = event.data.get("action") == "erased"
+    if erased:
+        said = ""  # nothing changed that anyone hears
+    elif stay is not None:
+        name = _escape(stay.user.display_name)
+        said = _announce(_("Live captions are on, by %(name)s.", name=name))
+    else:
+        said = _announce(_("Live captions have stopped."))
+    others_composer = render_template("rooms/_caption_composer.html", room=session.room, oob=True)
+    for target, rank in AUDIENCES:
+        offers_stop = stay is not None and Rights(rank=rank).may_stop_captions(
+            policy.shown_rank(stay)
+        )
+        head = render_template(
+            "rooms/_captions_head.html", offers_stop_captions=offers_stop, **context
+        )
+        plan.add(_but_not(target, captioner_id), head + others_composer + said)
+    if stay is not None:
+        mine = render_template(
+            "rooms/_captions_head.html", offers_stop_captions=True, captioning=True, **context
+        ) + render_template(
+            "rooms/_caption_composer.html", room=session.room, captioning=True, oob=True
+        )
+        plan.add(
+            _present_user(captioner_id),
+            mine + _announce(_("You are writing the live captions: type them under the stage.")),
+        )
+    if erased:
+        # Someone's captions were erased (liveroom/personal_data.py): the lines again.
+        lines = "".join(
+            render_template("rooms/_caption_line.html", caption=caption)
+            for caption in recent_captions(session.id)
+        )
+        plan.add(present, oob("ol", "captions-log", "innerHTML", lines))
+
+
+def _caption_posted(plan: Plan, event: Event, session: LiveSession) -> None:
+    """A line of captions, the same for everyone in the meeting."""
+    caption = db.session.get(Caption, event.data["caption_id"])
+    if caption is not None:
+        line = render_template("rooms/_caption_line.html", caption=caption)
+        plan.add(present, oob("ol", "captions-log", "beforeend", line))
+
+
+def _but_not(target: Target, user_id: int | None) -> Target:
+    return lambda listener: target(listener) and listener.user_id != user_id
+
+
+def _present_user(user_id: int) -> Target:
+    return lambda listener: present(listener) and listener.user_id == user_id
+
+
 # What each other kind draws, with the meeting it happened in.
 NEEDS_THE_MEETING = {
     Kind.MEDIA_CHANGED: _media_changed,
@@ -575,4 +697,6 @@ NEEDS_THE_MEETING = {
     Kind.ROOM_LOCKED: _session_controls,
     Kind.HANDS_LOWERED: _session_controls,
     Kind.WAITING_CHANGED: _waiting_changed,
+    Kind.CAPTIONS_CHANGED: _captions_changed,
+    Kind.CAPTION_POSTED: _caption_posted,
 }

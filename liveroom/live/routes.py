@@ -8,6 +8,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import Response, abort, current_app, request
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import login_required
 
 from liveroom import request_log
@@ -16,7 +18,14 @@ from liveroom.errors import error_page
 from liveroom.extensions import db
 from liveroom.live import bp, slots
 from liveroom.live.hub import REFRESH_PRESENT_EVERY, HubNotReady, hub_of
-from liveroom.live.render import STREAM_HEADERS, WAITING, Listener, listener_role, sse_message
+from liveroom.live.render import (
+    STREAM_HEADERS,
+    WAITING,
+    Listener,
+    listener_role,
+    request_language,
+    sse_message,
+)
 from liveroom.models import LiveSession, Participation, utcnow
 from liveroom.params import MAX_ID, int_arg
 from liveroom.rooms.pages import load_room, require_join
@@ -45,7 +54,7 @@ def last_event_id() -> int:
     """Where the browser is: the EventSource's Last-Event-ID, or the page's own cursor."""
     raw = request.headers.get("Last-Event-ID") or request.args.get("last_event_id") or "0"
     if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ID:
-        abort(400, "Last-Event-ID must be an event number.")
+        abort(400, _("Last-Event-ID must be an event number."))
     return int(raw)
 
 
@@ -86,6 +95,7 @@ def room_stream(public_id: str) -> Response:
         role=role,
         participation_id=me.id if me else None,
         login_id=current_login_id(),
+        language=request_language(),
     )
     try:
         slot_id = take_slot(listener, me)
@@ -99,7 +109,7 @@ def room_stream(public_id: str) -> Response:
         cursor = hub.subscribe(listener, slot_id)
     except HubNotReady:
         hub.slot_unused(slot_id)
-        abort(503, "Live updates are not available yet. The page will try again.")
+        abort(503, _("Live updates are not available yet. The page will try again."))
     # Subscribed first, then the gap is read: nothing falls between the two.
     try:
         missed, displaced = hub.replay(listener, after, cursor, slot_id)
@@ -143,11 +153,15 @@ def opening_too_often(wait: int) -> Response:
     page's EventSource gives up on a non-200 answer, and htmx-ext-sse opens it again
     after 0.5, 1, 2, 4 … up to 64 seconds, so a real page backs off by itself and
     comes back once the minute has passed."""
-    unit = "second" if wait == 1 else "seconds"
     response = error_page(
         429,
-        "This room's live updates were opened too often in the last minute. "
-        f"They start again by themselves; you can also reload the page in {wait} {unit}.",
+        ngettext(
+            "This room's live updates were opened too often in the last minute. They "
+            "start again by themselves; you can also reload the page in %(num)d second.",
+            "This room's live updates were opened too often in the last minute. They "
+            "start again by themselves; you can also reload the page in %(num)d seconds.",
+            wait,
+        ),
     )
     response.headers["Retry-After"] = str(wait)
     return response

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 
 import sqlalchemy as sa
 from flask import Response, abort, current_app, request
+from flask_babel import gettext as _
 from flask_login import login_required
 
 from liveroom import request_log
@@ -23,7 +24,13 @@ from liveroom.errors import error_page
 from liveroom.extensions import db
 from liveroom.live import bp
 from liveroom.live.hub import HubNotReady, TooManyWatchers, hub_of
-from liveroom.live.render import STREAM_HEADERS, Watcher, render_template, sse_message
+from liveroom.live.render import (
+    STREAM_HEADERS,
+    Watcher,
+    render_template,
+    request_language,
+    sse_message,
+)
 from liveroom.models import LiveSession, Room
 from liveroom.rooms import meetings, pages, private
 
@@ -43,7 +50,7 @@ def open_watch(watcher: Watcher, first: Callable[[], bytes]) -> Response:
     try:
         hub.watch(watcher)
     except HubNotReady:
-        abort(503, "Live updates are not available yet. The page will try again.")
+        abort(503, _("Live updates are not available yet. The page will try again."))
     except TooManyWatchers as error:
         response = error_page(429, str(error))
         response.headers["Retry-After"] = "60"
@@ -80,13 +87,16 @@ def room_status(public_id: str) -> Response:
     pages.require_member_while_off(room)
     shown = request.args.get("shown", "")
     if shown not in SHOWN:
-        abort(400, "shown must be live, idle or off.")
+        abort(400, _("shown must be live, idle or off."))
     if request.method == "HEAD":
         return Response(mimetype="text/event-stream", headers=STREAM_HEADERS)
     if request.args.get("waiting") and not pages.switched_off(room):
         pages.remember_waiting(room)  # a reload keeps the waiting place
     watcher = Watcher(
-        room_ids=frozenset({room.id}), user_id=signed_in_user().id, login_id=current_login_id()
+        room_ids=frozenset({room.id}),
+        user_id=signed_in_user().id,
+        login_id=current_login_id(),
+        language=request_language(),
     )
     room_id = room.id
     db.session.remove()
@@ -112,7 +122,12 @@ def my_rooms_status() -> Response:
     if request.method == "HEAD":
         return Response(mimetype="text/event-stream", headers=STREAM_HEADERS)
     room_ids = frozenset(room.id for room in private.private_rooms_of(signed_in_user()))
-    watcher = Watcher(room_ids=room_ids, user_id=signed_in_user().id, login_id=current_login_id())
+    watcher = Watcher(
+        room_ids=room_ids,
+        user_id=signed_in_user().id,
+        login_id=current_login_id(),
+        language=request_language(),
+    )
     db.session.remove()
 
     def first() -> bytes:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from liveroom.media.backend import backend_for
-from liveroom.media.rules import NEEDS_MEDIA_SERVER, StageMode
+from liveroom.media.rules import StageMode
 from liveroom.models import LiveSession, Participation
 from liveroom.rooms.policy import shown_rank
 from liveroom.text import initial
@@ -46,7 +46,8 @@ def roster(session: LiveSession, people: list[Participation], present: int) -> d
         "mode": session.stage_mode,
         "strong": session.strong_mute,
         "mesh_ok": fits,
-        "reason": "" if fits else NEEDS_MEDIA_SERVER,
+        # A key the page's script says in its own words (liveroom/script_strings.py).
+        "reason": "" if fits else "needsMediaServer",
         "people": [person_entry(person) for person in people] if fits else [],
     }
 

@@ -10,6 +10,7 @@ htmx swaps it into the room's error line, and the media script shows it.
 from __future__ import annotations
 
 from flask import Response, abort, current_app, jsonify, request
+from flask_babel import gettext as _
 from flask_login import login_required
 
 from liveroom.auth.sessions import signed_in_user
@@ -35,10 +36,10 @@ from liveroom.rooms.in_room import (
 def present_in(session: LiveSession, me: Participation | None) -> Participation:
     """The person's stay, present in this meeting (the page may name an older one)."""
     if me is None or me.left_at is not None:
-        abort(403, "You are not in this meeting any more. Reload the page to join again.")
+        abort(403, _("You are not in this meeting any more. Reload the page to join again."))
     asked = request.values.get("session") or (request.get_json(silent=True) or {}).get("session")
     if asked is not None and str(asked) != str(session.id):
-        abort(409, "This meeting has ended. Reload the page.")
+        abort(409, _("This meeting has ended. Reload the page."))
     return me
 
 
@@ -46,7 +47,7 @@ def kind_arg() -> Kind:
     try:
         return Kind(request.form.get("kind", ""))
     except ValueError:
-        abort(400, "“kind” must be mic, camera or screen.")
+        abort(400, _("“kind” must be mic, camera or screen."))
 
 
 @bp.post("/rooms/<room:public_id>/media/state")
@@ -70,7 +71,7 @@ def ice(public_id: str) -> Response:
     """This person's ICE servers, with a TURN credential minted now: asked before every
     ICE restart, so a connection that failed once its credential ran out gets a new
     one. Only for someone present in the meeting; never stored by the browser."""
-    _, session, me, _ = live_context(public_id)
+    _room, session, me, _rights = live_context(public_id)
     present_in(session, me)
     response = jsonify(ice_configuration(current_app.config, me.user_id))
     response.headers["Cache-Control"] = "no-store"
@@ -88,9 +89,9 @@ def signal(public_id: str) -> Response:
     except signals.BadSignal as error:
         abort(400, str(error))
     if not signals.PACE.allow(me.id):
-        abort(429, "Too many signals from this page. It will connect again by itself.")
+        abort(429, _("Too many signals from this page. It will connect again by itself."))
     if signals.recipient(me, message.to) is None:
-        abort(404, "That person is not in this meeting.")
+        abort(404, _("That person is not in this meeting."))
     decision = signals.may_send(message, rights.rank, state_of(me), room_now(session))
     if not decision:
         abort(403, decision.reason)

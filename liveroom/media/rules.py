@@ -18,6 +18,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 from liveroom.roles import Rank, acts_on
 
 # Publishers a mesh carries at once (camera, microphone or screen, each person once).
@@ -27,7 +30,7 @@ MESH_PUBLISHERS = 6
 # 14 copies are 4 Mbit/s up, which a school laptop and its Wi-Fi still carry).
 MESH_PEOPLE = 15
 
-NEEDS_MEDIA_SERVER = (
+NEEDS_MEDIA_SERVER = _l(
     "Audio and video in a meeting this size need the school's media server, "
     "which is not set up. Chat, hands and everything else keep working."
 )
@@ -42,11 +45,11 @@ class StageMode(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return _MODE_LABELS[self]
+        return str(_MODE_LABELS[self])
 
     @property
     def hint(self) -> str:
-        return _MODE_HINTS[self]
+        return str(_MODE_HINTS[self])
 
     @classmethod
     def from_key(cls, key: str) -> StageMode:
@@ -59,14 +62,16 @@ class StageMode(enum.StrEnum):
 
 
 _MODE_LABELS = {
-    StageMode.EVERYONE: "Everyone",
-    StageMode.ON_REQUEST: "On request",
-    StageMode.INVITE_ONLY: "Invite only",
+    StageMode.EVERYONE: _l("Everyone"),
+    StageMode.ON_REQUEST: _l("On request"),
+    StageMode.INVITE_ONLY: _l("Invite only"),
 }
 _MODE_HINTS = {
-    StageMode.EVERYONE: "Anyone may turn on their microphone, camera or screen.",
-    StageMode.ON_REQUEST: "Participants raise a hand; an instructor invites them onto the stage.",
-    StageMode.INVITE_ONLY: "Only people an instructor invites may turn on media.",
+    StageMode.EVERYONE: _l("Anyone may turn on their microphone, camera or screen."),
+    StageMode.ON_REQUEST: _l(
+        "Participants raise a hand; an instructor invites them onto the stage."
+    ),
+    StageMode.INVITE_ONLY: _l("Only people an instructor invites may turn on media."),
 }
 
 
@@ -128,29 +133,37 @@ ALLOWED = Decision(True)
 def may_publish(kind: Kind, rank: Rank, me: MediaState, room: Room) -> Decision:
     """Whether this person may turn on ``kind`` now; the reason, in words, if not."""
     if kind is Kind.MIC and me.strong_muted and rank is not Rank.STAFF:
-        return Decision(False, "An instructor muted you. Raise your hand to ask to speak.")
+        return Decision(False, _("An instructor muted you. Raise your hand to ask to speak."))
     if kind is Kind.SCREEN and not (rank.is_instructor or me.may_share):
-        return Decision(False, "Only instructors, and people they allow, can share a screen.")
+        return Decision(False, _("Only instructors, and people they allow, can share a screen."))
     if not rank.is_instructor and room.mode is not StageMode.EVERYONE and not me.on_stage:
         if room.mode is StageMode.ON_REQUEST:
             return Decision(
-                False, "Raise your hand to ask to speak; an instructor invites you onto the stage."
+                False,
+                _("Raise your hand to ask to speak; an instructor invites you onto the stage."),
             )
         return Decision(
-            False, "Only people an instructor invites onto the stage can turn on media."
+            False, _("Only people an instructor invites onto the stage can turn on media.")
         )
     if me.publishing:
         return ALLOWED  # already holds a place: another track of theirs costs none
     if room.present > room.people_limit:
-        return Decision(False, NEEDS_MEDIA_SERVER)
+        return Decision(False, str(NEEDS_MEDIA_SERVER))
     kept_for_staff = 0 if rank is Rank.STAFF else room.staff_not_publishing
     if room.publishers + kept_for_staff >= room.publisher_limit:
-        carried = "" if room.on_media_server else " without the school's media server"
-        return Decision(
-            False,
-            f"{room.publisher_limit} people already send audio or video, the most this "
-            f"meeting carries{carried}. Try again when someone stops.",
-        )
+        if room.on_media_server:
+            said = _(
+                "%(limit)s people already send audio or video, the most this meeting "
+                "carries. Try again when someone stops.",
+                limit=room.publisher_limit,
+            )
+        else:
+            said = _(
+                "%(limit)s people already send audio or video, the most this meeting "
+                "carries without the school's media server. Try again when someone stops.",
+                limit=room.publisher_limit,
+            )
+        return Decision(False, said)
     return ALLOWED
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from liveroom.extensions import db
 from liveroom.models import LiveSession, Participation, User, utcnow
@@ -19,9 +20,15 @@ from liveroom.roles import RoomRole
 
 # Why a meeting ended, for the sentence under its attendance ("ended because ...").
 END_REASONS = {
-    "no_instructor": "no instructor was in the room for 15 minutes",
-    "disabled": "live rooms were turned off",
+    "no_instructor": _l("no instructor was in the room for 15 minutes"),
+    "disabled": _l("live rooms were turned off"),
 }
+
+
+def end_reason(reason: str | None) -> str | None:
+    """Why a meeting ended, in the reader's language (None when it simply ended)."""
+    said = END_REASONS.get(reason or "")
+    return str(said) if said is not None else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,8 @@ from typing import NamedTuple
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import Response, abort, current_app, render_template
+from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from liveroom.auth.sessions import signed_in_user
 from liveroom.channels.policy import note_membership_role
@@ -30,7 +32,8 @@ from liveroom.templating import iso_utc
 def require_attendance(room: Room) -> None:
     if not attendance_visible(room):
         abort(
-            403, "Only the channel's Managers and Moderators, or the room's owner, see attendance."
+            403,
+            _("Only the channel's Managers and Moderators, or the room's owner, see attendance."),
         )
 
 
@@ -63,7 +66,7 @@ _ROOM_AND_MEETING = (
 def loaded(public_id: str, session_id: int | None = None) -> tuple[Room, LiveSession | None]:
     """The room (404 without one), once attendance is visible to me there (403), and
     the meeting ``session_id`` of it, if one is asked for (404 if none of the room's)."""
-    room, session, _ = loaded_with_starter(public_id, session_id)
+    room, session, _starter = loaded_with_starter(public_id, session_id)
     return room, session
 
 
@@ -82,7 +85,7 @@ def loaded_with_starter(
         note_membership_role(me, room.channel_id, membership_role)
     require_attendance(room)
     if session_id is not None and session is None:
-        abort(404, "That meeting did not happen in this room.")
+        abort(404, _("That meeting did not happen in this room."))
     return room, session, started_by
 
 
@@ -102,7 +105,7 @@ def file_stem(room: Room, session: LiveSession) -> str:
 
 @bp.get("/rooms/<room:public_id>/attendance")
 def attendance_index(public_id: str) -> str:
-    room, _ = loaded(public_id)
+    room, _session = loaded(public_id)
     return render_template(
         "rooms/attendance_index.html", room=room, sessions=meetings.past_sessions(room, 50)
     )
@@ -117,7 +120,7 @@ def attendance_page(public_id: str, session_id: int) -> str:
         session=session,
         started_by=started_by,
         rows=attendance_lines(session),
-        end_reason=attendance.END_REASONS.get(session.end_reason or ""),
+        end_reason=attendance.end_reason(session.end_reason),
         retention_days=retention_ended(session),
     )
 
@@ -137,7 +140,8 @@ def attendance_lines(session: LiveSession) -> tuple[Line, ...]:
     rows = attendance.stay_rows(session)
     if attendance.counts_up(session, rows):
         return lines_of(session, rows, utcnow())
-    return _lines_kept(rows, _Ended(session.ended_at))
+    # The lines hold the badges' words: kept per language.
+    return _lines_kept(rows, _Ended(session.ended_at), str(get_locale()))
 
 
 class _Ended(NamedTuple):
@@ -147,7 +151,9 @@ class _Ended(NamedTuple):
 
 
 @lru_cache(maxsize=512)
-def _lines_kept(rows: tuple[attendance.StayRow, ...], ended: _Ended) -> tuple[Line, ...]:
+def _lines_kept(
+    rows: tuple[attendance.StayRow, ...], ended: _Ended, language: str
+) -> tuple[Line, ...]:
     # The key is every stay as read and the meeting's end: all the lines show. The
     # same tuple each time also makes the table's drawing (drawn_each) compare at once.
     return lines_of(ended, rows, utcnow())

@@ -6,6 +6,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from flask_babel import format_number, ngettext
+from flask_babel import gettext as _
 
 from liveroom import audit, events
 from liveroom.events import Kind
@@ -36,10 +38,14 @@ def clean_body(raw: str) -> str:
     # NFC, control characters out (newlines stay), bidi controls closed per line.
     body = clean_text(raw, keep_newlines=True).strip()
     if is_blank(body):
-        raise ChatError("Write a message first.")
+        raise ChatError(_("Write a message first."))
     if len(body) > MAX_LENGTH:
         raise ChatError(
-            f"Messages can be at most {MAX_LENGTH:,} characters (this one has {len(body):,})."
+            _(
+                "Messages can be at most %(limit)s characters (this one has %(length)s).",
+                limit=format_number(MAX_LENGTH),
+                length=format_number(len(body)),
+            )
         )
     return body
 
@@ -55,7 +61,7 @@ def thread_for(me: Participation, rights: Rights, to_user_id: int | None) -> int
         return None
     if not rights.staff:
         if to_user_id != me.user_id:
-            raise ChatError("You can write privately to the instructors only.")
+            raise ChatError(_("You can write privately to the instructors only."))
         return me.user_id
     recipient = db.session.scalar(
         sa.select(Participation).where(
@@ -65,9 +71,9 @@ def thread_for(me: Participation, rights: Rights, to_user_id: int | None) -> int
         )
     )
     if recipient is None or recipient.user_id == me.user_id:
-        raise ChatError("That person is not in the room any more.")
+        raise ChatError(_("That person is not in the room any more."))
     if policy.shown_rank(recipient) is Rank.STAFF:
-        raise ChatError("Private messages go between one person and the instructors.")
+        raise ChatError(_("Private messages go between one person and the instructors."))
     return recipient.user_id
 
 
@@ -81,11 +87,11 @@ def post_message(
     """Post to everyone, or into a private thread. ``rights`` are the author's in the
     meeting now (by default what their stay records)."""
     if session.ended_at is not None:
-        raise ChatError("This meeting has ended.", 409)
+        raise ChatError(_("This meeting has ended."), 409)
     if not policy.may_chat(me, session):
         if me is None or me.left_at is not None:
-            raise ChatError("Join the meeting to chat.", 403)
-        raise ChatError("The instructor has turned chat off for participants.", 403)
+            raise ChatError(_("Join the meeting to chat."), 403)
+        raise ChatError(_("The instructor has turned chat off for participants."), 403)
     rights = rights or policy.rights_for(policy.shown_rank(me), me)
     body = clean_body(raw)
     thread = thread_for(me, rights, to_user_id)
@@ -112,8 +118,14 @@ def post_message(
     if recent > limit:
         db.session.rollback()
         raise ChatError(
-            f"You can send {limit} messages every {RATE_WINDOW.seconds} seconds. "
-            "Wait a moment and send it again.",
+            ngettext(
+                "You can send %(num)d message every %(seconds)s seconds. "
+                "Wait a moment and send it again.",
+                "You can send %(num)d messages every %(seconds)s seconds. "
+                "Wait a moment and send it again.",
+                limit,
+                seconds=RATE_WINDOW.seconds,
+            ),
             429,
         )
     events.append(

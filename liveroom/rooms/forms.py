@@ -1,3 +1,4 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField
 
@@ -5,11 +6,11 @@ from wtforms import StringField
 class NewRoomForm(FlaskForm):
     # Length and emptiness are checked by ``private.clean_room_name``, which trims
     # first, so the rule is the same for the form, the CLI and tests.
-    name = StringField("Room name")
+    name = StringField(_l("Room name"))
 
 
 class RenameRoomForm(FlaskForm):
-    name = StringField("New name")
+    name = StringField(_l("New name"))
 
 
 class DeleteRoomForm(FlaskForm):

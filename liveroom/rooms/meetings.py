@@ -31,6 +31,7 @@ from liveroom.models import (
     utcnow,
 )
 from liveroom.roles import RoomRole
+from liveroom.rooms import captions
 from liveroom.rooms.presence import presence_of, sweep_absent
 from liveroom.rooms.waiting import ask_to_enter, stop_waiting
 from liveroom.settings import get_settings
@@ -415,6 +416,7 @@ def close_stay(stay: Participation, reason: str) -> bool:
             participation_id=stay.id,
             reason=reason,
         )
+        captions.stop_if_captioner(stay.session, stay.user_id, reason)
     return bool(closed)
 
 
@@ -447,6 +449,7 @@ def end_session(session: LiveSession, user: User | None, reason: str = "ended") 
     session.ended_at = now
     session.ended_by_id = user.id if user else None
     session.end_reason = reason
+    session.captioner_id = None  # captioning stops with the meeting
     db.session.execute(
         sa.update(Participation)
         .where(Participation.session_id == session.id, Participation.left_at.is_(None))

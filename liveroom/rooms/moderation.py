@@ -20,7 +20,7 @@ from liveroom.media.backend import backend_for
 from liveroom.media.rules import StageMode
 from liveroom.models import LiveSession, Participation, Removal, Room, User, WaitingEntry, utcnow
 from liveroom.roles import RoomRole
-from liveroom.rooms import policy
+from liveroom.rooms import captions, policy
 from liveroom.rooms.meetings import MEDIA_OFF, close_stay
 from liveroom.rooms.policy import Rank, Rights
 from liveroom.rooms.presence import latest_stay
@@ -219,6 +219,7 @@ def remove_person(target: Participation, actor: User) -> bool:
         user_id=target.user_id,
         participation_id=target.id,
     )
+    captions.stop_if_captioner(session, target.user_id, "removed")
     audit.in_meeting(actor.id, "participant_removed", session.id, target.user_id)
     db.session.commit()
     return True

@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask import Response, abort, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from liveroom.auth.sessions import signed_in_user
@@ -133,10 +134,14 @@ def rename_room(public_id: str) -> Response | tuple[str, int] | str:
         except RoomNameError as error:
             message, status = str(error), 422
         else:
-            message = f"Renamed to “{room.name}”." if changed else "The name did not change."
+            message = (
+                _("Renamed to “%(name)s”.", name=room.name)
+                if changed
+                else _("The name did not change.")
+            )
             status = 200
     else:
-        message, status = "The form expired: reload the page and try again.", 400
+        message, status = _("The form expired: reload the page and try again."), 400
     if wants_fragment():
         return render_template(
             "rooms/_room_list.html", **room_list_context(notice=message, notice_error=status != 200)
@@ -152,7 +157,7 @@ def rename_room(public_id: str) -> Response | tuple[str, int] | str:
 def delete_room(public_id: str) -> Response | str:
     room = my_room(public_id)
     if not DeleteRoomForm().validate_on_submit():
-        abort(400, "The form expired: reload the page and try again.")
+        abort(400, _("The form expired: reload the page and try again."))
     name = room.name
     outcome = delete_private_room(room, current_user)
     if outcome == "archived":

@@ -24,6 +24,8 @@ from flask import (
     url_for,
 )
 from flask import session as browser_session
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from liveroom import events
@@ -34,7 +36,7 @@ from liveroom.media.backend import backend_for
 from liveroom.media.roster import media_view
 from liveroom.media.roster import roster as media_roster
 from liveroom.models import LiveSession, Membership, Participation, Room, WaitingEntry
-from liveroom.rooms import chat, policy
+from liveroom.rooms import captions, chat, policy
 from liveroom.rooms.meetings import commit_keeping_loaded, live_session
 from liveroom.rooms.moderation import raised_hands, rights_of
 from liveroom.rooms.policy import Rights
@@ -56,8 +58,8 @@ def no_content() -> Response:
     return Response(status=204)
 
 
-LIVE_ROOMS_OFF = "Live rooms were turned off by the site's administrator."
-PRIVATE_ROOMS_OFF = "Private rooms were turned off by the site's administrator."
+LIVE_ROOMS_OFF = _l("Live rooms were turned off by the site's administrator.")
+PRIVATE_ROOMS_OFF = _l("Private rooms were turned off by the site's administrator.")
 
 
 # Built once: nearly every room request asks it, and building it cost as much as running it.
@@ -108,7 +110,7 @@ def switched_off(room: Room) -> str | None:
     settings = get_settings()
     if policy.room_reachable(room, settings):
         return None
-    return LIVE_ROOMS_OFF if not settings.live_room_enabled else PRIVATE_ROOMS_OFF
+    return str(LIVE_ROOMS_OFF if not settings.live_room_enabled else PRIVATE_ROOMS_OFF)
 
 
 def load_room(public_id: str) -> Room:
@@ -174,13 +176,13 @@ def require_my_rooms() -> None:
     if not (settings.live_room_enabled and settings.private_rooms_enabled):
         abort(404)
     if not policy.may_see_my_rooms(signed_in_user(), settings):
-        abort(403, "Your role does not include private rooms. Ask your administrator.")
+        abort(403, _("Your role does not include private rooms. Ask your administrator."))
 
 
 def require_join(room: Room, settings: SiteSettings | None = None) -> None:
     """403, saying why, unless the signed-in person may join the room's meetings."""
     if not policy.may_join(signed_in_user(), room, settings or get_settings()):
-        abort(403, "Only members of this channel can join its meetings.")
+        abort(403, _("Only members of this channel can join its meetings."))
 
 
 def require_member_while_off(room: Room) -> None:
@@ -242,12 +244,17 @@ class PersonRows:
     its ``url_for`` giving paths outside a request).
     """
 
-    def __init__(self, room: Room, rights: Rights, **context: object) -> None:
+    def __init__(
+        self, room: Room, rights: Rights, captioner_id: int | None = None, **context: object
+    ) -> None:
         app = current_app._get_current_object()
         self.drawings = drawings_of(app)
         self.reloading = app.jinja_env.auto_reload
         self.template = app.jinja_env.get_template("rooms/_person.html")
         self.room, self.rights, self.context = room, rights, context
+        # Whom the captions are by: their item's menu offers "Stop captions", the
+        # others "Make captioner" (so it is part of each item's key).
+        self.captioner_id = captioner_id
         self.prefix = (
             self.drawings.root(),
             "rooms/_person.html",
@@ -258,18 +265,24 @@ class PersonRows:
 
     def _draw(self, person: PersonShown) -> str:
         return self.template.render(
-            person=person, rights=self.rights, room=self.room, **self.context
+            person=person,
+            rights=self.rights,
+            room=self.room,
+            captioner_id=self.captioner_id,
+            **self.context,
         )
 
     def __call__(self, person: PersonShown) -> Markup:
         if self.reloading:
             return Markup(self._draw(person))
-        return Markup(self.drawings.rooted((*self.prefix, person), lambda: self._draw(person)))
+        captioning = person.user_id == self.captioner_id
+        key = (*self.prefix, person, captioning)
+        return Markup(self.drawings.rooted(key, lambda: self._draw(person)))
 
     def all(self, people: list[PersonShown]) -> Markup:
         if self.reloading:
             return Markup("".join(self(person) for person in people))
-        key = (*self.prefix, "all", tuple(people))
+        key = (*self.prefix, "all", tuple(people), self.captioner_id)
         return Markup(
             self.drawings.whole_list(key, lambda: "".join(self(person) for person in people))
         )
@@ -333,7 +346,7 @@ def panel_context(
         "since": since,
         # A few dozen people at most, however large the room (presence.people_shown).
         "people": shown.people,
-        "person_row": PersonRows(room, rights),
+        "person_row": PersonRows(room, rights, session.captioner_id),
         "people_count": shown.count,
         "hands": raised_hands(session, TOP_OF_LARGE_ROOM) if hands is None else hands,
         "hands_count": shown.hands_count,
@@ -342,6 +355,7 @@ def panel_context(
         if just_started
         else chat.recent_messages(session, me.user_id, rights.reads_all_threads),
         "can_chat": policy.may_chat(me, session),
+        **captions_context(session, rights, me.user_id, lines=not just_started),
         # Ending is for staff by their current roles (policy.may_end): for someone in
         # the meeting, that is what their rights already say.
         "can_end": rights.staff,
@@ -350,6 +364,24 @@ def panel_context(
         if room.is_private
         else None,
         **media_context(room, session, me, shown),
+    }
+
+
+def captions_context(
+    session: LiveSession, rights: Rights, viewer_id: int, lines: bool = True
+) -> dict:
+    """What the captions under the stage show to one viewer (``rooms/_captions.html``):
+    who writes them, whether it is this viewer (their composer), whether they are
+    offered "Stop captions", and the last lines (``lines``). Nothing is read while
+    nobody captions (the area is hidden then): a join costs no statement for it."""
+    stay = captions.captioner_stay(session)
+    if stay is None:
+        return {"captioner": None, "captioning": False, "offers_stop_captions": False}
+    return {
+        "captioner": stay.user,
+        "captioning": stay.user_id == viewer_id,
+        "offers_stop_captions": rights.may_stop_captions(policy.shown_rank(stay), stay.user_id),
+        **({"captions": captions.recent_captions(session.id)} if lines else {}),
     }
 
 

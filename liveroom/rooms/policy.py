@@ -160,6 +160,17 @@ def may_chat(me: Participation | None, session: LiveSession) -> bool:
     return is_instructor(me) or session.chat_enabled
 
 
+def may_caption(me: Participation | None, session: LiveSession) -> bool:
+    """Write live captions: the captioner an instructor named, while present in a
+    meeting that goes on."""
+    return (
+        is_present(me)
+        and session.ended_at is None
+        and session.captioner_id is not None
+        and session.captioner_id == me.user_id
+    )
+
+
 def may_read_message(viewer_id: int, reads_all_threads: bool, message: ChatMessage) -> bool:
     """A private thread is between one person and the staff instructors: staff read
     every thread, everyone else (a promoted instructor too) only their own."""
@@ -189,6 +200,9 @@ class PersonMenu:
     remove_from_stage: bool = False
     allow_share: bool = False
     stop_allow_share: bool = False
+    # Live captions: name this person the captioner, or stop their captions.
+    make_captioner: bool = False
+    stop_captions: bool = False
 
     @property
     def has_actions(self) -> bool:
@@ -207,6 +221,8 @@ class PersonMenu:
                 self.remove_from_stage,
                 self.allow_share,
                 self.stop_allow_share,
+                self.make_captioner,
+                self.stop_captions,
             )
         )
 
@@ -289,9 +305,25 @@ class Rights:
         author = Rank.PROMOTED if message.author_id in self.instructor_ids else Rank.PARTICIPANT
         return self.may_delete(author)
 
-    def menu(self, person: Participation) -> PersonMenu:
-        """The person's badge and the actions this viewer is offered on them."""
+    def may_name_captioner(self, target: Rank, target_user_id: int | None = None) -> bool:
+        """Name someone present the captioner: whoever moderates, on whom they act
+        (staff on anyone who is not staff, promoted instructors on participants)."""
+        return self.moderate and self.acts_on(target, target_user_id)
+
+    def may_stop_captions(self, captioner: Rank, captioner_user_id: int | None = None) -> bool:
+        """Stop the captions: the captioner themself, or an instructor who may act on
+        them (as ``may_name_captioner``)."""
+        if not self.present:
+            return False
+        if captioner_user_id is not None and captioner_user_id == self.me_id:
+            return True
+        return self.moderate and acts_on(self.rank, captioner)
+
+    def menu(self, person: Participation, captioner_id: int | None = None) -> PersonMenu:
+        """The person's badge and the actions this viewer is offered on them
+        (``captioner_id``: whom the meeting's captions are by, if anyone)."""
         target = shown_rank(person)
+        captioning = captioner_id is not None and person.user_id == captioner_id
         # Rendered once per audience, so the viewer's own row is recognised by rank:
         # staff never act on staff, promoted instructors never on instructors.
         return PersonMenu(
@@ -303,6 +335,8 @@ class Rights:
             lower_hand=self.may_lower_hand(target) and person.hand_raised_at is not None,
             message_privately=self.staff and target is Rank.PARTICIPANT,
             remove=self.may_remove(target),
+            make_captioner=not captioning and self.may_name_captioner(target),
+            stop_captions=captioning and self.moderate and acts_on(self.rank, target),
             **self.media_menu(person, target),
         )
 

@@ -19,6 +19,7 @@ from liveroom.events import Kind
 from liveroom.extensions import db
 from liveroom.models import LiveSession, Participation, User, utcnow
 from liveroom.roles import RoomRole
+from liveroom.rooms import captions
 
 # After the browser says goodbye, how long a reload has to come back before the
 # person counts as gone.
@@ -297,5 +298,6 @@ def sweep_absent(timeout_seconds: int) -> int:
             for stay_id, user_id, session_id in closed
         ]
     )
+    captions.stop_for_closed_stays([(session_id, user_id) for _stay, user_id, session_id in closed])
     db.session.commit()
     return len(closed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from liveroom import audit
@@ -21,9 +22,11 @@ def clean_room_name(raw: str) -> str:
     """The name as it will be stored (one clean line), or RoomNameError saying why not."""
     name = clean_line(raw)
     if not name:
-        raise RoomNameError("Enter a name for the room.")
+        raise RoomNameError(_("Enter a name for the room."))
     if len(name) > ROOM_NAME_MAX:
-        raise RoomNameError(f"Room names can be at most {ROOM_NAME_MAX} characters.")
+        raise RoomNameError(
+            _("Room names can be at most %(limit)s characters.", limit=ROOM_NAME_MAX)
+        )
     return name
 
 
@@ -43,7 +46,7 @@ def _commit_name(name: str) -> None:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise RoomNameError(f"You already have a room called “{name}”.") from None
+        raise RoomNameError(_("You already have a room called “%(name)s”.", name=name)) from None
 
 
 def private_rooms_of(owner: User) -> list[Room]:

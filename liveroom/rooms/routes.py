@@ -8,6 +8,7 @@ modules. What these pages show is built in ``pages.py``.
 from __future__ import annotations
 
 from flask import Response, abort, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from liveroom.auth.sessions import signed_in_user
 from liveroom.extensions import db
@@ -112,11 +113,16 @@ def start_meeting(public_id: str) -> Response | str:
     room = load_room(public_id)
     if not policy.may_start(signed_in_user(), room, get_settings()):
         if policy.is_archived(room):
-            what = "room" if room.is_private else "channel"
-            abort(403, f"This {what} is archived: its history is kept, but no meeting can start.")
+            if room.is_private:
+                abort(
+                    403, _("This room is archived: its history is kept, but no meeting can start.")
+                )
+            abort(
+                403, _("This channel is archived: its history is kept, but no meeting can start.")
+            )
         if room.is_private:
-            abort(403, "Only the room's owner can start this room.")
-        abort(403, "Only the channel's Managers and Moderators can start its meeting.")
+            abort(403, _("Only the room's owner can start this room."))
+        abort(403, _("Only the channel's Managers and Moderators can start its meeting."))
     # Already live (a second instructor, or a double click): it enters that meeting as
     # Join does, so a removal or a demotion in it still holds.
     session, me, started = meetings.open_session(room, signed_in_user())
@@ -234,13 +240,13 @@ def end_meeting(public_id: str) -> Response | str:
     if session is None:
         last = meetings.past_sessions(room, limit=1)
         if not last:
-            abort(409, "This room has no meeting to end.")
+            abort(409, _("This room has no meeting to end."))
         return render_ended(room, last[0])
     # Ending is for staff by their current roles, whether or not they are in the room
     # (an old removal from before they were staff does not stop them).
     me = presence_of(session, signed_in_user()) or latest_stay(session, signed_in_user().id)
     if not policy.may_end(signed_in_user(), room, me, get_settings()):
-        abort(403, "Only the room's instructors can end the meeting.")
+        abort(403, _("Only the room's instructors can end the meeting."))
     meetings.end_session(session, signed_in_user())
     close_media(session)
     return render_ended(room, session)

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from flask_babel import ngettext
 from sqlalchemy.exc import IntegrityError
 
 from liveroom import audit, events, ratelimit
@@ -29,8 +30,11 @@ class AskedTooSoon(Exception):
     blueprint answers it the same way: 429 and when to try."""
 
     def __init__(self, seconds: int) -> None:
-        unit = "second" if seconds == 1 else "seconds"
-        self.message = f"You asked a moment ago. You can ask again in {seconds} {unit}."
+        self.message = ngettext(
+            "You asked a moment ago. You can ask again in %(num)d second.",
+            "You asked a moment ago. You can ask again in %(num)d seconds.",
+            seconds,
+        )
         super().__init__(self.message)
         self.retry_after = seconds
 

@@ -3,6 +3,9 @@
 (function () {
   "use strict";
 
+  // The page's words (static/js/media/strings.js, loaded first).
+  function say(key, values) { return window.LiveroomStrings.say(key, values); }
+
   // A connection problem is shown once, and cleared by the next answer that gets through.
   var statusBox = null;
   function showConnectionProblem(text) {
@@ -15,10 +18,10 @@
     if (statusBox && !statusBox.hidden) statusBox.hidden = true;
   }
   document.addEventListener("htmx:sendError", function () {
-    showConnectionProblem("Connection lost. Trying again…");
+    showConnectionProblem(say("connectionLost"));
   });
   document.addEventListener("htmx:responseError", function (event) {
-    if (event.detail.xhr.status >= 500) showConnectionProblem("The server had a problem. Trying again…");
+    if (event.detail.xhr.status >= 500) showConnectionProblem(say("serverProblem"));
   });
   document.addEventListener("htmx:afterRequest", function (event) {
     if (!event.detail.successful) return;
@@ -49,7 +52,7 @@
     });
     source.addEventListener("error", function () {
       if (leaving) return;
-      showConnectionProblem("Live updates interrupted. Reconnecting…");
+      showConnectionProblem(say("liveInterrupted"));
       // While the browser reconnects by itself there is nothing for the extension to do;
       // once the browser gave up (CLOSED), the extension's back-off opens a new stream.
       if (handler && source.readyState === EventSource.CLOSED) {
@@ -119,8 +122,8 @@
     var done = function () {
       var label = button.firstChild;
       var original = label.textContent;
-      label.textContent = "Copied";
-      announce("Link copied to the clipboard.");
+      label.textContent = say("copied");
+      announce(say("linkCopied"));
       setTimeout(function () { label.textContent = original; }, 2000);
     };
     if (navigator.clipboard && window.isSecureContext) {

@@ -39,7 +39,7 @@
       if (!meeting) return;
       htmx.swap(meeting, message.data, { swapStyle: "innerHTML" });
       var announcer = document.getElementById("meeting-announcer");
-      if (announcer) announcer.textContent = "This room is open in another tab.";
+      if (announcer) announcer.textContent = LiveroomStrings.say("openElsewhere");
       var heading = document.getElementById("displaced-title");
       if (heading) heading.focus();
     });
@@ -51,7 +51,7 @@
   function tidy() {
     var room = panel();
     if (!room) return;
-    ["#people-list > li", "#chat-log > li"].forEach(function (selector) {
+    ["#people-list > li", "#chat-log > li", "#captions-log > li"].forEach(function (selector) {
       var seen = {};
       var items = room.querySelectorAll(selector);
       for (var i = items.length - 1; i >= 0; i--) {
@@ -81,7 +81,7 @@
     });
     while (select.options.length > 1) select.remove(1);
     wanted.forEach(function (pair) {
-      select.add(new Option("Privately to " + pair[1], pair[0]));
+      select.add(new Option(LiveroomStrings.say("privatelyTo", { name: pair[1] }), pair[0]));
     });
     select.value = wanted.some(function (p) { return p[0] === chosen; }) ? chosen : "";
   }
@@ -118,6 +118,49 @@
     }
   });
 
+  // Nothing someone else does moves your focus. When the stream (or a refresh of the
+  // whole panel) replaces the element that has the focus (your hand button, the chat
+  // box when chat is switched, an instructor's toggle, a "Lower" button in the hands),
+  // focus goes back to the same element in the new content: by its id, else the
+  // control at the same place, else the swapped region itself. A draft in the chat
+  // box survives the swap. (The people list keeps its own, above: open menus too.)
+  var keptFocus = null;
+  function focusables(root) {
+    return Array.prototype.slice.call(root.querySelectorAll(
+      "a[href], button, input:not([type='hidden']), select, textarea, summary, [tabindex]"));
+  }
+  function keepFocus(event) {
+    var target = event.detail && event.detail.target;
+    var active = document.activeElement;
+    if (!target || !active || active === document.body || target.id === "people-list") return;
+    if (target !== active && !target.contains(active)) return;
+    keptFocus = {
+      region: target.id,
+      id: active.id,
+      index: target === active ? -1 : focusables(target).indexOf(active),
+      draft: active.tagName === "TEXTAREA" || (active.tagName === "INPUT" && active.type === "text") ? active.value : null,
+    };
+  }
+  function restoreFocus() {
+    var kept = keptFocus;
+    keptFocus = null;
+    var active = document.activeElement;
+    if (!kept || (active && active !== document.body && active.isConnected)) return;
+    var element = kept.id && document.getElementById(kept.id);
+    var region = kept.region && document.getElementById(kept.region);
+    if (!element && region) element = kept.index >= 0 ? focusables(region)[kept.index] : region;
+    if (!element) return;
+    if (kept.draft && "value" in element && !element.value) element.value = kept.draft;
+    if (!element.matches("a[href], button, input, select, textarea, summary, [tabindex]")) {
+      element.setAttribute("tabindex", "-1");
+    }
+    element.focus();
+  }
+  document.addEventListener("htmx:beforeSwap", keepFocus);
+  document.addEventListener("htmx:oobBeforeSwap", keepFocus);
+  document.addEventListener("htmx:afterSwap", restoreFocus);
+  document.addEventListener("htmx:oobAfterSwap", restoreFocus);
+
   var chatLog = null;
   var stickToBottom = true;
   document.addEventListener("htmx:oobBeforeSwap", function () {
@@ -130,6 +173,17 @@
   function afterChange() {
     tidy();
     scrollChat(stickToBottom);
+    keepCaptions();
+  }
+
+  // Live captions: the log keeps its last lines (screen readers hear each as it is
+  // added; removing old ones says nothing) and shows the newest, at the bottom.
+  var CAPTION_LINES_KEPT = 40;
+  function keepCaptions() {
+    var log = document.getElementById("captions-log");
+    if (!log) return;
+    while (log.children.length > CAPTION_LINES_KEPT) log.removeChild(log.firstElementChild);
+    log.scrollTop = log.scrollHeight;
   }
   function scrollChat(force) {
     var log = document.getElementById("chat-log");
@@ -154,7 +208,8 @@
       var keep = to ? to.value : "";
       form.reset();
       if (to) to.value = keep;
-      var box = form.querySelector("textarea");
+      // The field keeps the focus, so the next message or caption line follows at once.
+      var box = form.querySelector("textarea, input[type='text']");
       if (box) box.focus();
     }
   });

@@ -1,7 +1,8 @@
 // Times in the viewer's own time zone. The server writes every time in UTC inside
 // <time datetime="…Z" data-local="time|seconds|datetime|date"> (what people see without
 // JavaScript); this rewrites the text with Intl.DateTimeFormat in the browser's zone and
-// language, on load and after every htmx swap (chat messages arrive by themselves).
+// the page's language (<html lang>, the one the person reads), on load and after every
+// htmx swap (chat messages arrive by themselves).
 (function () {
   "use strict";
 
@@ -12,6 +13,8 @@
     date: { year: "numeric", month: "short", day: "numeric" }
   };
   var formatters = {};
+  // The page's language ("es", "ar"): its month names, digits and hour style.
+  var language = document.documentElement.getAttribute("lang") || undefined;
 
   function formatter(kind, withZone) {
     var key = kind + (withZone ? "+zone" : "");
@@ -19,7 +22,11 @@
       var options = {};
       for (var name in OPTIONS[kind]) options[name] = OPTIONS[kind][name];
       if (withZone) options.timeZoneName = "short";
-      formatters[key] = new Intl.DateTimeFormat(undefined, options);
+      try {
+        formatters[key] = new Intl.DateTimeFormat(language, options);
+      } catch (error) {  // a language tag this browser does not know: its own
+        formatters[key] = new Intl.DateTimeFormat(undefined, options);
+      }
     }
     return formatters[key];
   }

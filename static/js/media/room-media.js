@@ -122,7 +122,7 @@
     }
     // What keeps media off, said until it changes: the media server out of reach,
     // or a meeting too large without it.
-    var why = this.mediaDown ? S.say("mediaUnavailable") : roster.mesh_ok ? "" : roster.reason;
+    var why = this.mediaDown ? S.say("mediaUnavailable") : roster.mesh_ok ? "" : S.say(roster.reason);
     this.say(why, true);
   };
 
@@ -184,13 +184,13 @@
           why = elsewhere(self.stoppedElsewhere);
         }
         delete self.offElsewhere[kind];
-        self.say(S.say(why));
+        self.say(S.say(why), false, why.indexOf("Elsewhere") === -1 && why !== "mediaElsewhere" ? "muted" : null);
       }
     });
     if (before) {
-      if (!before.strong_muted && mine.strong_muted && !this.tracksWereOn) this.say(S.say("strongMuted"));
-      if (before.strong_muted && !mine.strong_muted) this.say(S.say("mayUnmute"));
-      if (!before.on_stage && mine.on_stage && this.roster.mode !== "everyone") this.say(S.say("invited"));
+      if (!before.strong_muted && mine.strong_muted && !this.tracksWereOn) this.say(S.say("strongMuted"), false, "muted");
+      if (before.strong_muted && !mine.strong_muted) this.say(S.say("mayUnmute"), false, "muted");
+      if (!before.on_stage && mine.on_stage && this.roster.mode !== "everyone") this.say(S.say("invited"), false, "stage");
     }
   };
 
@@ -307,8 +307,18 @@
 
   // The person turned ``kind`` off on another page of theirs (the server says so
   // before the roster that shows it off).
+  // That page only turns off what the server listed as on, so our own "on" was stored
+  // before it: nothing is waiting for confirmation any more, and the latest roster (if
+  // it already shows it off) is followed now rather than when the wait runs out.
   Room.prototype.offOnAnotherPage = function (kind) {
-    if (KINDS.indexOf(kind) >= 0) this.offElsewhere[kind] = Date.now();
+    if (KINDS.indexOf(kind) < 0) return;
+    this.offElsewhere[kind] = Date.now();
+    if (this.pending) delete this.pending[kind];
+    var mine = this.people && this.people[this.me];
+    if (mine && this.tracks[kind] && !mine[kind]) {
+      this.followMyState(mine, null);
+      this.updateControls();
+    }
   };
 
   Room.prototype.receiveSignal = function (data) {
@@ -332,9 +342,10 @@
     if (devicesButton) devicesButton.addEventListener("click", function () { self.openDevices(false); });
   };
 
-  // The toggles say what a press does ("Turn microphone on"): the label changes, so
-  // they carry no aria-pressed as well. aria-disabled (still focusable, and a press
-  // says why) while the rules would refuse.
+  // The toggles keep one name ("Microphone") whatever their state, which aria-pressed
+  // carries (and, seen, the icon and the pressed look): a name that flipped with the
+  // state ("Turn microphone on") would say the opposite of the pressed state.
+  // aria-disabled (still focusable, and a press says why) while the rules would refuse.
   Room.prototype.updateControls = function () {
     var self = this;
     var mine = this.people && this.people[this.me];
@@ -342,7 +353,8 @@
     this.bar.querySelectorAll("[data-media-toggle]").forEach(function (button) {
       var kind = button.getAttribute("data-media-toggle");
       var on = !!self.tracks[kind];
-      button.querySelector("[data-label]").textContent = S.say(kind + (on ? "On" : "Off"));
+      button.querySelector("[data-label]").textContent = S.say(kind + "Toggle");
+      button.setAttribute("aria-pressed", String(on));
       button.classList.toggle("is-on", on);
       var allowed = on || !roster || (roster.mesh_ok && (!mine || self.maySend(kind, mine)));
       button.setAttribute("aria-disabled", String(!allowed));
@@ -389,7 +401,8 @@
     if (kind === "mic") this.meter = new Meter(track);
     this.render(this.me, kind);
     this.updateControls();
-    if (kind === "mic") this.say(S.say("youAreUnmuted"));
+    if (kind === "mic") this.say(S.say("youAreUnmuted"), false, "own");
+    if (kind === "camera") this.say(S.say("cameraOnSelf"), false, "own");
     // If no roster has shown it on by then, the server has it off (a mute that came
     // first, say): follow the latest roster then.
     setTimeout(function () {
@@ -400,7 +413,8 @@
 
   Room.prototype.turnOff = function (kind) {
     this.stopLocal(kind, true);
-    if (kind === "mic") this.say(S.say("youAreMuted"));
+    if (kind === "mic") this.say(S.say("youAreMuted"), false, "own");
+    if (kind === "camera") this.say(S.say("cameraOffSelf"), false, "own");
   };
 
   // Stop our own ``kind``: the track ends and nothing goes to anyone.
@@ -572,8 +586,16 @@
   // --- Messages, and the end -----------------------------------------------------
 
   // A notice: a passing one ("Your microphone is on.") goes after a few seconds; a
-  // sticky one (the mesh is full) stays until the roster says otherwise.
-  Room.prototype.say = function (text, sticky) {
+  // sticky one (the mesh is full) stays until the roster says otherwise. The notice is
+  // not itself live: the room's one live region (static/js/announce.js) speaks it, under
+  // ``category`` (the person may have turned it off; null: always). "own" is the
+  // result of one's own press, heard only after a keyboard shortcut (the pressed
+  // button already says it to whoever pressed it).
+  Room.prototype.say = function (text, sticky, category) {
+    var announce = window.LiveroomAnnounce;
+    if (announce && text && !(sticky && this.notice && this.notice.textContent === text)) {
+      if (category === "own") announce.own(text); else announce.say(text, category || null);
+    }
     if (!this.notice) return;
     if (sticky && !text && !this.notice.hasAttribute("data-sticky")) return;
     clearTimeout(this.noticeTimer);
@@ -591,7 +613,7 @@
         if (notice.textContent !== text) return;
         notice.textContent = "";
         notice.hidden = true;
-        if (self.roster && !self.roster.mesh_ok) self.say(self.roster.reason, true);
+        if (self.roster && !self.roster.mesh_ok) self.say(S.say(self.roster.reason), true);
       }, 8000);
     }
   };
@@ -634,6 +656,11 @@
   document.addEventListener("htmx:oobAfterSwap", function (event) {
     var target = event.detail && event.detail.target;
     if (current && target && target.id === "media-roster") current.readRoster();
+  });
+
+  // The page's words arrived after the stage was drawn (strings.js): say them now.
+  document.addEventListener("liveroom:strings", function () {
+    if (current && current.roster) current.updateControls();
   });
 
   // Signals arrive on the room's own stream; after it reconnects, renegotiate.

@@ -105,11 +105,21 @@
     var pinned = this.pinned === person.uid;
     pin.setAttribute("aria-pressed", String(pinned));
     pin.textContent = S.say(pinned ? "unpin" : "pin", { name: name });
-    var state = [person.mic ? S.say("micOnState") : S.say("micMutedState")];
-    if (!person.camera) state.push(S.say("cameraOffState"));
-    if (person.screen) state.push(S.say("sharingState"));
-    if (person.hand) state.push(S.say("handRaised"));
-    li.setAttribute("aria-label", name + ": " + state.join(", "));
+    this.label(tile);
+  };
+
+  // The tile's name for screen readers: the person, then their state, "Sam Lee,
+  // microphone off, camera off, speaking" (the tile is a list item: read as one).
+  Stage.prototype.label = function (tile) {
+    var person = tile.person;
+    var name = person.uid === this.me ? S.say("you") : person.name;
+    var parts = [name, person.mic ? S.say("micOnState") : S.say("micMutedState")];
+    if (!person.camera) parts.push(S.say("cameraOffState"));
+    if (person.screen) parts.push(S.say("sharingState"));
+    if (person.hand) parts.push(S.say("handRaised"));
+    if (tile.speaking) parts.push(S.say("speaking"));
+    var label = parts.join(", ");
+    if (tile.element.getAttribute("aria-label") !== label) tile.element.setAttribute("aria-label", label);
   };
 
   // The tracks to show on a tile (null: none); the caller decides what a receiver plays.
@@ -136,7 +146,13 @@
     var self = this;
     Object.keys(this.tiles).forEach(function (uid) {
       var level = levels[uid] || 0;
-      self.tiles[uid].element.classList.toggle("tile--speaking", level > 0.02);
+      var tile = self.tiles[uid];
+      var speaking = level > 0.02;
+      tile.element.classList.toggle("tile--speaking", speaking);
+      if (tile.speaking !== speaking) {
+        tile.speaking = speaking;
+        self.label(tile);
+      }
       if (level > highest) { highest = level; loudest = Number(uid); }
     });
     var now = Date.now();
