@@ -189,6 +189,10 @@ class Audit:
             self.problems.append(f"{where}: <html lang> is {lang!r}, not {self.language!r}")
         if direction != DIRECTIONS[self.language]:
             self.problems.append(f"{where}: <html dir> is {direction!r}")
+        # Nothing cut off or scrolling sideways (a mirrored layout can push out).
+        wide = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        if wide > 0:
+            self.problems.append(f"{where}: the page scrolls sideways by {wide}px")
         if not page.evaluate("() => typeof window.axe === 'object'"):
             page.add_script_tag(url=self.axe_url)
         for found in page.evaluate(AXE_RUN, AXE_TAGS):
