@@ -435,6 +435,11 @@ def test_form_errors_are_in_spanish(app: Flask) -> None:
     refused = in_language(app.test_client(), "es").post("/login", data={"username": ""})
     page = html_of(refused)
     assert "Escribe tu nombre de usuario." in page and "Escribe tu contraseña." in page
+    # WTForms' own messages too, from its catalogues.
+    too_long = in_language(app.test_client(), "es").post(
+        "/login", data={"username": "ana", "password": "x" * 300}
+    )
+    assert "El campo no puede tener más de 256 caracteres." in html_of(too_long)
 
 
 def test_a_missing_page_answers_in_arabic(app: Flask) -> None:
