@@ -224,6 +224,11 @@ def test_a_meeting_run_with_the_keyboard_alone(browser, school):
     sam.keyboard.press("Enter")
     expect(sam.get_by_text("You are a participant")).to_be_visible(timeout=DEADLINE_MS)
     sam.evaluate(RECORD)
+    # The teacher's tile says who it is and their state.
+    tile = sam.get_by_role("list", name="People on the stage").get_by_role("listitem")
+    expect(tile).to_have_attribute(
+        "aria-label", re.compile(r"^Maria Rivera, microphone on, camera off"), timeout=DEADLINE_MS
+    )
 
     # Alt+Shift+H raises the hand (and says so: the button has no focus), the teacher sees it.
     sam.keyboard.press("Alt+Shift+KeyH")
