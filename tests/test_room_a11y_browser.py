@@ -154,6 +154,7 @@ def test_the_teacher_hears_chat_hands_and_arrivals_and_nobody_hears_their_own(br
     teacher.get_by_role("textbox", name="Message").press("Enter")
     wait_to_hear(sam, r"^Maria Rivera: Yes, page 42\.$")
     assert not any("Good morning" in text for text in heard(sam)), heard(sam)
+    assert "Sam Lee joined." not in heard(sam), "nobody hears of their own entry"
     assert not any("raised their hand" in text for text in heard(sam)), "participants: no hands"
     assert not any("Yes, page 42" in text for text in heard(teacher)), heard(teacher)
     # The room's one polite live region: the chat log, the hands, the waiting room and
