@@ -252,6 +252,9 @@ def load_config(instance_path: str) -> dict:
         "SESSION_COOKIE_SECURE": os.environ.get("LIVEROOM_SECURE_COOKIES", "") == "1",
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
+        # WTForms' own messages ("Field cannot be longer than …") in the request's
+        # language, from the catalogues WTForms ships (Flask-Babel's locale).
+        "WTF_I18N_ENABLED": True,
         # How long someone without an open room stream stays listed.
         "LIVEROOM_PRESENCE_TIMEOUT": _number("LIVEROOM_PRESENCE_TIMEOUT", "30", int),
         # Redis pub/sub wakes every worker of every host at once; without it the

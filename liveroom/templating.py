@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable
 from datetime import UTC, datetime
 
+from babel.dates import format_date, format_time
 from flask import Flask, has_request_context, render_template, request
 from flask.globals import _cv_request
 from flask_babel import get_locale
@@ -12,6 +13,7 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 
 from liveroom.auth.csrf_tokens import page_token
+from liveroom.i18n import SOURCE
 from liveroom.rooms.policy import may_see_my_rooms, shown_rank
 from liveroom.settings import get_settings
 from liveroom.text import initial, linkify
@@ -53,16 +55,39 @@ def _shown(iso: str, kind: str) -> str:
     return SHOWN.get(kind, SHOWN["time"])(iso)
 
 
+# What each kind shows in another language than English (Babel's CLDR patterns, in
+# UTC): "28 nov 2026, 9:16" rather than ISO's "2026-11-28 09:16".
+LOCAL_SHOWN = {
+    "time": lambda moment, locale: format_time(moment, "short", tzinfo=UTC, locale=locale),
+    "seconds": lambda moment, locale: format_time(moment, "medium", tzinfo=UTC, locale=locale),
+    "datetime": lambda moment, locale: (
+        f"{format_date(moment, 'medium', locale=locale)} "
+        f"{format_time(moment, 'short', tzinfo=UTC, locale=locale)}"
+    ),
+    "date": lambda moment, locale: format_date(moment, "medium", locale=locale),
+}
+
+
+def _shown_in(moment: datetime, kind: str, locale: object) -> str:
+    return LOCAL_SHOWN.get(kind, LOCAL_SHOWN["time"])(moment.replace(tzinfo=None), locale)
+
+
 def local_time(moment: datetime, kind: str = "time", zone: bool = False) -> Markup:
     """A moment, stored in UTC, as a ``<time>`` that static/js/time.js shows in the
-    viewer's own zone (UTC, the text written here, without JavaScript).
+    viewer's own zone (UTC, the text written here, without JavaScript: ISO 8601 in
+    English, the page's language's own pattern in another).
 
     kind: time, seconds, datetime or date; zone: name the zone ("09:16 EST") where the
     time stands alone. A filter rather than a Jinja macro: the attendance page shows
     a hundred and more, and a macro call costs several times this.
     """
     iso = iso_utc(moment)
-    if moment.tzinfo is None:  # as the database keeps them: the text is part of ``iso``
+    locale = get_locale()
+    if locale is not None and locale.language != SOURCE:
+        # The page's language writes its own (the script rewrites it in the viewer's zone).
+        utc = moment if moment.tzinfo is None else moment.astimezone(UTC)
+        text = _shown_in(utc, kind, locale)
+    elif moment.tzinfo is None:  # as the database keeps them: the text is part of ``iso``
         text = _shown(iso, kind)
     else:
         text = _shown(moment.replace(microsecond=0, tzinfo=None).isoformat(), kind)

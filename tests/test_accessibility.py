@@ -41,6 +41,7 @@ LANGUAGES = ["en", "es", "ar"]
 DIRECTIONS = {"en": "ltr", "es": "ltr", "ar": "rtl"}
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
+NARROW = {"width": 320, "height": 640}  # WCAG 1.4.10: reflow at 320 CSS pixels
 PASSWORDS = {**DEMO_PASSWORDS, "student3": "liveroom-student"}
 # The page changes by itself (the live stream); a busy machine never takes this long.
 DEADLINE_MS = 15_000
@@ -50,6 +51,8 @@ MEDIA_ARGS = [
     "--use-fake-device-for-media-stream",
 ]
 
+# Two frames later: what a resize sets off (media query listeners, layout) is done.
+FRAMES = "() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))"
 # axe's findings on the whole document, reduced to what a failure message needs.
 AXE_RUN = """async (tags) => {
   const result = await axe.run(document, {
@@ -189,6 +192,22 @@ class Audit:
             self.problems.append(f"{where}: <html lang> is {lang!r}, not {self.language!r}")
         if direction != DIRECTIONS[self.language]:
             self.problems.append(f"{where}: <html dir> is {direction!r}")
+        # Nothing cut off or scrolling sideways (a mirrored layout can push out), at
+        # the page's width and at 320 px.
+        wide = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        if wide > 0:
+            self.problems.append(f"{where}: the page scrolls sideways by {wide}px")
+        size = page.viewport_size
+        page.set_viewport_size(NARROW)
+        page.evaluate(FRAMES)
+        wide = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        page.set_viewport_size(size)
+        # The scripts that follow the width (the room's tabs) hear of it by the next frame.
+        page.evaluate(FRAMES)
+        if wide > 0:
+            self.problems.append(
+                f"{where}: {NARROW['width']}px wide, the page scrolls sideways by {wide}px"
+            )
         if not page.evaluate("() => typeof window.axe === 'object'"):
             page.add_script_tag(url=self.axe_url)
         for found in page.evaluate(AXE_RUN, AXE_TAGS):

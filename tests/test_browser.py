@@ -218,7 +218,9 @@ def test_a_live_class_chat_hands_removal_lock_admission_and_end(browser, class_u
     sam.get_by_role("button", name="Raise hand").click()
     expect(sam.get_by_role("button", name="Lower my hand")).to_be_visible()
     hands = teacher.get_by_role("region", name="Raised hands")
-    expect(hands.get_by_text("Sam Lee", exact=True)).to_be_visible(timeout=PAGE_UPDATE_DEADLINE_MS)
+    expect(hands.get_by_role("listitem").filter(has_text="Sam Lee")).to_be_visible(
+        timeout=PAGE_UPDATE_DEADLINE_MS
+    )
 
     # The instructor removes a participant; she is told, and leaves everyone's list.
     priya_row = people.get_by_role("listitem").filter(has_text="Priya Patel")

@@ -154,6 +154,7 @@ def test_the_teacher_hears_chat_hands_and_arrivals_and_nobody_hears_their_own(br
     teacher.get_by_role("textbox", name="Message").press("Enter")
     wait_to_hear(sam, r"^Maria Rivera: Yes, page 42\.$")
     assert not any("Good morning" in text for text in heard(sam)), heard(sam)
+    assert "Sam Lee joined." not in heard(sam), "nobody hears of their own entry"
     assert not any("raised their hand" in text for text in heard(sam)), "participants: no hands"
     assert not any("Yes, page 42" in text for text in heard(teacher)), heard(teacher)
     # The room's one polite live region: the chat log, the hands, the waiting room and
@@ -224,6 +225,11 @@ def test_a_meeting_run_with_the_keyboard_alone(browser, school):
     sam.keyboard.press("Enter")
     expect(sam.get_by_text("You are a participant")).to_be_visible(timeout=DEADLINE_MS)
     sam.evaluate(RECORD)
+    # The teacher's tile says who it is and their state.
+    tile = sam.get_by_role("list", name="People on the stage").get_by_role("listitem")
+    expect(tile).to_have_attribute(
+        "aria-label", re.compile(r"^Maria Rivera, microphone on, camera off"), timeout=DEADLINE_MS
+    )
 
     # Alt+Shift+H raises the hand (and says so: the button has no focus), the teacher sees it.
     sam.keyboard.press("Alt+Shift+KeyH")

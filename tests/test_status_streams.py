@@ -256,7 +256,7 @@ def stale_meetings(app: Flask, world: World, count: int) -> None:
         db.session.commit()
 
 
-SWEEP_STATEMENTS = 4
+SWEEP_STATEMENTS = 5
 
 
 @pytest.mark.parametrize("meetings_live", [2, 12])
@@ -269,8 +269,9 @@ def test_the_sweep_costs_the_same_however_many_meetings_are_live(app, world, mee
             meetings.sweep_all(app.config["LIVEROOM_PRESENCE_TIMEOUT"])
 
     statements = count_statements(app, sweep)
-    # Find the stale stays, close them, log their "left" events, commit; find the
-    # meetings left without an instructor (none: the teachers are still there).
+    # Find the stale stays, close them, log their "left" events, look for a captioner
+    # among them (live captions), commit; find the meetings left without an
+    # instructor (none: the teachers are still there).
     assert statements == SWEEP_STATEMENTS
     with app.app_context():
         from liveroom.models import Participation

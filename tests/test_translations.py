@@ -8,6 +8,7 @@ import io
 import re
 import subprocess
 import sys
+from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -434,6 +435,11 @@ def test_form_errors_are_in_spanish(app: Flask) -> None:
     refused = in_language(app.test_client(), "es").post("/login", data={"username": ""})
     page = html_of(refused)
     assert "Escribe tu nombre de usuario." in page and "Escribe tu contraseña." in page
+    # WTForms' own messages too, from its catalogues.
+    too_long = in_language(app.test_client(), "es").post(
+        "/login", data={"username": "ana", "password": "x" * 300}
+    )
+    assert "El campo no puede tener más de 256 caracteres." in html_of(too_long)
 
 
 def test_a_missing_page_answers_in_arabic(app: Flask) -> None:
@@ -467,3 +473,18 @@ def test_csv_files_keep_english_role_names_in_any_language(app: Flask, world: Wo
     }
     preview = html_of(admin.post("/admin/import/preview", data=data))
     assert "cuenta nueva de Espectador" in preview  # "Viewer", read in English, shown in Spanish
+
+
+def test_times_without_javascript_are_written_in_the_pages_language(
+    app: Flask, world: World
+) -> None:
+    world.user("admin", AppRole.ADMIN)
+    with app.app_context():
+        user = db.session.scalar(sa.select(User).where(User.username == "admin"))
+        user.created_at = datetime(2026, 11, 28, 9, 16, 5)
+        db.session.commit()
+    admin = as_user(app, "admin")
+    english = html_of(in_language(admin, "en").get("/admin/users"))
+    assert '<time datetime="2026-11-28T09:16:05Z" data-local="date">2026-11-28</time>' in english
+    spanish = html_of(in_language(admin, "es").get("/admin/users"))
+    assert '<time datetime="2026-11-28T09:16:05Z" data-local="date">28 nov 2026</time>' in spanish

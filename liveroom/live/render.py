@@ -294,12 +294,15 @@ def oob(tag: str, element_id: str, swap: str, inner: str = "") -> str:
     return f'<{tag} id="{element_id}" hx-swap-oob="{swap}">{inner}</{tag}>'
 
 
-def _announce(text: str, category: str | None = None) -> str:
+def _announce(text: str, category: str | None = None, about: int | None = None) -> str:
     """A sentence (escaped HTML, in the audience's language) for the room's one live
     region: dropped into the page's hidden ``#announce-inbox``, from which
     static/js/announce.js queues, coalesces and speaks it, unless the person turned
-    ``category`` off (``liveroom/preferences.py``; None: always spoken)."""
+    ``category`` off (``liveroom/preferences.py``; None: always spoken) or it is about
+    themself (``about``, a user id: nobody hears "Sam Lee joined." of their own entry)."""
     kind = f' data-category="{category}"' if category else ""
+    if about is not None:
+        kind += f' data-about="{int(about)}"'
     return f'<div hx-swap-oob="beforeend:#announce-inbox"><span{kind}>{text}</span></div>'
 
 
@@ -380,7 +383,7 @@ def people_announcement(changes: list[tuple[str, int]], count: int) -> str:
         kind, user_id = changes[0]
         person = db.session.get(User, user_id)
         name = person.display_name if person else _("Someone")
-        return _announce(_escape(ANNOUNCED_KINDS[kind] % {"name": name}), "people")
+        return _announce(_escape(ANNOUNCED_KINDS[kind] % {"name": name}), "people", user_id)
     joined = sum(kind == Kind.PARTICIPANT_JOINED for kind, _kind in changes)
     left = sum(kind == Kind.PARTICIPANT_LEFT for kind, _kind in changes)
     removed = len(changes) - joined - left

@@ -102,6 +102,9 @@
   // --- What the server sends: facts (or a sentence) dropped into #announce-inbox ----
 
   function fromInbox(item) {
+    var room = panel();
+    var about = item.getAttribute("data-about");
+    if (about && room && about === room.getAttribute("data-me")) return;  // one's own entry
     say(item.textContent, item.getAttribute("data-category") || null);
   }
 
