@@ -259,3 +259,21 @@ def pytest_configure(config: pytest.Config) -> None:
     except ImportError:  # the browser tests are skipped without Playwright anyway
         return
     expect.set_options(timeout=15_000)
+
+
+# The browser tests' Chromium (one per module) and a served demo (one per test); a
+# module that needs other flags (fake media devices) defines its own ``browser``.
+@pytest.fixture(scope="module")
+def browser():
+    from tests.live_server import chromium
+
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def base_url(tmp_path):
+    from tests.live_server import demo_app, serve
+
+    with serve(demo_app(tmp_path)) as url:
+        yield url

@@ -24,6 +24,19 @@ CHROMIUM_ARGS = [
 ]
 
 
+@contextmanager
+def chromium(args: list[str] = CHROMIUM_ARGS) -> Iterator:
+    """Debian's Chromium, driven by Playwright, closed when done (never a download)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 def log_in(browser, base_url: str, username: str, password: str, **context):
     """A new browser profile (its own cookies and connections, and any Playwright
     context options: time zone, screen size) signed in as ``username``; its page."""

@@ -11,9 +11,9 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, log_in, open_link, serve
+from tests.live_server import log_in, open_link
 
 pytestmark = pytest.mark.browser
 
@@ -24,24 +24,10 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "i
 CLASS_SIZE = 30
 
 
-@pytest.fixture(scope="module")
-def browser() -> Browser:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def shots(tmp_path) -> Path:
     """Where screenshots go: docs/ when asked to refresh the guide's, else nowhere kept."""
     return DOCS if os.environ.get("LIVEROOM_DOCS_SCREENSHOTS") == "1" else tmp_path
-
-
-@pytest.fixture
-def base_url(tmp_path):
-    with serve(demo_app(tmp_path)) as url:
-        yield url
 
 
 def pupils() -> list[tuple[str, str]]:

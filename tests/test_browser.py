@@ -5,29 +5,15 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, log_in, open_link, serve
+from tests.live_server import demo_app, log_in, open_link, serve
 
 pytestmark = pytest.mark.browser
 
 # The page changes by itself. The issue promises within 3 seconds; bench/ measures how
 # fast (sse_bench.py), and tests only give up after a deadline no busy machine reaches.
 PAGE_UPDATE_DEADLINE_MS = 15_000
-
-
-@pytest.fixture(scope="module")
-def browser() -> Browser:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def base_url(tmp_path):
-    with serve(demo_app(tmp_path)) as url:
-        yield url
 
 
 def test_teacher_starts_student_waiting_enters_both_see_each_other_then_it_ends(browser, base_url):

@@ -6,27 +6,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import expect
 
-from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, log_in, open_link, serve
+from tests.live_server import log_in, open_link
 
 pytestmark = pytest.mark.browser
 
 PAGE_UPDATE_DEADLINE_MS = 15_000
-
-
-@pytest.fixture(scope="module")
-def browser() -> Browser:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def base_url(tmp_path):
-    with serve(demo_app(tmp_path)) as url:
-        yield url
 
 
 def enter_biology(page, button: str) -> None:

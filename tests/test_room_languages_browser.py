@@ -4,9 +4,9 @@ recipient, a media toggle's name) come from the catalogue the page loads."""
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
-from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, log_in, open_link, serve
+from tests.live_server import CHROMIUM_ARGS, chromium, log_in, open_link
 
 pytestmark = pytest.mark.browser
 
@@ -15,19 +15,8 @@ PAGE_UPDATE_DEADLINE_MS = 15_000
 
 @pytest.fixture(scope="module")
 def browser() -> Browser:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[*CHROMIUM_ARGS, "--use-fake-ui-for-media-stream"],
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def base_url(tmp_path):
-    with serve(demo_app(tmp_path)) as url:
-        yield url
+    with chromium([*CHROMIUM_ARGS, "--use-fake-ui-for-media-stream"]) as launched:
+        yield launched
 
 
 @pytest.mark.parametrize(
