@@ -27,10 +27,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from liveroom.cli import DEMO_PASSWORDS
-from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_app, serve
+from tests.live_server import CHROMIUM_ARGS, chromium, demo_app, serve
 
 pytestmark = pytest.mark.browser
 
@@ -95,10 +95,9 @@ def axe_url() -> str:
 
 @pytest.fixture(scope="module")
 def browser() -> Browser:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=MEDIA_ARGS)
-        yield browser
-        browser.close()
+    """Chromium with fake camera and microphone (the shared fixture has none)."""
+    with chromium(MEDIA_ARGS) as launched:
+        yield launched
 
 
 class School:
