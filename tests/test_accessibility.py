@@ -101,9 +101,8 @@ def browser() -> Browser:
 
 
 class School:
-    """The demo school on one server for the module, plus a newcomer for the waiting
-    room and a past meeting with a message deleted for everyone (for the admin's
-    deleted messages page)."""
+    """The demo school served for the module (``prepare``d): its address and the ids
+    the pages' addresses need."""
 
     def __init__(self, app, url: str):
         from liveroom.models import Channel, Room, User
@@ -125,6 +124,8 @@ class School:
 
 
 def prepare(app) -> None:
+    """The demo plus a newcomer for the waiting room and a past meeting with a message
+    deleted for everyone (for the admin's deleted messages page)."""
     runner = app.test_cli_runner()
     for args in (
         ["users", "create", "student3", "--password", PASSWORDS["student3"]]
