@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import secrets
 import unicodedata
+from collections.abc import Mapping
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -202,3 +203,14 @@ def sign_in_identity(
             continue
         return user
     raise IdentityRefused(_("Too many people are signing in at once. Wait a moment and try again."))
+
+
+def name_from_claims(claims: Mapping) -> str | None:
+    """A person's name as an ID token states it (OpenID Connect and LTI alike): ``name``,
+    else ``given_name`` and ``family_name``; None when it states none."""
+    name = claims.get("name")
+    if isinstance(name, str) and name.strip():
+        return name
+    parts = [claims.get("given_name"), claims.get("family_name")]
+    joined = " ".join(part for part in parts if isinstance(part, str) and part.strip())
+    return joined or None

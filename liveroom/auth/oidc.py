@@ -374,15 +374,6 @@ def _domain_refusal(provider: OidcProvider, claims: Mapping) -> str | None:
     return None
 
 
-def _display_name(claims: Mapping) -> str | None:
-    name = claims.get("name")
-    if isinstance(name, str) and name.strip():
-        return name
-    parts = [claims.get("given_name"), claims.get("family_name")]
-    joined = " ".join(p for p in parts if isinstance(p, str) and p.strip())
-    return joined or None
-
-
 @bp.get("/login/oidc/<provider_key>/callback")
 def oidc_callback(provider_key: str) -> Response | tuple[str, int]:
     from authlib.common.errors import AuthlibBaseError
@@ -460,7 +451,7 @@ def oidc_callback(provider_key: str) -> Response | tuple[str, int]:
             "oidc",
             str(claims["iss"]),
             claims["sub"],
-            display_name=_display_name(claims),
+            display_name=identities.name_from_claims(claims),
             email=email if isinstance(email, str) else None,
             username_hint=_str(claims.get("preferred_username")),
             role=role_from_claims(provider, claims),

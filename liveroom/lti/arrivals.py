@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 
-from liveroom.auth.identities import IdentityRefused, sign_in_identity
+from liveroom.auth.identities import IdentityRefused, name_from_claims, sign_in_identity
 from liveroom.channels import manage
 from liveroom.lti import courses, platforms, roles
 from liveroom.lti.launch import Launch, LaunchRefused
@@ -23,15 +23,6 @@ class Arrival:
     role: ChannelRole
     # The role the LTI roles asked for, when the channel kept another (its last Manager).
     kept_from: ChannelRole | None = None
-
-
-def _name(claims: dict) -> str | None:
-    name = claims.get("name")
-    if isinstance(name, str) and name.strip():
-        return name
-    parts = [claims.get("given_name"), claims.get("family_name")]
-    joined = " ".join(part for part in parts if isinstance(part, str) and part.strip())
-    return joined or None
 
 
 def _text(value: object) -> str | None:
@@ -56,7 +47,7 @@ def person(launch: Launch, platform_key: str) -> User:
             "lti",
             platform_key,
             str(claims.get("sub") or ""),
-            display_name=_name(claims),
+            display_name=name_from_claims(claims),
             email=_text(claims.get("email")),
             username_hint=_username_hint(launch),
         )
