@@ -22,8 +22,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from liveroom import audit, events
 from liveroom.events import Kind
 from liveroom.extensions import db
-from liveroom.models import Caption, LiveSession, Participation, User, utcnow
+from liveroom.models import Caption, LiveSession, Participation, User
 from liveroom.rooms import policy
+from liveroom.rooms.chat import add_and_count_recent
 from liveroom.text import clean_line
 
 MAX_LENGTH = 500
@@ -197,21 +198,8 @@ def post_caption(session: LiveSession, me: Participation | None, raw: str) -> Ca
             raise CaptionError(_("Join the meeting to write captions."), 403)
         raise CaptionError(_("Only the captioner an instructor named can write captions."), 403)
     body = clean_caption(raw)
-    # Written first and counted after, with itself, as chat does (rooms/chat.py): two
-    # lines sent at once must not both count nine and both become the tenth.
-    if db.session.get_bind().dialect.name == "postgresql":
-        bucket = f"captions:{session.id}:{me.user_id}"
-        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(bucket))))
     caption = Caption(session_id=session.id, author_id=me.user_id, body=body)
-    db.session.add(caption)
-    db.session.flush()
-    recent = db.session.scalar(
-        sa.select(sa.func.count()).where(
-            Caption.session_id == session.id,
-            Caption.author_id == me.user_id,
-            Caption.created_at > utcnow() - RATE_WINDOW,
-        )
-    )
+    recent = add_and_count_recent(caption, RATE_WINDOW)
     if recent > RATE_LIMIT:
         db.session.rollback()
         raise CaptionError(

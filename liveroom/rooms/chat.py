@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from liveroom import audit, events
 from liveroom.events import Kind
 from liveroom.extensions import db
-from liveroom.models import ChatMessage, LiveSession, Participation, Room, User, utcnow
+from liveroom.models import Caption, ChatMessage, LiveSession, Participation, Room, User, utcnow
 from liveroom.roles import RoomRole
 from liveroom.rooms import policy
 from liveroom.rooms.policy import Rank, Rights
@@ -77,6 +77,29 @@ def thread_for(me: Participation, rights: Rights, to_user_id: int | None) -> int
     return recipient.user_id
 
 
+def add_and_count_recent(row: ChatMessage | Caption, window: timedelta) -> int:
+    """Add an author's new chat message or caption line, and count what they wrote of
+    that kind in its meeting within ``window``, this one included (rate limits).
+
+    Written first and counted after, with itself: two posts sent at once must not both
+    count four and both become the fifth. On SQLite the insert holds the write lock
+    until this commits, so the other post counts only once this one is in; on
+    PostgreSQL the author's advisory lock in this meeting does the same."""
+    kind = type(row)
+    if db.session.get_bind().dialect.name == "postgresql":
+        bucket = f"{kind.__tablename__}:{row.session_id}:{row.author_id}"
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(bucket))))
+    db.session.add(row)
+    db.session.flush()
+    return db.session.scalar(
+        sa.select(sa.func.count()).where(
+            kind.session_id == row.session_id,
+            kind.author_id == row.author_id,
+            kind.created_at > utcnow() - window,
+        )
+    )
+
+
 def post_message(
     session: LiveSession,
     me: Participation | None,
@@ -95,25 +118,10 @@ def post_message(
     rights = rights or policy.rights_for(policy.shown_rank(me), me)
     body = clean_body(raw)
     thread = thread_for(me, rights, to_user_id)
-    # Written first and counted after, with itself: two posts sent at once must not
-    # both count four and both become the fifth. On SQLite the insert holds the write
-    # lock until this commits, so the other post counts only once this one is in; on
-    # PostgreSQL the author's advisory lock in this meeting does the same.
-    if db.session.get_bind().dialect.name == "postgresql":
-        bucket = f"chat:{session.id}:{me.user_id}"
-        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(bucket))))
     message = ChatMessage(
         session_id=session.id, author_id=me.user_id, body=body, thread_user_id=thread
     )
-    db.session.add(message)
-    db.session.flush()
-    recent = db.session.scalar(
-        sa.select(sa.func.count()).where(
-            ChatMessage.session_id == session.id,
-            ChatMessage.author_id == me.user_id,
-            ChatMessage.created_at > utcnow() - RATE_WINDOW,
-        )
-    )
+    recent = add_and_count_recent(message, RATE_WINDOW)
     limit = RATE_LIMIT[me.room_role]
     if recent > limit:
         db.session.rollback()
