@@ -199,15 +199,15 @@ def test_private_messages_reach_only_their_participant_and_the_instructors(room)
 
 def test_raised_hands_show_in_arrival_order_and_instructors_lower_them(room):
     stream = room.stream(room.teacher)
-    room.post(room.priya, "hand", raised="1")
-    room.post(room.sam, "hand", raised="1")
+    assert room.post(room.priya, "hand", raised="1").status_code == 204
+    assert room.post(room.sam, "hand", raised="1").status_code == 204
     update = stream.wait_for(lambda m: "Sam Lee" in m.data.partition('id="hands-list"')[2])
     hands = update.data.split('id="hands-list"')[1]
     assert hands.index("Priya Patel") < hands.index("Sam Lee"), "first up, first listed"
     priya_id = room.participation("priya")
     assert room.post(room.sam, f"people/{priya_id}/hand/lower").status_code == 403
     assert room.post(room.teacher, f"people/{priya_id}/hand/lower").status_code == 204
-    room.post(room.teacher, "hands/lower-all")
+    assert room.post(room.teacher, "hands/lower-all").status_code == 204
     assert stream.wait_for_text("No hands raised.")
     stream.close()
 

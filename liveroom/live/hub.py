@@ -173,7 +173,11 @@ class Hub:
         self.by_slot: dict[int, Listener] = {}
         # Open streams per stay: the last one to close says goodbye for its person.
         self.streams_of_stay: dict[int, int] = {}
+        # notify() sets both; the watcher takes ``woken`` back under ``wake_lock``, so
+        # a notice that comes while it wakes for another reason is never lost.
         self.wake = threading.Event()
+        self.wake_lock = threading.Lock()
+        self.woken = False
         self.ready = threading.Event()
         self.pid: int | None = None
         # The newest event id delivered, and older ids not seen yet (id -> since when).
@@ -186,6 +190,9 @@ class Hub:
         self.goodbyes: list[int] = []
         self.closed_slots: list[int] = []
         self.stopping = False
+        # Set by stop(): the threads' sleeps end at once, and they are joined.
+        self.halted = threading.Event()
+        self.threads: list[threading.Thread] = []
         self.sqlite_files = sqlite_files(app.config["SQLALCHEMY_DATABASE_URI"])
         self.marker: tuple = ()
         self.next_forget = 0.0
@@ -308,7 +315,9 @@ class Hub:
 
     def notify(self) -> None:
         """Something was committed: look at the log now rather than at the next tick."""
-        self.wake.set()
+        with self.wake_lock:
+            self.woken = True
+            self.wake.set()
 
     # --- the watcher -----------------------------------------------------------------
 
@@ -324,24 +333,35 @@ class Hub:
             if self.pid == os.getpid():
                 return
             self.ready.clear()
-            for target, name in (
-                (self._watch, "watcher"),
-                (self._upkeep, "upkeep"),
-                (self._heartbeat, "heartbeat"),
-            ):
-                threading.Thread(target=target, name=f"liveroom-{name}", daemon=True).start()
+            self.threads = [
+                threading.Thread(target=target, name=f"liveroom-{name}", daemon=True)
+                for target, name in (
+                    (self._watch, "watcher"),
+                    (self._upkeep, "upkeep"),
+                    (self._heartbeat, "heartbeat"),
+                )
+            ]
+            for thread in self.threads:
+                thread.start()
             bus = self.app.extensions.get("liveroom_bus")
             if bus is not None:
                 bus.listen(self.notify)
             self.pid = os.getpid()
 
-    def stop(self) -> None:
-        """End this hub's threads (tests start many apps in one process)."""
+    def stop(self, wait: float = 10.0) -> None:
+        """End this hub's threads (tests start many apps in one process), waiting up
+        to ``wait`` seconds for them: a query they were making finishes first, so the
+        database can go once this returns."""
         self.stopping = True
+        self.halted.set()
         self.wake.set()
         bus = self.app.extensions.get("liveroom_bus")
         if bus is not None:
             bus.close()
+        deadline = time.monotonic() + wait
+        for thread in self.threads:
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     def _find_the_end(self) -> None:
         """Start from the newest event; retried until the database answers."""
@@ -354,8 +374,10 @@ class Hub:
                     finally:
                         db.session.remove()
             except Exception:
+                if self.stopping:
+                    return
                 log.exception("live hub: cannot read the event log yet; retrying")
-                time.sleep(0.5)
+                self.halted.wait(0.5)
                 continue
             with self.lock:
                 self.high = newest
@@ -374,8 +396,10 @@ class Hub:
             flush_in = self.people.due_in(time.monotonic())
             if flush_in is not None:  # a people list to send: wake up for it
                 timeout = flush_in if timeout is None else min(timeout, flush_in)
-            woken = self.wake.wait(timeout)
-            self.wake.clear()
+            self.wake.wait(timeout)
+            with self.wake_lock:
+                woken, self.woken = self.woken, False
+                self.wake.clear()
             if self.stopping:
                 return
             try:
@@ -383,8 +407,10 @@ class Hub:
                     self.dispatch_new()
                 self.flush_people()
             except Exception:  # keep watching: one bad event must not stop the room
+                if self.stopping:
+                    return
                 log.exception("live hub: dispatch failed")
-                time.sleep(0.5)
+                self.halted.wait(0.5)
 
     def dispatch_new(self) -> int:
         """Deliver every committed event not delivered yet. Returns how many.
@@ -584,8 +610,7 @@ class Hub:
         timer per stream per message when a room of 1,000 receives chat.
         """
         every = self.app.config["LIVEROOM_STREAM_HEARTBEAT"]
-        while not self.stopping:
-            time.sleep(every)
+        while not self.halted.wait(every):
             with self.lock:
                 listeners = self._all_streams()
             for listener in listeners:
@@ -601,8 +626,7 @@ class Hub:
         next_sweep = 0.0
         next_refresh = time.monotonic() + REFRESH_PRESENT_EVERY
         holder = leases.holder_name(self)
-        while not self.stopping:
-            time.sleep(KEEP_PRESENT_EVERY)
+        while not self.halted.wait(KEEP_PRESENT_EVERY):
             try:
                 refresh = time.monotonic() >= next_refresh
                 if refresh:
@@ -621,6 +645,8 @@ class Hub:
                         finally:
                             db.session.remove()
             except Exception:
+                if self.stopping:
+                    return  # its database may be gone already: nothing to report
                 log.exception("live hub: upkeep failed")
 
     def sweep(self) -> None:
