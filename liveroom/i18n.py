@@ -13,10 +13,16 @@ offers (the admin's setting). The command line speaks the site's default.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from babel.support import NullTranslations
 from flask import Flask, g, has_request_context, request
-from flask_babel import Babel, get_locale
+from flask.globals import _cv_app
+from flask_babel import Babel, get_locale, get_translations
 from flask_login import current_user
+from jinja2 import pass_eval_context
+from jinja2.nodes import EvalContext
+from markupsafe import Markup
 from sqlalchemy.orm.exc import DetachedInstanceError
 
 TRANSLATIONS = "translations"
@@ -117,6 +123,14 @@ def init_app(app: Flask) -> None:
         default_translation_directories=TRANSLATIONS,
         default_domain="messages",
     )
+    # In place of the ones Flask-Babel installs: the same words, a tenth of the cost.
+    app.jinja_env.globals.update(
+        _=_template_gettext,
+        gettext=_template_gettext,
+        ngettext=_template_ngettext,
+        pgettext=_template_pgettext,
+        npgettext=_template_npgettext,
+    )
 
     @app.before_request
     def resolve_language() -> None:
@@ -129,3 +143,69 @@ def init_app(app: Flask) -> None:
     def language() -> dict:
         here = current_language()
         return {"page_lang": here.code, "page_dir": "rtl" if here.rtl else "ltr"}
+
+
+# --- Templates' gettext ------------------------------------------------------------
+#
+# A room panel says some 70 translated things. Through Flask-Babel's callables each cost
+# about 25 µs (three nested Jinja calls and a dozen context-local lookups to find the
+# catalogue again), a seventh of a Join's CPU. These find this context's catalogue once
+# per locale in force (``force_locale`` sets a new one, so the hub's renders per
+# language stay right) and behave as Jinja's "newstyle" gettext: autoescaped, and
+# always a format string, so "%%" means "%" whether or not there are variables.
+
+
+def _translations() -> NullTranslations:
+    """This app context's catalogue, for the locale now in force."""
+    app_ctx = _cv_app.get(None)
+    babel_state = app_ctx.g.__dict__.get("_flask_babel") if app_ctx is not None else None
+    if babel_state is not None:
+        cached = babel_state.__dict__.get("liveroom_translations")
+        locale = babel_state.__dict__.get("babel_locale")
+        if cached is not None and locale is not None and cached[0] is locale:
+            return cached[1]
+    translations = get_translations()
+    babel_state = app_ctx.g.__dict__.get("_flask_babel") if app_ctx is not None else None
+    if babel_state is not None:
+        locale = babel_state.__dict__.get("babel_locale")
+        if locale is not None:
+            babel_state.liveroom_translations = (locale, translations)
+    return translations
+
+
+def _formatted(eval_ctx: EvalContext, text: str, variables: dict[str, Any]) -> str:
+    if eval_ctx.autoescape:
+        text = Markup(text)
+    if not variables and "%" not in text:
+        return text
+    return text % variables
+
+
+@pass_eval_context
+def _template_gettext(eval_ctx: EvalContext, string: str, **variables: Any) -> str:
+    return _formatted(eval_ctx, _translations().ugettext(string), variables)
+
+
+@pass_eval_context
+def _template_ngettext(
+    eval_ctx: EvalContext, singular: str, plural: str, num: int, **variables: Any
+) -> str:
+    variables.setdefault("num", num)
+    return _formatted(eval_ctx, _translations().ungettext(singular, plural, num), variables)
+
+
+@pass_eval_context
+def _template_pgettext(eval_ctx: EvalContext, context: str, string: str, **variables: Any) -> str:
+    variables.setdefault("context", context)
+    return _formatted(eval_ctx, _translations().upgettext(context, string), variables)
+
+
+@pass_eval_context
+def _template_npgettext(
+    eval_ctx: EvalContext, context: str, singular: str, plural: str, num: int, **variables: Any
+) -> str:
+    variables.setdefault("context", context)
+    variables.setdefault("num", num)
+    return _formatted(
+        eval_ctx, _translations().unpgettext(context, singular, plural, num), variables
+    )
