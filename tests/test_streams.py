@@ -421,3 +421,14 @@ def test_a_page_refused_for_opening_too_often_backs_off_and_comes_back(tmp_path)
         print(f"stream answers while refused, then back: {answers}")
         browser.close()
     hub_of(app).stop()
+
+
+def test_a_stopped_hub_has_ended_its_threads_when_stop_returns(meeting):
+    # What lets a test drop its database right after: no thread of the hub is still
+    # in a query (or about to log that its database went away).
+    tab = meeting.tab()
+    hub = hub_of(meeting.app)
+    assert hub.threads and all(thread.is_alive() for thread in hub.threads)
+    tab.close()
+    hub.stop()
+    assert not any(thread.is_alive() for thread in hub.threads)
