@@ -209,6 +209,9 @@ def test_a_meeting_run_with_the_keyboard_alone(browser, school):
     tab_to(teacher, "Start Meeting")
     teacher.keyboard.press("Enter")
     expect(teacher.get_by_text("You are an instructor")).to_be_visible(timeout=DEADLINE_MS)
+    # The Start button went with the swap: the focus lands on the room's heading once
+    # the panel has settled (and its controls are wired), not on the top of the page.
+    expect(teacher.get_by_role("heading", name="Biology 101", level=2)).to_be_focused()
 
     # Alt+Shift+M: the first time, the device check opens; Tab to "Turn on", Enter.
     teacher.keyboard.press("Alt+Shift+KeyM")
