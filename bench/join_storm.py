@@ -124,6 +124,8 @@ class RoomView:
     people: dict[str, str] = field(default_factory=dict)
     count: str = ""
     updates: int = 0
+    # Characters of the "room" messages received (the lists most of them).
+    received: int = 0
     refreshes: int = 0
     reconnects: int = 0
     last_event_id: str | None = None
@@ -194,6 +196,7 @@ async def listen(base: str, member: Member, stop: asyncio.Event) -> None:
                     if event.id is not None:
                         view.last_event_id = event.id
                     if event.event == "room":
+                        view.received += len(event.data)
                         view.apply(event.data)
                     elif event.event == "refresh" and view.refresh_url:
                         view.refreshes += 1
@@ -321,6 +324,7 @@ async def storm(server, people: int, seconds: float, settle: float) -> dict:
         "list_right": sum(c[1] for c in checks),
         "no_ghosts": sum(c[2] for c in checks),
         "updates": updates,
+        "received": [m.view.received for m in listeners],
         "refreshes": sum(m.view.refreshes for m in listeners),
         "reconnects": sum(m.view.reconnects for m in listeners),
         "server_cpu": sum(cpu_after.get(p, 0) - cpu_before.get(p, 0) for p in cpu_before),
@@ -362,6 +366,11 @@ def report(backend: str, people: int, r: dict) -> None:
     print(
         f"  people-list updates per listener: min {min(u):,}  p50 {percentile(u, 50):,.0f}  "
         f"max {max(u):,}  total {sum(u):,}"
+    )
+    received = r["received"]
+    print(
+        f"  room messages per listener: p50 {percentile(received, 50) / 1000:,.0f} kB  "
+        f"max {max(received) / 1000:,.0f} kB  total {sum(received) / 1e6:,.0f} MB"
     )
     window = r["window_s"]
     workers = ", ".join(f"{c:.1f}" for c in r["worker_cpu"])
