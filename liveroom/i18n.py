@@ -173,6 +173,13 @@ def _translations() -> NullTranslations:
     return translations
 
 
+def gettext(string: str, **variables: Any) -> str:
+    """Flask-Babel's ``gettext``, through the catalogue found once per locale: for words
+    said once per item of a long list (a role's name in each member's row)."""
+    text = _translations().ugettext(string)
+    return text % variables if variables else text
+
+
 def _formatted(eval_ctx: EvalContext, text: str, variables: dict[str, Any]) -> str:
     if eval_ctx.autoescape:
         text = Markup(text)

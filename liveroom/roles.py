@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import enum
 
-from flask_babel import gettext
-
 # The English labels are what CSV files name a role by, in any language (N_ marks
 # them for the catalogues); ``label`` translates one as it is shown.
-from liveroom.i18n import N_
+from liveroom.i18n import N_, gettext
 
 
 class AppRole(enum.Enum):

@@ -223,3 +223,41 @@ def test_addresses_and_drawings_follow_the_path_the_app_is_served_under(app, wor
     assert 'href="/school/channels/"' in under and 'action="/school/logout"' in under
     assert f'action="/school/rooms/{world.room_of(channel)}/start"' in under
     assert 'href="/channels/"' not in under
+
+
+def test_two_managers_each_get_their_own_token_in_the_members_rows(tmp_path):
+    # The rows are drawn once for both; each page must still carry its own CSRF token,
+    # and a role changed with it shows in the rows the other manager gets next.
+    from tests.conftest import World, make_app
+    from tests.test_security import logged_in
+
+    app = make_app(tmp_path, WTF_CSRF_ENABLED=True)
+    world = World(app)
+    world.user("teacher", name="Maria Rivera")
+    world.user("cohost", name="Ana Cohost")
+    world.user("sam", name="Sam Lee")
+    channel = world.channel(
+        teacher=ChannelRole.MANAGER, cohost=ChannelRole.MANAGER, sam=ChannelRole.MEMBER
+    )
+    teacher, cohost = logged_in(app, "teacher"), logged_in(app, "cohost")
+    with app.app_context():
+        sam_id = db.session.scalar(sa.select(User.id).where(User.username == "sam"))
+
+    def row_tokens(client) -> set[str]:
+        html = client.get(f"/channels/{channel}").get_data(as_text=True)
+        row = html[html.index(f"/channels/{channel}/members/{sam_id}/role") :]
+        return set(re.findall(r'name="csrf_token" value="([^"]+)"', row[:2000]))
+
+    teacher_tokens, cohost_tokens = row_tokens(teacher), row_tokens(cohost)
+    assert len(teacher_tokens) == 1 and len(cohost_tokens) == 1
+    assert teacher_tokens != cohost_tokens
+    changed = cohost.post(
+        f"/channels/{channel}/members/{sam_id}/role",
+        data={"role": "moderator", "csrf_token": cohost_tokens.pop(), "back": ""},
+    )
+    assert changed.status_code == 303
+    html = teacher.get(f"/channels/{channel}").get_data(as_text=True)
+    sam_row = html[html.index(f'id="role-{sam_id}"') :]
+    assert re.match(
+        r'id="role-\d+" name="role">.*?<option value="moderator" selected>', sam_row, re.S
+    )

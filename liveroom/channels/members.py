@@ -66,11 +66,11 @@ def load_for_managing(channel_id: int) -> Channel:
 def members_context(channel: Channel, **extra: object) -> dict:
     return {
         "channel": channel,
-        "managed": managed_members(channel.id),
+        "managed": tuple(managed_members(channel.id)),
         # What the Add form shows again after a refusal (no form object is built to
         # draw the list: it would sign a CSRF token of its own).
         "add_form": extra.pop("add_form", None),
-        "role_choices": list(ChannelRole),
+        "role_choices": tuple(ChannelRole),
         "back": request.values.get("back", ""),
         **extra,
     }
