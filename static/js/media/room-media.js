@@ -63,6 +63,7 @@
     this.signalQueues = {};
     this.offElsewhere = {};    // kind -> when this person turned it off on another page
     this.stoppedElsewhere = {};  // kind -> when this page stopped it for that reason
+    this.unexplained = {};     // kind -> the timer that will blame an instructor
     this.stage = new M.Stage(stage, this.me);
     var Backend = M.backends[this.config.backend];
     var self = this;
@@ -182,6 +183,13 @@
         if (self.offElsewhere[kind] && Date.now() - self.offElsewhere[kind] < 15000) {
           self.stoppedElsewhere[kind] = Date.now();
           why = elsewhere(self.stoppedElsewhere);
+        } else if (why !== "strongMuted") {
+          // The lists (and this roster) are read from the database as they are sent,
+          // so they can show an "off" whose "media-self" is a moment behind: wait for
+          // it briefly before saying an instructor did it (offOnAnotherPage).
+          self.blameLater(kind, why);
+          delete self.offElsewhere[kind];
+          return;
         }
         delete self.offElsewhere[kind];
         self.say(S.say(why), false, why.indexOf("Elsewhere") === -1 && why !== "mediaElsewhere" ? "muted" : null);
@@ -192,6 +200,17 @@
       if (before.strong_muted && !mine.strong_muted) this.say(S.say("mayUnmute"), false, "muted");
       if (!before.on_stage && mine.on_stage && this.roster.mode !== "everyone") this.say(S.say("invited"), false, "stage");
     }
+  };
+
+  // Say ``why`` (an instructor turned ``kind`` off) unless this person's other page
+  // says within a moment that it was them (offOnAnotherPage).
+  Room.prototype.blameLater = function (kind, why) {
+    var self = this;
+    clearTimeout(this.unexplained[kind]);
+    this.unexplained[kind] = setTimeout(function () {
+      delete self.unexplained[kind];
+      self.say(S.say(why), false, "muted");
+    }, 1500);
   };
 
   // The sentence for what went off on another page lately (its rosters may come
@@ -312,6 +331,15 @@
   // it already shows it off) is followed now rather than when the wait runs out.
   Room.prototype.offOnAnotherPage = function (kind) {
     if (KINDS.indexOf(kind) < 0) return;
+    if (this.unexplained[kind]) {
+      // Already stopped by a roster that came first: it was this person, not an
+      // instructor.
+      clearTimeout(this.unexplained[kind]);
+      delete this.unexplained[kind];
+      this.stoppedElsewhere[kind] = Date.now();
+      this.say(S.say(elsewhere(this.stoppedElsewhere)), false, null);
+      return;
+    }
     this.offElsewhere[kind] = Date.now();
     if (this.pending) delete this.pending[kind];
     var mine = this.people && this.people[this.me];
@@ -621,6 +649,8 @@
   Room.prototype.close = function () {
     clearInterval(this.levelTimer);
     clearTimeout(this.noticeTimer);
+    for (var kind in this.unexplained) clearTimeout(this.unexplained[kind]);
+    this.unexplained = {};
     var self = this;
     KINDS.forEach(function (kind) {
       var track = self.tracks[kind];
